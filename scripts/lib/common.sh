@@ -1,0 +1,262 @@
+# Shared by scripts/run, scripts/test, scripts/db and scripts/bench. Source it; do not run it.
+#
+# It makes this machine ready to build and run autodoctor (toolchain, browser,
+# local PostgreSQL) and does nothing that is already done, so a second run
+# costs seconds.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+# ------------------------------------------------------------------ logging
+log()  { printf '\033[1;34m[autodoctor]\033[0m %s\n' "$*" >&2; }
+warn() { printf '\033[1;33m[autodoctor]\033[0m %s\n' "$*" >&2; }
+die()  { printf '\033[1;31m[autodoctor] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+IS_ROOT=0
+[ "$(id -u)" = 0 ] && IS_ROOT=1
+as_root() { if [ $IS_ROOT = 1 ]; then "$@"; else sudo "$@"; fi; }
+
+# Versions the project is pinned to. cargo-leptos: any 0.3.x already present is
+# kept (never installed twice); otherwise 0.3.11 on rustc >= 1.96, 0.3.10 before.
+WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' "$ROOT/Cargo.lock")"
+BINARYEN_NPM_VERSION="${BINARYEN_NPM_VERSION:-132.0.0}"
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+SERVER_BIN="$CARGO_TARGET_DIR/debug/autodoctor"
+
+# ------------------------------------------------------------------ apt
+APT_UPDATED=0
+apt_install() {  # installs only the packages that are missing
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  if [ $APT_UPDATED = 0 ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ------------------------------------------------------------------ Rust toolchain
+# Two routes to a wasm32 standard library:
+#   rustup: `rustup target add wasm32-unknown-unknown` can download -> rustup's toolchain.
+#   debian: it cannot -> Debian's rustc-web (1.96), with the wasm32 std built from
+#           its sources once, linked as the rustup toolchain "debian".
+DEBIAN_TC=debian
+WASM_SYSROOT=/usr/lib/rustlib/wasm32-unknown-unknown/lib
+DEBIAN_STAMP="$WASM_SYSROOT/.autodoctor-wasm-std-stamp"
+HOST_BIN=/usr/lib/rustlib/x86_64-unknown-linux-gnu/bin
+
+debian_stamp_ok() {
+  [ -x /usr/bin/rustc ] && [ -f "$DEBIAN_STAMP" ] && [ "$(/usr/bin/rustc -vV)" = "$(cat "$DEBIAN_STAMP")" ]
+}
+
+build_debian_wasm_std() {
+  log "building the wasm32 standard library with Debian's rustc (about a minute, once)"
+  local w; w="$(mktemp -d /tmp/wasm-std-build.XXXXXX)"
+  mkdir -p "$w/src"; : > "$w/src/lib.rs"
+  printf '[package]\nname = "wasm-std-dummy"\nversion = "0.0.0"\nedition = "2021"\n[lib]\ncrate-type = ["rlib"]\n[profile.release]\nopt-level = 3\ndebug = 0\ncodegen-units = 1\n' > "$w/Cargo.toml"
+  # -Cembed-bitcode=yes like the official std, so `lto = true` profiles work.
+  ( cd "$w" && env -u RUSTUP_TOOLCHAIN RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+      RUSTFLAGS="-Cembed-bitcode=yes" CARGO_TARGET_DIR="$w/target" \
+      /usr/bin/cargo build -q --release --target wasm32-unknown-unknown \
+      -Zbuild-std=std,panic_abort,proc_macro,test )
+  as_root mkdir -p "$WASM_SYSROOT"
+  as_root find "$WASM_SYSROOT" -maxdepth 1 -type f \( -name 'lib*.rlib' -o -name 'lib*.rmeta' \) -delete
+  as_root find "$w/target/wasm32-unknown-unknown/release/deps" -maxdepth 1 \
+    \( -name 'lib*.rlib' -o -name 'lib*.rmeta' \) ! -name 'libwasm_std_dummy-*' -exec cp -t "$WASM_SYSROOT" {} +
+  /usr/bin/rustc -vV | as_root tee "$DEBIAN_STAMP" >/dev/null
+  rm -rf "$w"
+}
+
+TOOLCHAIN_MODE=""
+ensure_rust() {
+  command -v rustup >/dev/null || die "rustup is not installed; this machine kind always has it"
+  local default_tc
+  default_tc="$(cd / && rustup default 2>/dev/null | awk '{print $1}')"
+  TOOLCHAIN_MODE="${TOOLCHAIN_MODE_OVERRIDE:-}"
+  if [ -z "$TOOLCHAIN_MODE" ]; then
+    if rustup target list --installed --toolchain "$default_tc" 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+      TOOLCHAIN_MODE=rustup
+    elif debian_stamp_ok && rustup toolchain list | grep -q "^$DEBIAN_TC"; then
+      TOOLCHAIN_MODE=debian
+    else
+      log "trying rustup target add wasm32-unknown-unknown (60 s at most)"
+      if timeout 60 rustup target add wasm32-unknown-unknown --toolchain "$default_tc" >/dev/null 2>&1; then
+        TOOLCHAIN_MODE=rustup
+      else
+        warn "rustup cannot download here; using Debian's Rust with a locally built wasm32 std"
+        TOOLCHAIN_MODE=debian
+      fi
+    fi
+  fi
+
+  if [ "$TOOLCHAIN_MODE" = rustup ]; then
+    RUST_TC="$default_tc"
+    # A previous Debian-mode run may have left a directory override.
+    if [ "$(rustup show active-toolchain 2>/dev/null | awk '{print $1}')" = "$DEBIAN_TC" ]; then
+      rustup override unset --path "$ROOT" >/dev/null
+    fi
+    rustup component list --installed --toolchain "$RUST_TC" 2>/dev/null | grep -q '^clippy' \
+      || timeout 120 rustup component add clippy rustfmt --toolchain "$RUST_TC" >/dev/null 2>&1 || true
+  else
+    RUST_TC="$DEBIAN_TC"
+    apt_install rustc-web cargo-web rust-web-src rust-web-clippy rustfmt-web
+    local llvm_major lld
+    llvm_major="$(/usr/bin/rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')"
+    lld="/usr/lib/llvm-$llvm_major/bin/lld"
+    [ -x "$lld" ] || apt_install "lld-$llvm_major"
+    if [ "$(readlink "$HOST_BIN/rust-lld" 2>/dev/null)" != "$lld" ]; then
+      as_root mkdir -p "$HOST_BIN"; as_root ln -sfn "$lld" "$HOST_BIN/rust-lld"
+    fi
+    if [ "$(readlink -f "$HOME/.rustup/toolchains/$DEBIAN_TC" 2>/dev/null)" != /usr ]; then
+      rustup toolchain link "$DEBIAN_TC" /usr
+    fi
+    debian_stamp_ok || build_debian_wasm_std
+    if [ "$(rustup show active-toolchain 2>/dev/null | awk '{print $1}')" != "$DEBIAN_TC" ]; then
+      rustup override set "$DEBIAN_TC" --path "$ROOT" >/dev/null
+    fi
+  fi
+  export RUSTUP_TOOLCHAIN="$RUST_TC"
+}
+
+# ------------------------------------------------------------------ build tools
+ensure_cargo_leptos() {
+  if cargo-leptos --version 2>/dev/null | grep -q '^cargo-leptos 0\.3\.'; then return 0; fi
+  local minor version
+  minor="$(rustc -V | sed -n 's/^rustc 1\.\([0-9]*\).*/\1/p')"
+  if [ "${minor:-0}" -ge 96 ]; then version=0.3.11; else version=0.3.10; fi
+  log "installing cargo-leptos $version (once; about 15-30 minutes on 2 cores)"
+  # A light release profile: cargo-leptos' own fat-LTO profile doubles the install time
+  # for no benefit here. no_downloads: never try GitHub for its helpers.
+  CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=0 \
+    cargo install cargo-leptos --version "$version" --locked --features no_downloads
+}
+
+ensure_wasm_bindgen() {
+  if [ "$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then return 0; fi
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches Cargo.lock; about 5 minutes, once)"
+  # --locked can fail when the registry lacks a locked dependency version.
+  CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked --force \
+  || CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+}
+
+ensure_node() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  # Release builds run wasm-opt; Debian's binaryen is too old, npm's is current.
+  local wo
+  wo="$(wasm-opt --version 2>/dev/null | sed -n 's/.*version \([0-9]*\).*/\1/p' || true)"
+  if [ -z "$wo" ] || [ "$wo" -lt 120 ]; then
+    log "installing wasm-opt (npm binaryen@$BINARYEN_NPM_VERSION)"
+    as_root npm install -g --no-audit --no-fund "binaryen@$BINARYEN_NPM_VERSION" >/dev/null 2>&1
+    hash -r
+  fi
+}
+
+ensure_browser() {
+  apt_install chromium
+  if [ ! -d "$ROOT/end2end/node_modules/playwright-core" ] \
+     || [ "$ROOT/end2end/package-lock.json" -nt "$ROOT/end2end/node_modules/.package-lock.json" ]; then
+    log "installing end-to-end test dependencies (playwright-core; no browser download)"
+    ( cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >/dev/null 2>&1 \
+      || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund >/dev/null )
+  fi
+}
+
+ensure_tools() {
+  local started=$SECONDS
+  ensure_rust
+  ensure_cargo_leptos
+  ensure_wasm_bindgen
+  ensure_node
+  [ "${1:-}" = with-browser ] && ensure_browser
+  log "toolchain ready in $((SECONDS - started)) s ($TOOLCHAIN_MODE: $(rustc -V))"
+}
+
+# ------------------------------------------------------------------ PostgreSQL
+# With DATABASE_URL set, that server is used as it is. Otherwise a cluster of the
+# project's own lives in .data/postgres, on its own port, and is reused while it runs.
+PG_DIR="$ROOT/.data/postgres"
+PG_PORT="${AUTODOCTOR_PG_PORT:-54329}"
+PG_HOST=127.0.0.1
+
+pg_run() {  # PostgreSQL refuses to run as root: run its programs as "postgres" then.
+  if [ $IS_ROOT = 1 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+local_cluster_running() {
+  [ -f "$PG_DIR/postmaster.pid" ] && pg_run "$PG_BIN/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1
+}
+
+start_local_cluster() {
+  [ -x "$PG_BIN/initdb" ] || apt_install postgresql-15
+  mkdir -p "$ROOT/.data"
+  if [ ! -f "$PG_DIR/PG_VERSION" ]; then
+    log "creating the local PostgreSQL cluster in .data/postgres (port $PG_PORT)"
+    mkdir -p "$PG_DIR"
+    [ $IS_ROOT = 1 ] && chown postgres:postgres "$PG_DIR"
+    chmod 700 "$PG_DIR"
+    pg_run "$PG_BIN/initdb" -D "$PG_DIR" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if local_cluster_running; then return 0; fi
+  log "starting the local PostgreSQL cluster (port $PG_PORT)"
+  # The socket lives in the data directory: the machine's own cluster is never touched.
+  pg_run "$PG_BIN/pg_ctl" -D "$PG_DIR" -l "$PG_DIR/server.log" -w -t 60 start \
+    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=$PG_HOST -c max_connections=300 -c fsync=${AUTODOCTOR_PG_FSYNC:-on}" >/dev/null \
+    || { tail -20 "$PG_DIR/server.log" >&2; die "PostgreSQL did not start (log: .data/postgres/server.log)"; }
+}
+
+stop_local_cluster() {
+  if local_cluster_running; then
+    pg_run "$PG_BIN/pg_ctl" -D "$PG_DIR" -m fast -w stop >/dev/null
+    log "local PostgreSQL cluster stopped"
+  fi
+}
+
+# psql_admin SQL: runs SQL against the server's maintenance database.
+psql_admin() {
+  psql -X -q -v ON_ERROR_STOP=1 "$ADMIN_DATABASE_URL" -c "$1"
+}
+
+# ensure_database NAME [fresh]: creates NAME if missing (drops it first with "fresh")
+# and prints its URL.
+ensure_database() {
+  local name="$1" fresh="${2:-}"
+  if [ "$fresh" = fresh ]; then
+    psql_admin "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null
+  fi
+  if [ "$(psql -X -tA "$ADMIN_DATABASE_URL" -c "SELECT 1 FROM pg_database WHERE datname = '$name'")" != 1 ]; then
+    psql_admin "CREATE DATABASE \"$name\"" >/dev/null
+  fi
+  printf '%s/%s\n' "$SERVER_URL_BASE" "$name"
+}
+
+# Sets SERVER_URL_BASE (no database name) and ADMIN_DATABASE_URL.
+ensure_postgres() {
+  command -v psql >/dev/null || apt_install postgresql-client
+  if [ -n "${DATABASE_URL:-}" ]; then
+    SERVER_URL_BASE="${DATABASE_URL%/*}"
+    ADMIN_DATABASE_URL="$DATABASE_URL"
+    USING_LOCAL_CLUSTER=0
+  else
+    start_local_cluster
+    SERVER_URL_BASE="postgres://postgres@$PG_HOST:$PG_PORT"
+    ADMIN_DATABASE_URL="$SERVER_URL_BASE/postgres"
+    USING_LOCAL_CLUSTER=1
+  fi
+}
+
+# ------------------------------------------------------------------ build
+build_app() {
+  log "building the app (cargo leptos build${1:+ $1})"
+  cargo leptos build "$@"
+}

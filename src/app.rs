@@ -1,0 +1,153 @@
+//! The application shell, the layout and the route table.
+
+use crate::auth::api::get_current_user;
+use crate::auth::pages::{AccountPage, LogOutButton, LoginPage, SignUpPage, UserResource};
+use crate::home::HomePage;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document around the app; rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="description" content="autodoctor: a remote diagnostic session with a qualified mechanic, from your own workshop or the first one available." />
+                <link rel="icon" href="/favicon.ico" />
+                <leptos_meta::HashedStylesheet options=options.clone() id="leptos" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Who is logged in: loaded once per page, read by the header and guarded pages.
+    let user: UserResource = Resource::new_blocking(|| (), |_| get_current_user());
+    provide_context(user);
+
+    // Effects run only in the browser: this attribute tells tests (and curious
+    // people) that the WebAssembly has taken over the server-rendered page.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Title formatter=|text: String| {
+            if text.is_empty() { "autodoctor".to_string() } else { format!("{text} · autodoctor") }
+        } />
+        <Router>
+            <SiteHeader />
+            <main class="page">
+                <ErrorBoundary fallback=|errors| {
+                    view! {
+                        <section class="card error-card" role="alert">
+                            <h1>"Something went wrong"</h1>
+                            <ul>
+                                {move || {
+                                    errors
+                                        .get()
+                                        .into_iter()
+                                        .map(|(_, e)| view! { <li>{e.to_string()}</li> })
+                                        .collect_view()
+                                }}
+                            </ul>
+                            <p><a href="/">"Back to the home page"</a></p>
+                        </section>
+                    }
+                }>
+                    // Pages render completely on the server (SsrMode::Async) so that they,
+                    // and their forms, work before or without the WebAssembly.
+                    <Routes fallback=NotFound>
+                        <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                        <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async />
+                        <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                        <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                    </Routes>
+                </ErrorBoundary>
+            </main>
+            <SiteFooter />
+        </Router>
+    }
+}
+
+#[component]
+fn SiteHeader() -> impl IntoView {
+    view! {
+        <header class="site-header">
+            <div class="container header-row">
+                <A href="/" attr:class="brand">
+                    <span class="brand-mark" aria-hidden="true">"AD"</span>
+                    <span>"autodoctor"</span>
+                </A>
+                <nav class="main-nav" aria-label="Main">
+                    <A href="/">"Home"</A>
+                    <Transition fallback=|| ()>
+                        <UserMenu />
+                    </Transition>
+                </nav>
+            </div>
+        </header>
+    }
+}
+
+/// The links for the logged-in person's role, or the log-in links.
+#[component]
+fn UserMenu() -> impl IntoView {
+    let user = expect_context::<UserResource>();
+    move || {
+        user.get().map(|result| match result {
+            Ok(Some(u)) => view! {
+                <A href="/account">"Account"</A>
+                <span class="muted small user-name" id="signed-in-as">{u.name.clone()}</span>
+                <LogOutButton />
+            }
+            .into_any(),
+            _ => view! {
+                <A href="/login">"Log in"</A>
+                <a class="button small primary" href="/signup">"Sign up"</a>
+            }
+            .into_any(),
+        })
+    }
+}
+
+#[component]
+fn SiteFooter() -> impl IntoView {
+    view! {
+        <footer class="site-footer">
+            <div class="container">
+                <p>"autodoctor · remote diagnostics by qualified mechanics"</p>
+            </div>
+        </footer>
+    }
+}
+
+/// The page for every path that matches no route; answers 404.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Page not found" />
+        <section class="card narrow center">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. It may have moved, or the link may be mistyped."</p>
+            <p><a class="button" href="/">"Go to the home page"</a></p>
+        </section>
+    }
+}

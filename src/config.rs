@@ -1,0 +1,215 @@
+//! All configuration, read once from the environment (and an optional `.env`).
+//!
+//! Every variable is documented in the README's configuration table. A value
+//! that does not parse stops start-up with a message naming the variable.
+
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error in {var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub database_connect_timeout: Duration,
+    pub host: IpAddr,
+    pub port: u16,
+    /// The address users reach the app at, e.g. `https://autodoctor.example`.
+    pub public_url: String,
+    pub site_root: String,
+    pub log_format: LogFormat,
+    /// A session unused for this long ends.
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after log-in, however active.
+    pub session_absolute_timeout: Duration,
+    /// Use the first `X-Forwarded-For` address as the client's (only behind a proxy you run).
+    pub trust_proxy: bool,
+    pub login_throttle: crate::auth::throttle::ThrottleRules,
+    /// The first admin, created at start-up when no admin exists.
+    pub bootstrap_admin: Option<(String, String)>,
+}
+
+/// Reads a variable, treating an empty value like an absent one.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn parse_or<T: FromStr>(name: &'static str, default: T, what: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<T>()
+            .map_err(|e| ConfigError { var: name, message: format!("expected {what}, got {raw:?} ({e})") }),
+    }
+}
+
+fn check(ok: bool, var: &'static str, message: &str) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError { var, message: message.to_string() })
+    }
+}
+
+impl Config {
+    /// Loads `.env` (if present) and reads the configuration from the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is worth stopping for.
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(ConfigError { var: ".env", message: e.to_string() }),
+        }
+        Self::from_current_env()
+    }
+
+    /// Reads the configuration from the process environment only.
+    pub fn from_current_env() -> Result<Self, ConfigError> {
+        let database_url = var("DATABASE_URL").ok_or(ConfigError {
+            var: "DATABASE_URL",
+            message: "is not set (scripts/run sets it for the local cluster)".into(),
+        })?;
+        check(
+            database_url.starts_with("postgres://") || database_url.starts_with("postgresql://"),
+            "DATABASE_URL",
+            "must be a postgres:// URL",
+        )?;
+        let database_max_connections =
+            parse_or("DATABASE_MAX_CONNECTIONS", 10u32, "a number of connections")?;
+        check(
+            (1..=500).contains(&database_max_connections),
+            "DATABASE_MAX_CONNECTIONS",
+            "must be between 1 and 500",
+        )?;
+        let connect_secs = parse_or("DATABASE_CONNECT_TIMEOUT_SECS", 5u64, "a number of seconds")?;
+        check((1..=300).contains(&connect_secs), "DATABASE_CONNECT_TIMEOUT_SECS", "must be 1 to 300")?;
+
+        let host = parse_or("HOST", IpAddr::from([127, 0, 0, 1]), "an IP address")?;
+        let port = parse_or("PORT", 3000u16, "a TCP port")?;
+        let default_public = format!("http://{}", SocketAddr::new(host, port));
+        let public_url = var("PUBLIC_URL").unwrap_or(default_public);
+        check(
+            public_url.starts_with("http://") || public_url.starts_with("https://"),
+            "PUBLIC_URL",
+            "must start with http:// or https://",
+        )?;
+        let public_url = public_url.trim_end_matches('/').to_string();
+
+        let site_root = var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into());
+        let log_format = match var("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "LOG_FORMAT",
+                    message: format!("expected text or json, got {other:?}"),
+                })
+            }
+        };
+
+        let idle_minutes = parse_or("SESSION_IDLE_MINUTES", 720u64, "a number of minutes")?;
+        check((5..=60 * 24 * 30).contains(&idle_minutes), "SESSION_IDLE_MINUTES", "must be 5 to 43200")?;
+        let absolute_hours = parse_or("SESSION_ABSOLUTE_HOURS", 168u64, "a number of hours")?;
+        check((1..=24 * 90).contains(&absolute_hours), "SESSION_ABSOLUTE_HOURS", "must be 1 to 2160")?;
+        let trust_proxy = parse_or("TRUST_PROXY", false, "true or false")?;
+        let mut login_throttle = crate::auth::throttle::ThrottleRules::default();
+        login_throttle.free_per_account =
+            parse_or("LOGIN_FREE_ATTEMPTS", login_throttle.free_per_account, "a number of attempts")?;
+        check(
+            (1..=100).contains(&login_throttle.free_per_account),
+            "LOGIN_FREE_ATTEMPTS",
+            "must be 1 to 100",
+        )?;
+        let bootstrap_admin = match (var("ADMIN_EMAIL"), var("ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) => {
+                let email = crate::auth::normalize_email(&email);
+                check(crate::auth::email_looks_valid(&email), "ADMIN_EMAIL", "is not an email address")?;
+                if let Some(problem) = crate::auth::password_problem(&password) {
+                    return Err(ConfigError { var: "ADMIN_PASSWORD", message: problem });
+                }
+                Some((email, password))
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError {
+                    var: "ADMIN_PASSWORD",
+                    message: "must be set with ADMIN_EMAIL".into(),
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError {
+                    var: "ADMIN_EMAIL",
+                    message: "must be set with ADMIN_PASSWORD".into(),
+                })
+            }
+        };
+
+        Ok(Config {
+            database_url,
+            database_max_connections,
+            database_connect_timeout: Duration::from_secs(connect_secs),
+            host,
+            port,
+            public_url,
+            site_root,
+            log_format,
+            session_idle_timeout: Duration::from_secs(idle_minutes * 60),
+            session_absolute_timeout: Duration::from_secs(absolute_hours * 3600),
+            trust_proxy,
+            login_throttle,
+            bootstrap_admin,
+        })
+    }
+
+    pub fn site_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+
+    /// Whether cookies must be marked `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// `scheme://host[:port]` of the public URL, for same-origin checks.
+    pub fn public_origin(&self) -> &str {
+        &self.public_url
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_or_names_the_variable() {
+        std::env::set_var("AUTODOCTOR_TEST_PORT_VALUE", "not-a-port");
+        let err = parse_or::<u16>("AUTODOCTOR_TEST_PORT_VALUE", 1, "a TCP port").unwrap_err();
+        assert_eq!(err.var, "AUTODOCTOR_TEST_PORT_VALUE");
+        assert!(err.to_string().contains("AUTODOCTOR_TEST_PORT_VALUE"));
+        assert!(err.to_string().contains("not-a-port"));
+    }
+
+    #[test]
+    fn parse_or_uses_default_when_absent_or_empty() {
+        std::env::remove_var("AUTODOCTOR_TEST_ABSENT");
+        assert_eq!(parse_or("AUTODOCTOR_TEST_ABSENT", 7u32, "n").unwrap(), 7);
+        std::env::set_var("AUTODOCTOR_TEST_EMPTY", "  ");
+        assert_eq!(parse_or("AUTODOCTOR_TEST_EMPTY", 9u32, "n").unwrap(), 9);
+    }
+}

@@ -1,0 +1,34 @@
+//! autodoctor: remote diagnostic sessions with mechanics, routed to workshops,
+//! paid through Stripe and split to the cent.
+//!
+//! The crate is built twice: with `ssr` as the server (axum + sqlx) and with
+//! `hydrate` as the WebAssembly that takes over the server-rendered pages.
+//! Each feature module keeps its shared types, server functions, queries and
+//! components together.
+
+pub mod app;
+pub mod auth;
+pub mod error;
+pub mod home;
+pub mod plans;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod seed;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod telemetry;
+#[cfg(all(test, feature = "ssr"))]
+pub mod testing;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,118 @@
+//! The `autodoctor` command: the web server and its maintenance commands.
+
+use autodoctor::config::Config;
+use autodoctor::{db, seed, server, telemetry};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: autodoctor [COMMAND]
+
+commands:
+  serve        run the web server (the default)
+  migrate      apply the database migrations and exit
+  seed         apply the migrations, load the demo data (idempotent) and print the demo logins
+  admin create EMAIL [NAME]
+               create a platform admin; the password comes from ADMIN_PASSWORD
+               or, when that is unset, from the first line of standard input
+  help         show this text
+
+Configuration comes from environment variables (and an optional .env file); see README.md.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map(String::as_str).unwrap_or("serve");
+    if matches!(command, "help" | "-h" | "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if !matches!(command, "serve" | "migrate" | "seed" | "admin") {
+        eprintln!("autodoctor: unknown command {command:?}\n\n{USAGE}");
+        return ExitCode::from(2);
+    }
+
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("autodoctor: {e}");
+            return ExitCode::from(78); // EX_CONFIG
+        }
+    };
+    telemetry::init(&config.log_format);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("autodoctor: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(command, &args, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("autodoctor: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: &str, args: &[String], config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let pool = db::connect(&config)
+        .await
+        .map_err(|e| format!("cannot connect to the database (DATABASE_URL): {e}"))?;
+    db::migrate(&pool).await.map_err(|e| format!("migrations failed: {e}"))?;
+    match command {
+        "migrate" => {
+            println!("migrations applied");
+            Ok(())
+        }
+        "seed" => {
+            let logins = seed::load_demo_data(&pool).await?;
+            println!("demo data loaded");
+            for login in logins {
+                println!("  {:<22} {:<36} {}", login.role, login.email, login.password);
+            }
+            Ok(())
+        }
+        "admin" => admin_command(&pool, &args[1..]).await,
+        _ => {
+            autodoctor::auth::admin::bootstrap(&pool, config.bootstrap_admin.as_ref()).await?;
+            autodoctor::auth::password::warm_up();
+            let state = server::AppState::new(config, pool);
+            server::serve(state).await?;
+            Ok(())
+        }
+    }
+}
+
+async fn admin_command(pool: &sqlx::PgPool, args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    use autodoctor::auth::queries::AdminOutcome;
+    let (Some("create"), Some(email)) = (args.first().map(String::as_str), args.get(1)) else {
+        return Err(format!("usage: autodoctor admin create EMAIL [NAME]\n\n{USAGE}").into());
+    };
+    let name = args.get(2).map(String::as_str).unwrap_or("Platform admin");
+    let password = match std::env::var("ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            eprintln!("password (8 to 128 characters), then Enter:");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    match autodoctor::auth::admin::ensure_admin(pool, email, name, &password).await {
+        Ok(AdminOutcome::Created(id)) => println!("admin {email} created ({id})"),
+        Ok(AdminOutcome::AlreadyAdmin(_)) => println!("{email} is already an admin; nothing changed"),
+        Err(e) => {
+            return Err(format!(
+                "{e}{}",
+                match &e {
+                    autodoctor::error::AppError::Invalid(fields) =>
+                        format!(" {}", fields.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; ")),
+                    _ => String::new(),
+                }
+            )
+            .into())
+        }
+    }
+    Ok(())
+}

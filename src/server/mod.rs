@@ -1,0 +1,180 @@
+//! The HTTP server: shared state, the router with its middleware, and start-up.
+
+pub mod middleware;
+
+use crate::app::{shell, App};
+use crate::config::Config;
+use crate::error::AppError;
+use axum::extract::{FromRef, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+/// Largest request body accepted anywhere (forms, JSON, webhooks).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Everything a handler or server function needs, cloned cheaply per request.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, pool: PgPool) -> Self {
+        let leptos_options = leptos_options(&config);
+        AppState { leptos_options, pool, config: Arc::new(config) }
+    }
+}
+
+/// The state inside a server function or a server-side render.
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| AppError::internal("app state", "missing from context"))
+}
+
+fn leptos_options(config: &Config) -> LeptosOptions {
+    // cargo-leptos writes hash.txt next to the server binary when it hashes file names.
+    let hash_file_present = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt").exists()))
+        .unwrap_or(false);
+    LeptosOptions::builder()
+        .output_name("autodoctor")
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(config.site_addr())
+        .hash_files(hash_file_present)
+        .build()
+}
+
+/// Per-request context for pages and server functions: a fresh CSP nonce, and the
+/// Content-Security-Policy header that allows exactly that nonce.
+fn app_context() {
+    leptos::nonce::provide_nonce();
+    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<ResponseOptions>()) {
+        if let Ok(v) = HeaderValue::from_str(&middleware::content_security_policy(Some(&nonce))) {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let db = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool),
+    )
+    .await;
+    match db {
+        Ok(Ok(_)) => (StatusCode::OK, Json(serde_json::json!({"status": "ok", "database": "ok"}))),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
+        ),
+    }
+}
+
+/// The whole application as one router; used by `main` and by the tests.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    let pkg_dir = format!("{}/{}", options.site_root, options.site_pkg_dir);
+    let public_origin: Arc<str> = state.config.public_origin().into();
+    let https = state.config.is_https();
+
+    let session_layer = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
+        .with_name(crate::auth::session::COOKIE_NAME)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(https)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::try_from(state.config.session_idle_timeout)
+                .unwrap_or(tower_sessions::cookie::time::Duration::hours(12)),
+        ));
+
+    let pkg = Router::new()
+        .fallback_service(ServeDir::new(pkg_dir))
+        .layer(axum::middleware::from_fn(middleware::immutable_cache));
+
+    // Static files and the health check need no session: they are merged in
+    // after the session and user layers so they never touch the session store.
+    let unauthenticated = Router::new().route("/healthz", get(healthz)).nest("/pkg", pkg);
+
+    Router::new()
+        .leptos_routes_with_context(&state, routes, app_context, {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(app_context, shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::guard::load_user))
+        .layer(session_layer)
+        .merge(unauthenticated)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(middleware::cache_policy))
+        .layer(axum::middleware::from_fn(middleware::server_fn_status))
+        .layer(axum::middleware::from_fn_with_state(public_origin, middleware::csrf_guard))
+        .layer(axum::middleware::from_fn_with_state(https, middleware::security_headers))
+        .layer(PropagateRequestIdLayer::new(middleware::REQUEST_ID.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(middleware::request_span)
+                .on_request(())
+                .on_response(middleware::log_response),
+        )
+        .layer(SetRequestIdLayer::new(middleware::REQUEST_ID.clone(), middleware::MakeRequestUuid))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing open requests");
+}
+
+/// Binds the configured address and serves until a shutdown signal.
+pub async fn serve(state: AppState) -> std::io::Result<()> {
+    let addr = state.config.site_addr();
+    let app = router(state);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("listening on http://{addr}");
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}

@@ -1,0 +1,186 @@
+//! Test support: the real router on a real (fresh, per-test) database, and a
+//! small HTTP client that keeps cookies like a browser.
+
+use crate::config::{Config, LogFormat};
+use crate::server::{router, AppState};
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use sqlx::PgPool;
+use std::time::Duration;
+use tower::ServiceExt;
+
+pub const ORIGIN: &str = "http://127.0.0.1:3000";
+
+pub fn test_config() -> Config {
+    Config {
+        database_url: std::env::var("DATABASE_URL").unwrap_or_default(),
+        database_max_connections: 5,
+        database_connect_timeout: Duration::from_secs(5),
+        host: [127, 0, 0, 1].into(),
+        port: 3000,
+        public_url: ORIGIN.into(),
+        site_root: "target/site".into(),
+        log_format: LogFormat::Text,
+        session_idle_timeout: Duration::from_secs(3600),
+        session_absolute_timeout: Duration::from_secs(7 * 24 * 3600),
+        trust_proxy: false,
+        login_throttle: Default::default(),
+        bootstrap_admin: None,
+    }
+}
+
+/// The application, as the server runs it, on the test's database.
+#[derive(Clone)]
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+}
+
+impl TestApp {
+    pub fn new(pool: PgPool) -> Self {
+        Self::with_config(pool, test_config())
+    }
+
+    pub fn with_config(pool: PgPool, config: Config) -> Self {
+        let state = AppState::new(config, pool);
+        let router = router(state.clone());
+        TestApp { state, router }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.state.pool
+    }
+
+    /// A browser-like client with its own cookie jar.
+    pub fn client(&self) -> TestClient {
+        TestClient { app: self.clone(), cookie: None }
+    }
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The error a server function answered with.
+    pub fn app_error(&self) -> crate::error::AppError {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not an AppError ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub struct TestClient {
+    pub app: TestApp,
+    /// The session cookie (`name=value`), as a browser would keep it.
+    pub cookie: Option<String>,
+}
+
+pub fn form_body(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", crate::auth::pages::urlencode(k), crate::auth::pages::urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl TestClient {
+    pub async fn send(&mut self, mut req: Request<Body>) -> TestResponse {
+        // Like a real client, announce the length of a body of known size.
+        if let Some(len) = axum::body::HttpBody::size_hint(req.body()).exact() {
+            if len > 0 && !req.headers().contains_key(header::CONTENT_LENGTH) {
+                req.headers_mut().insert(header::CONTENT_LENGTH, len.into());
+            }
+        }
+        if let Some(c) = &self.cookie {
+            req.headers_mut().insert(header::COOKIE, c.parse().unwrap());
+        }
+        let res = self.app.router.clone().oneshot(req).await.expect("router is infallible");
+        for set in res.headers().get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap_or("");
+            let pair = set.split(';').next().unwrap_or("").trim();
+            if pair.starts_with(&format!("{}=", crate::auth::session::COOKIE_NAME)) {
+                let removed = set.contains("Max-Age=0") || pair.ends_with('=');
+                self.cookie = if removed { None } else { Some(pair.to_string()) };
+            }
+        }
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024).await.unwrap();
+        TestResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub async fn get(&mut self, path: &str) -> TestResponse {
+        self.send(Request::builder().uri(path).body(Body::empty()).unwrap()).await
+    }
+
+    /// Calls a server function the way the hydrated app does (form-encoded POST
+    /// from this origin).
+    pub async fn call(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, ORIGIN)
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(form_body(fields)))
+            .unwrap();
+        self.send(req).await
+    }
+
+    pub async fn post_raw(
+        &mut self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut req =
+            Request::builder().method(Method::POST).uri(path).header(header::CONTENT_TYPE, content_type);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req.body(body.into()).unwrap()).await
+    }
+
+    /// Signs up a customer and stays logged in.
+    pub async fn sign_up(&mut self, name: &str, email: &str, password: &str) -> TestResponse {
+        self.call("/api/public/auth/sign-up", &[("name", name), ("email", email), ("password", password)])
+            .await
+    }
+
+    pub async fn log_in(&mut self, email: &str, password: &str) -> TestResponse {
+        self.call("/api/public/auth/log-in", &[("email", email), ("password", password)]).await
+    }
+
+    /// The logged-in user's email, if any.
+    pub async fn whoami(&mut self) -> Option<String> {
+        let res = self.call("/api/public/me", &[]).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        res.json().get("email").and_then(|e| e.as_str()).map(str::to_string)
+    }
+}
+
+/// Creates a user directly in the database (fast: a pre-computed hash of "password123").
+pub async fn create_user(pool: &PgPool, email: &str, role: crate::auth::Role) -> uuid::Uuid {
+    static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    let hash = HASH
+        .get_or_init(|| async { crate::auth::password::hash(TEST_PASSWORD.to_string()).await.unwrap() })
+        .await;
+    crate::auth::queries::insert_user(pool, email, "Test Person", role, hash)
+        .await
+        .unwrap()
+        .expect("email is new")
+}
+
+pub const TEST_PASSWORD: &str = "password123";
