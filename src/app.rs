@@ -1,8 +1,13 @@
 //! The application shell, the layout and the route table.
 
+use crate::admin::pages::{AdminHomePage, AdminWorkshopsPage, MailboxPage};
 use crate::auth::api::get_current_user;
 use crate::auth::pages::{AccountPage, LogOutButton, LoginPage, SignUpPage, UserResource};
+use crate::auth::Role;
 use crate::home::HomePage;
+use crate::invites::pages::InvitePage;
+use crate::mechanics::pages::{MechanicApplyPage, MechanicDashboardPage};
+use crate::workshops::pages::{WorkshopDashboardPage, WorkshopSignUpPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
@@ -75,6 +80,14 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async />
                         <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                         <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                        <Route path=path!("/workshops/join") view=WorkshopSignUpPage ssr=SsrMode::Async />
+                        <Route path=path!("/workshop") view=WorkshopDashboardPage ssr=SsrMode::Async />
+                        <Route path=path!("/mechanics/apply") view=MechanicApplyPage ssr=SsrMode::Async />
+                        <Route path=path!("/mechanic") view=MechanicDashboardPage ssr=SsrMode::Async />
+                        <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
+                        <Route path=path!("/admin") view=AdminHomePage ssr=SsrMode::Async />
+                        <Route path=path!("/admin/workshops") view=AdminWorkshopsPage ssr=SsrMode::Async />
+                        <Route path=path!("/admin/mailbox") view=MailboxPage ssr=SsrMode::Async />
                     </Routes>
                 </ErrorBoundary>
             </main>
@@ -109,10 +122,19 @@ fn UserMenu() -> impl IntoView {
     let user = expect_context::<UserResource>();
     move || {
         user.get().map(|result| match result {
-            Ok(Some(u)) => view! {
-                <A href="/account">"Account"</A>
-                <span class="muted small user-name" id="signed-in-as">{u.name.clone()}</span>
-                <LogOutButton />
+            Ok(Some(u)) => {
+                let start = match u.role {
+                    Role::Customer => None,
+                    Role::Mechanic => Some(("/mechanic", "Dashboard")),
+                    Role::WorkshopMember => Some(("/workshop", "My workshop")),
+                    Role::Admin => Some(("/admin", "Admin")),
+                };
+                view! {
+                    {start.map(|(href, label)| view! { <A href=href>{label}</A> })}
+                    <A href="/account">"Account"</A>
+                    <span class="muted small user-name" id="signed-in-as">{u.name.clone()}</span>
+                    <LogOutButton />
+                }
             }
             .into_any(),
             _ => view! {

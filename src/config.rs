@@ -40,6 +40,11 @@ pub struct Config {
     pub login_throttle: crate::auth::throttle::ThrottleRules,
     /// The first admin, created at start-up when no admin exists.
     pub bootstrap_admin: Option<(String, String)>,
+    /// How long an invite link works.
+    pub invite_ttl: chrono::Duration,
+    /// `smtp://` or `smtps://` URL; without it email stays in the outbox (admin mailbox page).
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
 }
 
 /// Reads a variable, treating an empty value like an absent one.
@@ -160,6 +165,18 @@ impl Config {
             }
         };
 
+        let invite_days = parse_or("INVITE_TTL_DAYS", 7i64, "a number of days")?;
+        check((1..=90).contains(&invite_days), "INVITE_TTL_DAYS", "must be 1 to 90")?;
+        let smtp_url = var("SMTP_URL");
+        if let Some(url) = &smtp_url {
+            check(
+                url.starts_with("smtp://") || url.starts_with("smtps://"),
+                "SMTP_URL",
+                "must start with smtp:// or smtps://",
+            )?;
+        }
+        let mail_from = var("MAIL_FROM").unwrap_or_else(|| "autodoctor <no-reply@autodoctor.test>".into());
+
         Ok(Config {
             database_url,
             database_max_connections,
@@ -174,6 +191,9 @@ impl Config {
             trust_proxy,
             login_throttle,
             bootstrap_admin,
+            invite_ttl: chrono::Duration::days(invite_days),
+            smtp_url,
+            mail_from,
         })
     }
 

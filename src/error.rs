@@ -171,6 +171,20 @@ mod server_side {
                     AppError::Unavailable
                 }
                 sqlx::Error::RowNotFound => AppError::NotFound("Not found.".into()),
+                // Constraints are the last line of defence; the checks before them
+                // give the specific messages. These keep a race or a missed check a 4xx.
+                sqlx::Error::Database(db) if db.is_unique_violation() => {
+                    tracing::info!(constraint = ?db.constraint(), "unique violation");
+                    AppError::Conflict("That already exists, or was just changed by someone else.".into())
+                }
+                sqlx::Error::Database(db) if db.is_check_violation() => {
+                    tracing::info!(constraint = ?db.constraint(), "check violation");
+                    AppError::BadRequest("A value is outside what is allowed.".into())
+                }
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    tracing::info!(constraint = ?db.constraint(), "foreign key violation");
+                    AppError::BadRequest("That refers to something that does not exist.".into())
+                }
                 _ => {
                     tracing::error!(error = %err, "database error");
                     AppError::Internal

@@ -6,12 +6,17 @@
 //! Each feature module keeps its shared types, server functions, queries and
 //! components together.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod error;
 pub mod home;
+pub mod invites;
+pub mod mail;
+pub mod mechanics;
 pub mod plans;
 pub mod ui;
+pub mod workshops;
 
 #[cfg(feature = "ssr")]
 pub mod config;

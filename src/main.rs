@@ -77,6 +77,13 @@ async fn run(command: &str, args: &[String], config: Config) -> Result<(), Box<d
         _ => {
             autodoctor::auth::admin::bootstrap(&pool, config.bootstrap_admin.as_ref()).await?;
             autodoctor::auth::password::warm_up();
+            if let Some(url) = config.smtp_url.clone() {
+                tokio::spawn(autodoctor::mail::outbox::run_sender(
+                    pool.clone(),
+                    url,
+                    config.mail_from.clone(),
+                ));
+            }
             let state = server::AppState::new(config, pool);
             server::serve(state).await?;
             Ok(())

@@ -70,7 +70,158 @@ pub async fn load_demo_data(pool: &PgPool) -> Result<Vec<DemoLogin>, sqlx::Error
         upsert_user(pool, email, name, role, &hash).await?;
         logins.push(DemoLogin { role: label, email, password: DEMO_PASSWORD });
     }
+    logins.extend(load_workshops(pool, &hash).await?);
     Ok(logins)
+}
+
+struct DemoWorkshop {
+    id: uuid::Uuid,
+    name: &'static str,
+    city: &'static str,
+    status: &'static str,
+    specialties: &'static [&'static str],
+    description: &'static str,
+    owner: (&'static str, &'static str),
+    mechanics: &'static [(&'static str, &'static str, bool)],
+}
+
+/// Two active workshops with mechanics who joined through invites, one workshop
+/// waiting for approval, and independent mechanics (one approved, one waiting).
+async fn load_workshops(pool: &PgPool, hash: &str) -> Result<Vec<DemoLogin>, sqlx::Error> {
+    let workshops = [
+        DemoWorkshop {
+            id: uuid::Uuid::from_u128(0x0a0a_0001),
+            name: "Northside Auto Clinic",
+            city: "Portland",
+            status: "active",
+            specialties: &["Diagnostics", "Brakes", "Hybrids"],
+            description: "Family-run workshop since 1998. We diagnose the tricky ones.",
+            owner: ("owner@northside.test", "Nora Northside"),
+            mechanics: &[
+                ("mia@northside.test", "Mia Mechanic", true),
+                ("leo@northside.test", "Leo Lopez", false),
+            ],
+        },
+        DemoWorkshop {
+            id: uuid::Uuid::from_u128(0x0a0a_0002),
+            name: "Harbor Motors",
+            city: "Seattle",
+            status: "active",
+            specialties: &["Electrical", "European cars"],
+            description: "Specialists in European cars and electrical faults.",
+            owner: ("owner@harbor.test", "Hank Harbor"),
+            mechanics: &[("sam@harbor.test", "Sam Sato", true)],
+        },
+        DemoWorkshop {
+            id: uuid::Uuid::from_u128(0x0a0a_0003),
+            name: "Pine Street Garage",
+            city: "Boise",
+            status: "pending",
+            specialties: &["Trucks"],
+            description: "Pickup and light truck repairs.",
+            owner: ("owner@pinestreet.test", "Pat Pine"),
+            mechanics: &[],
+        },
+    ];
+    for w in &workshops {
+        let owner = upsert_user(pool, w.owner.0, w.owner.1, Role::WorkshopMember, hash).await?;
+        let specialties: Vec<String> = w.specialties.iter().map(|s| s.to_string()).collect();
+        let created = sqlx::query(
+            "INSERT INTO organizations (id, name, contact_email, phone, city, address, description, specialties, status,
+                                        status_changed_at)
+             VALUES ($1, $2, $3, '+1 555 0100', $4, '1 Main Street', $5, $6, $7::organization_status,
+                     CASE WHEN $7 = 'active' THEN now() END)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(w.id)
+        .bind(w.name)
+        .bind(w.owner.0)
+        .bind(w.city)
+        .bind(w.description)
+        .bind(&specialties)
+        .bind(w.status)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        if created == 1 {
+            sqlx::query(
+                "INSERT INTO organization_fee_terms (organization_id, platform_fee_bps, note) VALUES ($1, 2000, 'Standard terms')",
+            )
+            .bind(w.id)
+            .execute(pool)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO organization_members (organization_id, user_id, role) VALUES ($1, $2, 'owner')
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(w.id)
+        .bind(owner)
+        .execute(pool)
+        .await?;
+        for (email, name, online) in w.mechanics {
+            let mechanic = upsert_user(pool, email, name, Role::Mechanic, hash).await?;
+            let inserted = sqlx::query(
+                "INSERT INTO mechanics (user_id, account_type, workshop_id, invited_by, invite_accepted_at, auto_approved,
+                                        application_status, reviewed_at, specialties, years_experience, certifications,
+                                        is_online, online_since)
+                 VALUES ($1, 'workshop', $2, $3, now(), true, 'approved', now(), $4, 8, 'ASE certified', $5,
+                         CASE WHEN $5 THEN now() END)
+                 ON CONFLICT (user_id) DO NOTHING",
+            )
+            .bind(mechanic)
+            .bind(w.id)
+            .bind(owner)
+            .bind(&specialties)
+            .bind(*online)
+            .execute(pool)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                // The invite they joined through, already used.
+                let (_, token_hash) = crate::invites::token::new_token();
+                sqlx::query(
+                    "INSERT INTO mechanic_invites (organization_id, email, token_hash, invited_by, expires_at,
+                                                   accepted_at, accepted_by)
+                     VALUES ($1, $2, $3, $4, now() + interval '7 days', now(), $5)",
+                )
+                .bind(w.id)
+                .bind(email)
+                .bind(token_hash)
+                .bind(owner)
+                .bind(mechanic)
+                .execute(pool)
+                .await?;
+            }
+        }
+    }
+
+    for (email, name, status, online) in [
+        ("ivy@independent.test", "Ivy Independent", "approved", true),
+        ("noah@independent.test", "Noah Newcomer", "pending", false),
+    ] {
+        let mechanic = upsert_user(pool, email, name, Role::Mechanic, hash).await?;
+        sqlx::query(
+            "INSERT INTO mechanics (user_id, account_type, application_status, reviewed_at, specialties,
+                                    years_experience, certifications, is_online, online_since)
+             VALUES ($1, 'independent', $2::application_status, CASE WHEN $2 = 'approved' THEN now() END,
+                     ARRAY['Diagnostics', 'Engines'], 12, '', $3, CASE WHEN $3 THEN now() END)
+             ON CONFLICT (user_id) DO NOTHING",
+        )
+        .bind(mechanic)
+        .bind(status)
+        .bind(online)
+        .execute(pool)
+        .await?;
+    }
+
+    Ok(vec![
+        DemoLogin { role: "workshop owner", email: "owner@northside.test", password: DEMO_PASSWORD },
+        DemoLogin { role: "workshop mechanic", email: "mia@northside.test", password: DEMO_PASSWORD },
+        DemoLogin { role: "independent mechanic", email: "ivy@independent.test", password: DEMO_PASSWORD },
+        DemoLogin { role: "applicant (pending)", email: "noah@independent.test", password: DEMO_PASSWORD },
+        DemoLogin { role: "pending workshop owner", email: "owner@pinestreet.test", password: DEMO_PASSWORD },
+    ])
 }
 
 /// Inserts a demo user unless the email exists; returns its id either way.

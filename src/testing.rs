@@ -27,6 +27,9 @@ pub fn test_config() -> Config {
         trust_proxy: false,
         login_throttle: Default::default(),
         bootstrap_admin: None,
+        invite_ttl: chrono::Duration::days(7),
+        smtp_url: None,
+        mail_from: "autodoctor <no-reply@autodoctor.test>".into(),
     }
 }
 

@@ -49,7 +49,10 @@ impl Role {
     /// Where this role starts after logging in.
     pub fn home_path(self) -> &'static str {
         match self {
-            Role::Customer | Role::Mechanic | Role::WorkshopMember | Role::Admin => "/account",
+            Role::Customer => "/account",
+            Role::Mechanic => "/mechanic",
+            Role::WorkshopMember => "/workshop",
+            Role::Admin => "/admin",
         }
     }
 }

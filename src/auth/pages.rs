@@ -239,3 +239,41 @@ fn AccountForms(user: CurrentUser) -> impl IntoView {
         </div>
     }
 }
+
+/// Renders `children` only for a logged-in user of `role`; others see why not
+/// (and the page answers 403 when rendered on the server).
+#[component]
+pub fn RoleGate<F, IV>(role: super::Role, children: F) -> impl IntoView
+where
+    F: Fn(CurrentUser) -> IV + Send + Sync + 'static,
+    IV: IntoView + 'static,
+{
+    let children = std::sync::Arc::new(children);
+    view! {
+        <RequireLogin children=move |u: CurrentUser| {
+            if u.role == role {
+                children(u).into_any()
+            } else {
+                #[cfg(feature = "ssr")]
+                if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                    response.set_status(axum::http::StatusCode::FORBIDDEN);
+                }
+                view! {
+                    <section class="card narrow" id="wrong-role">
+                        <h1>"This page is not for your account"</h1>
+                        <p>
+                            {format!(
+                                "It is for {} accounts; you are logged in as {} ({}).",
+                                role.label().to_lowercase(),
+                                u.email,
+                                u.role.label().to_lowercase()
+                            )}
+                        </p>
+                        <p><a class="button" href=u.role.home_path()>"Go to your start page"</a></p>
+                    </section>
+                }
+                .into_any()
+            }
+        } />
+    }
+}

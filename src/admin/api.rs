@@ -1,0 +1,190 @@
+//! Server functions for the platform admin. Every one starts with `require_admin`.
+
+use super::{AdminWorkshop, ApprovalQueues, MechanicDecision, WorkshopDecision};
+use crate::error::AppError;
+use crate::mail::MailboxMessage;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+#[cfg(feature = "ssr")]
+const ADMIN_WORKSHOP_SELECT: &str = "SELECT o.id, o.name, o.city, o.contact_email, u.name AS owner_name,
+            u.email AS owner_email, o.description, o.specialties, o.status, o.status_reason, o.platform_fee_bps,
+            o.custom_fee_agreement,
+            (SELECT count(*) FROM mechanics m WHERE m.workshop_id = o.id) AS mechanics, o.created_at
+       FROM organizations o
+       LEFT JOIN organization_members om ON om.organization_id = o.id AND om.role = 'owner'
+       LEFT JOIN users u ON u.id = om.user_id";
+
+#[server(prefix = "/api", endpoint = "admin/queues")]
+pub async fn get_approval_queues() -> Result<ApprovalQueues, AppError> {
+    crate::auth::guard::require_admin()?;
+    let state = crate::server::app_state()?;
+    let workshops = sqlx::query_as::<_, AdminWorkshop>(&format!(
+        "{ADMIN_WORKSHOP_SELECT} WHERE o.status = 'pending' ORDER BY o.created_at, o.id"
+    ))
+    .fetch_all(&state.pool)
+    .await?;
+    let mechanics = sqlx::query_as::<_, super::PendingMechanic>(
+        "SELECT m.user_id, u.name, u.email, m.specialties, m.years_experience, m.certifications,
+                m.created_at AS applied_at
+           FROM mechanics m JOIN users u ON u.id = m.user_id
+          WHERE m.application_status = 'pending' AND m.workshop_id IS NULL
+          ORDER BY m.created_at, m.user_id",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(ApprovalQueues { workshops, mechanics })
+}
+
+#[server(prefix = "/api", endpoint = "admin/workshops")]
+pub async fn admin_workshops() -> Result<Vec<AdminWorkshop>, AppError> {
+    crate::auth::guard::require_admin()?;
+    let state = crate::server::app_state()?;
+    Ok(sqlx::query_as::<_, AdminWorkshop>(&format!(
+        "{ADMIN_WORKSHOP_SELECT} ORDER BY (o.status = 'pending') DESC, o.name, o.id LIMIT 1000"
+    ))
+    .fetch_all(&state.pool)
+    .await?)
+}
+
+/// Approves, rejects, suspends or reactivates a workshop. Rejecting and
+/// suspending need a reason, which the owner sees.
+#[server(prefix = "/api", endpoint = "admin/workshop/decide")]
+pub async fn decide_workshop(
+    workshop_id: Uuid,
+    decision: WorkshopDecision,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    let admin = crate::auth::guard::require_admin()?;
+    let state = crate::server::app_state()?;
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if decision.needs_reason() && reason.is_none() {
+        return Err(AppError::field("reason", "Give a reason: the workshop's owner will see it."));
+    }
+    if let Some(p) = reason.as_deref().and_then(|r| crate::workshops::text_problem(r, 1, 500, "the reason")) {
+        return Err(AppError::field("reason", p));
+    }
+    let (to, from) = decision.transition();
+    let mut tx = state.pool.begin().await?;
+    let current: Option<crate::workshops::WorkshopStatus> =
+        sqlx::query_scalar("SELECT status FROM organizations WHERE id = $1 FOR UPDATE")
+            .bind(workshop_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(current) = current else { return Err(AppError::not_found("There is no such workshop.")) };
+    if !from.contains(&current) {
+        return Err(AppError::conflict(format!(
+            "The workshop is {} now, so it cannot be changed that way.",
+            current.label().to_lowercase()
+        )));
+    }
+    sqlx::query(
+        "UPDATE organizations SET status = $2, status_reason = $3, status_changed_at = now(),
+                status_changed_by = $4, updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(workshop_id)
+    .bind(to)
+    .bind(if decision.needs_reason() { reason.clone() } else { None })
+    .bind(admin.id)
+    .execute(&mut *tx)
+    .await?;
+    if to != crate::workshops::WorkshopStatus::Active {
+        // A workshop that is not active serves nobody: its mechanics go offline.
+        sqlx::query("UPDATE mechanics SET is_online = false, online_since = NULL WHERE workshop_id = $1")
+            .bind(workshop_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(admin = %admin.id, workshop = %workshop_id, ?decision, "workshop status changed");
+    Ok(())
+}
+
+/// Approves or rejects an independent mechanic's application.
+#[server(prefix = "/api", endpoint = "admin/mechanic/decide")]
+pub async fn decide_mechanic(
+    mechanic_id: Uuid,
+    decision: MechanicDecision,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    let admin = crate::auth::guard::require_admin()?;
+    let state = crate::server::app_state()?;
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if decision == MechanicDecision::Reject && reason.is_none() {
+        return Err(AppError::field("reason", "Give a reason: the mechanic will see it."));
+    }
+    if let Some(p) = reason.as_deref().and_then(|r| crate::workshops::text_problem(r, 1, 500, "the reason")) {
+        return Err(AppError::field("reason", p));
+    }
+    let status = match decision {
+        MechanicDecision::Approve => crate::mechanics::ApplicationStatus::Approved,
+        MechanicDecision::Reject => crate::mechanics::ApplicationStatus::Rejected,
+    };
+    let done = sqlx::query(
+        "UPDATE mechanics SET application_status = $2, rejection_reason = $3, reviewed_at = now(),
+                reviewed_by = $4, is_online = CASE WHEN $2 = 'approved' THEN is_online ELSE false END,
+                updated_at = now()
+          WHERE user_id = $1 AND workshop_id IS NULL AND application_status = 'pending'",
+    )
+    .bind(mechanic_id)
+    .bind(status)
+    .bind(if decision == MechanicDecision::Reject { reason } else { None })
+    .bind(admin.id)
+    .execute(&state.pool)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(AppError::not_found("There is no pending independent application with that id."));
+    }
+    tracing::info!(admin = %admin.id, mechanic = %mechanic_id, ?decision, "mechanic application decided");
+    Ok(())
+}
+
+/// Changes a workshop's platform fee. It applies to bookings made from now on;
+/// sessions already booked keep the terms they were booked under.
+#[server(prefix = "/api", endpoint = "admin/workshop/fee")]
+pub async fn set_workshop_fee(
+    workshop_id: Uuid,
+    fee_percent: String,
+    note: Option<String>,
+) -> Result<i32, AppError> {
+    let admin = crate::auth::guard::require_admin()?;
+    let state = crate::server::app_state()?;
+    let bps = super::parse_percent_to_bps(&fee_percent).map_err(|p| AppError::field("fee_percent", p))?;
+    let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    if let Some(p) = note.as_deref().and_then(|n| crate::workshops::text_problem(n, 1, 500, "the note")) {
+        return Err(AppError::field("note", p));
+    }
+    let mut tx = state.pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE organizations SET platform_fee_bps = $2, custom_fee_agreement = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind(workshop_id)
+    .bind(bps)
+    .bind(&note)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(AppError::not_found("There is no such workshop."));
+    }
+    sqlx::query(
+        "INSERT INTO organization_fee_terms (organization_id, platform_fee_bps, note, set_by) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(workshop_id)
+    .bind(bps)
+    .bind(&note)
+    .bind(admin.id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(admin = %admin.id, workshop = %workshop_id, bps, "workshop fee changed");
+    Ok(bps)
+}
+
+/// The newest outgoing emails (the whole flow works without SMTP through this page).
+#[server(prefix = "/api", endpoint = "admin/mailbox")]
+pub async fn mailbox() -> Result<Vec<MailboxMessage>, AppError> {
+    crate::auth::guard::require_admin()?;
+    let state = crate::server::app_state()?;
+    Ok(crate::mail::outbox::recent(&state.pool, 200).await?)
+}

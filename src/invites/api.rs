@@ -1,0 +1,392 @@
+//! Server functions for invites: the owner's side (invite, resend, revoke) and
+//! the invited mechanic's side (look at an invite, accept it).
+
+use super::InviteDetails;
+use crate::error::AppError;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+#[cfg(feature = "ssr")]
+mod server_side {
+    use super::super::token;
+    use crate::error::AppError;
+    use crate::mail::outbox;
+    use sqlx::{Postgres, Transaction};
+    use uuid::Uuid;
+
+    /// The invite behind a token, locked for the rest of the transaction.
+    #[derive(sqlx::FromRow)]
+    pub struct InviteRow {
+        pub id: Uuid,
+        pub organization_id: Uuid,
+        pub email: String,
+        pub invited_by: Uuid,
+        pub expires_at: chrono::DateTime<chrono::Utc>,
+        pub accepted_at: Option<chrono::DateTime<chrono::Utc>>,
+        pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+        pub workshop_name: String,
+        pub workshop_status: crate::workshops::WorkshopStatus,
+    }
+
+    pub const INVITE_SELECT: &str =
+        "SELECT i.id, i.organization_id, i.email, i.invited_by, i.expires_at, i.accepted_at,
+                i.revoked_at, o.name AS workshop_name, o.status AS workshop_status
+           FROM mechanic_invites i JOIN organizations o ON o.id = i.organization_id
+          WHERE i.token_hash = $1";
+
+    impl InviteRow {
+        pub fn link_state(&self) -> super::super::InviteLinkState {
+            use super::super::InviteLinkState as S;
+            if self.accepted_at.is_some() {
+                S::Used
+            } else if self.revoked_at.is_some() {
+                S::Revoked
+            } else if self.expires_at <= chrono::Utc::now() {
+                S::Expired
+            } else if self.workshop_status != crate::workshops::WorkshopStatus::Active {
+                S::WorkshopUnavailable
+            } else {
+                S::Valid
+            }
+        }
+
+        /// An error explaining why the invite cannot be used, if it cannot.
+        pub fn usable(&self) -> Result<(), AppError> {
+            match self.link_state() {
+                super::super::InviteLinkState::Valid => Ok(()),
+                other => Err(AppError::Conflict(other.explanation().to_string())),
+            }
+        }
+    }
+
+    pub async fn lock_by_token(
+        tx: &mut Transaction<'_, Postgres>,
+        raw_token: &str,
+    ) -> Result<InviteRow, AppError> {
+        if !token::well_formed(raw_token) {
+            return Err(AppError::NotFound(super::super::InviteLinkState::Invalid.explanation().into()));
+        }
+        sqlx::query_as::<_, InviteRow>(&format!("{INVITE_SELECT} FOR UPDATE OF i"))
+            .bind(token::hash(raw_token))
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| AppError::NotFound(super::super::InviteLinkState::Invalid.explanation().into()))
+    }
+
+    pub async fn mark_used(
+        tx: &mut Transaction<'_, Postgres>,
+        invite: Uuid,
+        user: Uuid,
+    ) -> Result<(), AppError> {
+        let done = sqlx::query(
+            "UPDATE mechanic_invites SET accepted_at = now(), accepted_by = $2
+              WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(invite)
+        .bind(user)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(AppError::Conflict(super::super::InviteLinkState::Used.explanation().into()));
+        }
+        Ok(())
+    }
+
+    /// Queues the invite email with its link.
+    pub async fn send_email(
+        tx: &mut Transaction<'_, Postgres>,
+        public_url: &str,
+        to: &str,
+        workshop_name: &str,
+        inviter_name: &str,
+        raw_token: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), AppError> {
+        let link = format!("{public_url}/invite/{raw_token}");
+        let body = format!(
+            "Hello,\n\n{inviter_name} invites you to join {workshop_name} on autodoctor, where customers book \
+             remote diagnostic sessions with mechanics.\n\nCreate your mechanic account (or join with your \
+             existing one) here:\n{link}\n\nThe link works once and expires on {}.\n\nIf you were not expecting \
+             this, you can ignore this email.\n",
+            expires_at.format("%Y-%m-%d %H:%M UTC")
+        );
+        outbox::enqueue(
+            &mut **tx,
+            to,
+            &format!("Join {workshop_name} on autodoctor"),
+            &body,
+            "mechanic_invite",
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Invites a mechanic by email. Inviting an address that already has an open
+/// invite sends that invite again, with a fresh link.
+#[server(prefix = "/api", endpoint = "workshop/invite")]
+pub async fn invite_mechanic(email: String) -> Result<(), AppError> {
+    use super::token;
+    use crate::auth::{email_looks_valid, normalize_email};
+    use server_side::send_email;
+
+    let (owner, membership) = crate::workshops::api::require_active_workshop_owner().await?;
+    let state = crate::server::app_state()?;
+    let email = normalize_email(&email);
+    if !email_looks_valid(&email) {
+        return Err(AppError::field("email", "Enter the mechanic's email address, like name@example.com."));
+    }
+    if email == owner.email {
+        return Err(AppError::field("email", "That is your own address. Invite the mechanic's email."));
+    }
+    let org = membership.organization_id;
+    let mut tx = state.pool.begin().await?;
+    let already_member: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM mechanics m JOIN users u ON u.id = m.user_id WHERE u.email = $1 AND m.workshop_id = $2)")
+            .bind(&email)
+            .bind(org)
+            .fetch_one(&mut *tx)
+            .await?;
+    if already_member {
+        return Err(AppError::field("email", "This mechanic is already part of your workshop."));
+    }
+    let (raw, hash) = token::new_token();
+    let expires_at = chrono::Utc::now() + state.config.invite_ttl;
+    // Reuse the open invite for this address if there is one (a resend), else create one.
+    let updated = sqlx::query(
+        "UPDATE mechanic_invites SET token_hash = $3, expires_at = $4, last_sent_at = now(),
+                send_count = send_count + 1, invited_by = $5
+          WHERE organization_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(org)
+    .bind(&email)
+    .bind(&hash)
+    .bind(expires_at)
+    .bind(owner.id)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        sqlx::query(
+            "INSERT INTO mechanic_invites (organization_id, email, token_hash, invited_by, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(org)
+        .bind(&email)
+        .bind(&hash)
+        .bind(owner.id)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    send_email(
+        &mut tx,
+        &state.config.public_url,
+        &email,
+        &membership.organization_name,
+        &owner.name,
+        &raw,
+        expires_at,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(workshop = %org, "mechanic invited");
+    Ok(())
+}
+
+/// Sends an invite again with a new link (the old link stops working) and a new expiry.
+#[server(prefix = "/api", endpoint = "workshop/invite/resend")]
+pub async fn resend_invite(invite_id: Uuid) -> Result<(), AppError> {
+    use super::token;
+    let (owner, membership) = crate::workshops::api::require_active_workshop_owner().await?;
+    let state = crate::server::app_state()?;
+    let (raw, hash) = token::new_token();
+    let expires_at = chrono::Utc::now() + state.config.invite_ttl;
+    let mut tx = state.pool.begin().await?;
+    let email: Option<String> = sqlx::query_scalar(
+        "UPDATE mechanic_invites SET token_hash = $3, expires_at = $4, last_sent_at = now(), send_count = send_count + 1
+          WHERE id = $1 AND organization_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL
+          RETURNING email",
+    )
+    .bind(invite_id)
+    .bind(membership.organization_id)
+    .bind(&hash)
+    .bind(expires_at)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(email) = email else {
+        return Err(AppError::not_found("There is no open invite of your workshop with that id."));
+    };
+    server_side::send_email(
+        &mut tx,
+        &state.config.public_url,
+        &email,
+        &membership.organization_name,
+        &owner.name,
+        &raw,
+        expires_at,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Withdraws an open invite: its link stops working.
+#[server(prefix = "/api", endpoint = "workshop/invite/revoke")]
+pub async fn revoke_invite(invite_id: Uuid) -> Result<(), AppError> {
+    let (_, membership) = crate::workshops::api::require_workshop_owner().await?;
+    let state = crate::server::app_state()?;
+    let done = sqlx::query(
+        "UPDATE mechanic_invites SET revoked_at = now()
+          WHERE id = $1 AND organization_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(invite_id)
+    .bind(membership.organization_id)
+    .execute(&state.pool)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(AppError::not_found("There is no open invite of your workshop with that id."));
+    }
+    Ok(())
+}
+
+/// What an invite link leads to. Public: the token is the credential.
+#[server(prefix = "/api/public", endpoint = "invites/details")]
+pub async fn get_invite_details(token: String) -> Result<InviteDetails, AppError> {
+    use super::{token as tok, InviteLinkState, InviteViewer};
+    use crate::auth::{guard, Role};
+
+    let state = crate::server::app_state()?;
+    let invalid =
+        InviteDetails { state: InviteLinkState::Invalid, workshop_name: None, email: None, viewer: None };
+    if !tok::well_formed(&token) {
+        return Ok(invalid);
+    }
+    let row = sqlx::query_as::<_, server_side::InviteRow>(server_side::INVITE_SELECT)
+        .bind(tok::hash(&token))
+        .fetch_optional(&state.pool)
+        .await?;
+    let Some(row) = row else { return Ok(invalid) };
+    let link_state = row.link_state();
+    let viewer = if link_state != InviteLinkState::Valid {
+        None
+    } else {
+        Some(match guard::current_user() {
+            Some(u) if u.email == row.email && u.role == Role::Mechanic => {
+                let in_workshop: bool =
+                    sqlx::query_scalar("SELECT workshop_id IS NOT NULL FROM mechanics WHERE user_id = $1")
+                        .bind(u.id)
+                        .fetch_optional(&state.pool)
+                        .await?
+                        .unwrap_or(true);
+                if in_workshop {
+                    InviteViewer::OtherAccount { email: u.email }
+                } else {
+                    InviteViewer::CanJoin
+                }
+            }
+            Some(u) => InviteViewer::OtherAccount { email: u.email },
+            None => {
+                if crate::auth::queries::email_taken(&state.pool, &row.email).await? {
+                    InviteViewer::ExistingAccount
+                } else {
+                    InviteViewer::NewMechanic
+                }
+            }
+        })
+    };
+    Ok(InviteDetails {
+        state: link_state,
+        workshop_name: Some(row.workshop_name),
+        email: Some(row.email),
+        viewer,
+    })
+}
+
+/// Creates the invited mechanic's account, linked to the workshop and approved,
+/// in one transaction with using up the invite. The email is the invite's.
+#[server(prefix = "/api/public", endpoint = "invites/accept")]
+pub async fn accept_invite(
+    token: String,
+    name: String,
+    password: String,
+    specialties: String,
+    years_experience: String,
+    certifications: String,
+) -> Result<String, AppError> {
+    use crate::auth::{guard, name_problem, password, password_problem, Role};
+    use crate::error::FieldErrors;
+
+    let state = crate::server::app_state()?;
+    let mut errors = FieldErrors::new();
+    if let Some(p) = name_problem(&name) {
+        errors.add("name", p);
+    }
+    if let Some(p) = password_problem(&password) {
+        errors.add("password", p);
+    }
+    let details =
+        crate::mechanics::validate_details(&specialties, &years_experience, &certifications, &mut errors);
+    errors.into_result()?;
+    // Hash before taking locks: it is the slow part.
+    let hash = password::hash(password).await?;
+
+    let mut tx = state.pool.begin().await?;
+    let invite = server_side::lock_by_token(&mut tx, &token).await?;
+    invite.usable()?;
+    let Some(user_id) =
+        crate::auth::queries::insert_user(&mut *tx, &invite.email, name.trim(), Role::Mechanic, &hash)
+            .await?
+    else {
+        return Err(AppError::conflict(
+            "An account with this email already exists. Log in with it, then open the invite link again to join.",
+        ));
+    };
+    crate::mechanics::queries::insert_workshop_mechanic(
+        &mut tx,
+        user_id,
+        invite.organization_id,
+        invite.invited_by,
+        &details,
+    )
+    .await?;
+    server_side::mark_used(&mut tx, invite.id, user_id).await?;
+    tx.commit().await?;
+
+    let session = guard::request_session()?;
+    crate::auth::session::log_in(&state.pool, &session, user_id, 1).await?;
+    tracing::info!(%user_id, workshop = %invite.organization_id, "mechanic joined through an invite");
+    let next = Role::Mechanic.home_path().to_string();
+    guard::redirect_form_post(&next);
+    Ok(next)
+}
+
+/// An existing independent mechanic, logged in with the invited email, joins
+/// the workshop (approved at once).
+#[server(prefix = "/api", endpoint = "invites/join")]
+pub async fn join_with_invite(token: String) -> Result<String, AppError> {
+    use crate::auth::{guard, Role};
+    let user = guard::require_role(Role::Mechanic)?;
+    let state = crate::server::app_state()?;
+    let mut tx = state.pool.begin().await?;
+    let invite = server_side::lock_by_token(&mut tx, &token).await?;
+    invite.usable()?;
+    if invite.email != user.email {
+        return Err(AppError::forbidden(format!(
+            "This invite was sent to another email address. Log in as {} to accept it.",
+            invite.email
+        )));
+    }
+    if !crate::mechanics::queries::join_workshop(&mut tx, user.id, invite.organization_id, invite.invited_by)
+        .await?
+    {
+        return Err(AppError::conflict(
+            "You are already part of a workshop. Ask it to remove you before joining another.",
+        ));
+    }
+    server_side::mark_used(&mut tx, invite.id, user.id).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, workshop = %invite.organization_id, "mechanic joined a workshop");
+    let next = Role::Mechanic.home_path().to_string();
+    guard::redirect_form_post(&next);
+    Ok(next)
+}

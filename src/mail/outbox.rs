@@ -1,0 +1,117 @@
+//! Writing to the outbox, and the sender that empties it over SMTP.
+
+use super::MailboxMessage;
+use sqlx::{PgExecutor, PgPool};
+use std::time::Duration;
+
+pub async fn enqueue(
+    db: impl PgExecutor<'_>,
+    to: &str,
+    subject: &str,
+    body: &str,
+    kind: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO email_outbox (to_email, subject, body_text, kind) VALUES ($1, $2, $3, $4)")
+        .bind(to)
+        .bind(subject)
+        .bind(body)
+        .bind(kind)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn recent(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<MailboxMessage>, sqlx::Error> {
+    sqlx::query_as::<_, MailboxMessage>(
+        "SELECT id, to_email, subject, body_text, kind, created_at, sent_at, attempts, last_error
+           FROM email_outbox ORDER BY created_at DESC, id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct Pending {
+    id: uuid::Uuid,
+    to_email: String,
+    subject: String,
+    body_text: String,
+}
+
+/// Delivers due messages over SMTP until the process stops. Each message is
+/// claimed with `FOR UPDATE SKIP LOCKED`, so several instances never send the
+/// same message twice; a failure is recorded and retried with a growing delay.
+pub async fn run_sender(pool: PgPool, smtp_url: String, from: String) {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let transport = match AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp_url) {
+        Ok(builder) => builder.build(),
+        Err(e) => {
+            tracing::error!(error = %e, "SMTP_URL is not usable; email stays in the outbox");
+            return;
+        }
+    };
+    let from_mailbox = match from.parse::<lettre::message::Mailbox>() {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "MAIL_FROM is not an address; email stays in the outbox");
+            return;
+        }
+    };
+    loop {
+        let sent = async {
+            let mut tx = pool.begin().await?;
+            let due: Option<Pending> = sqlx::query_as(
+                "SELECT id, to_email, subject, body_text FROM email_outbox
+                  WHERE sent_at IS NULL AND send_after <= now() AND attempts < 20
+                  ORDER BY send_after LIMIT 1 FOR UPDATE SKIP LOCKED",
+            )
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(msg) = due else { return Ok::<bool, sqlx::Error>(false) };
+            let result = match msg.to_email.parse::<lettre::message::Mailbox>() {
+                Ok(to) => match Message::builder()
+                    .from(from_mailbox.clone())
+                    .to(to)
+                    .subject(msg.subject.clone())
+                    .body(msg.body_text.clone())
+                {
+                    Ok(email) => transport.send(email).await.map(|_| ()).map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(format!("bad recipient: {e}")),
+            };
+            match result {
+                Ok(()) => {
+                    sqlx::query("UPDATE email_outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1")
+                        .bind(msg.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "email delivery failed; will retry");
+                    sqlx::query(
+                        "UPDATE email_outbox SET attempts = attempts + 1, last_error = $2,
+                                send_after = now() + make_interval(secs => least(3600, 30 * power(2, attempts)))
+                          WHERE id = $1",
+                    )
+                    .bind(msg.id)
+                    .bind(err)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(true)
+        }
+        .await;
+        match sent {
+            Ok(true) => continue,
+            Ok(false) => tokio::time::sleep(Duration::from_secs(5)).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "email sender could not reach the database");
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+        }
+    }
+}

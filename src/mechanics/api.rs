@@ -1,0 +1,118 @@
+//! Server functions for mechanics.
+
+use super::MechanicProfile;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+pub use access::*;
+
+#[cfg(feature = "ssr")]
+mod access {
+    use crate::auth::guard::{require_role, AuthUser};
+    use crate::auth::Role;
+    use crate::error::AppError;
+    use crate::mechanics::{queries, MechanicProfile};
+
+    /// The caller, who must be a mechanic, with their profile.
+    pub async fn require_mechanic() -> Result<(AuthUser, MechanicProfile), AppError> {
+        let user = require_role(Role::Mechanic)?;
+        let state = crate::server::app_state()?;
+        let profile = queries::profile(&state.pool, user.id)
+            .await?
+            .ok_or_else(|| AppError::forbidden("Your account has no mechanic profile."))?;
+        Ok((user, profile))
+    }
+}
+
+/// An independent mechanic's application: an account and a profile that waits
+/// for an admin's approval. The applicant is logged in at once.
+#[server(prefix = "/api/public", endpoint = "mechanics/apply")]
+pub async fn apply_as_mechanic(
+    name: String,
+    email: String,
+    password: String,
+    specialties: String,
+    years_experience: String,
+    certifications: String,
+) -> Result<String, AppError> {
+    use crate::auth::{
+        email_looks_valid, guard, name_problem, normalize_email, password, password_problem, Role,
+    };
+    use crate::error::FieldErrors;
+
+    let state = crate::server::app_state()?;
+    let email = normalize_email(&email);
+    let mut errors = FieldErrors::new();
+    if let Some(p) = name_problem(&name) {
+        errors.add("name", p);
+    }
+    errors.check(email_looks_valid(&email), "email", "Enter an email address like name@example.com.");
+    if let Some(p) = password_problem(&password) {
+        errors.add("password", p);
+    }
+    let details = super::validate_details(&specialties, &years_experience, &certifications, &mut errors);
+    errors.into_result()?;
+
+    let taken = AppError::field("email", "An account with this email already exists. Log in instead.");
+    if crate::auth::queries::email_taken(&state.pool, &email).await? {
+        return Err(taken);
+    }
+    let hash = password::hash(password).await?;
+    let mut tx = state.pool.begin().await?;
+    let Some(user_id) =
+        crate::auth::queries::insert_user(&mut *tx, &email, name.trim(), Role::Mechanic, &hash).await?
+    else {
+        return Err(taken);
+    };
+    super::queries::insert_independent(&mut tx, user_id, &details).await?;
+    tx.commit().await?;
+    let session = guard::request_session()?;
+    crate::auth::session::log_in(&state.pool, &session, user_id, 1).await?;
+    tracing::info!(%user_id, "independent mechanic applied");
+    let next = Role::Mechanic.home_path().to_string();
+    guard::redirect_form_post(&next);
+    Ok(next)
+}
+
+#[server(prefix = "/api", endpoint = "mechanic/profile")]
+pub async fn get_mechanic_profile() -> Result<MechanicProfile, AppError> {
+    Ok(require_mechanic().await?.1)
+}
+
+/// Goes online (ready to be offered requests) or offline.
+#[server(prefix = "/api", endpoint = "mechanic/online")]
+pub async fn set_online(online: bool) -> Result<bool, AppError> {
+    let (user, profile) = require_mechanic().await?;
+    let state = crate::server::app_state()?;
+    match super::queries::set_online(&state.pool, user.id, online).await? {
+        Some(now_online) => {
+            tracing::info!(mechanic = %user.id, online = now_online, "availability changed");
+            Ok(now_online)
+        }
+        None => Err(AppError::forbidden(match profile.application_status {
+            super::ApplicationStatus::Rejected => {
+                "Your application was not approved, so you cannot go online."
+            }
+            _ => "You can go online once an admin has approved your application.",
+        })),
+    }
+}
+
+/// How many sessions the mechanic takes at once.
+#[server(prefix = "/api", endpoint = "mechanic/capacity")]
+pub async fn set_capacity(capacity: String) -> Result<i32, AppError> {
+    let (user, _) = require_mechanic().await?;
+    let state = crate::server::app_state()?;
+    let capacity = match capacity.trim().parse::<i32>() {
+        Ok(c) if (1..=super::CAPACITY_MAX).contains(&c) => c,
+        _ => {
+            return Err(AppError::field(
+                "capacity",
+                format!("Choose a number of sessions between 1 and {}.", super::CAPACITY_MAX),
+            ))
+        }
+    };
+    super::queries::set_capacity(&state.pool, user.id, capacity).await?;
+    Ok(capacity)
+}

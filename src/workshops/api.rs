@@ -1,0 +1,187 @@
+//! Server functions for workshop owners and staff.
+
+use super::WorkshopDashboard;
+use crate::error::AppError;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+#[cfg(feature = "ssr")]
+pub use access::*;
+
+#[cfg(feature = "ssr")]
+mod access {
+    use super::super::queries::{self, Membership};
+    use super::super::{MemberRole, WorkshopStatus};
+    use crate::auth::guard::{require_role, AuthUser};
+    use crate::auth::Role;
+    use crate::error::AppError;
+    use uuid::Uuid;
+
+    /// The caller, who must belong to a workshop, and their membership.
+    pub async fn require_workshop_member() -> Result<(AuthUser, Membership), AppError> {
+        let user = require_role(Role::WorkshopMember)?;
+        let state = crate::server::app_state()?;
+        let membership = queries::membership_of(&state.pool, user.id)
+            .await?
+            .ok_or_else(|| AppError::forbidden("Your account is not part of a workshop."))?;
+        Ok((user, membership))
+    }
+
+    /// The caller, who must own a workshop.
+    pub async fn require_workshop_owner() -> Result<(AuthUser, Membership), AppError> {
+        let (user, membership) = require_workshop_member().await?;
+        if membership.role != MemberRole::Owner {
+            return Err(AppError::forbidden("Only the workshop's owner can do this."));
+        }
+        Ok((user, membership))
+    }
+
+    /// The caller, who must own a workshop that the admin has approved.
+    pub async fn require_active_workshop_owner() -> Result<(AuthUser, Membership), AppError> {
+        let (user, membership) = require_workshop_owner().await?;
+        if membership.status != WorkshopStatus::Active {
+            return Err(AppError::forbidden(
+                "Your workshop is not active yet: you can invite mechanics once an admin has approved it.",
+            ));
+        }
+        Ok((user, membership))
+    }
+
+    /// The caller must be a member of this particular workshop (or an admin).
+    pub async fn require_member_of(org: Uuid) -> Result<AuthUser, AppError> {
+        let user = crate::auth::guard::require_user()?;
+        if user.role == Role::Admin {
+            return Ok(user);
+        }
+        let state = crate::server::app_state()?;
+        match queries::membership_of(&state.pool, user.id).await? {
+            Some(m) if m.organization_id == org => Ok(user),
+            _ => Err(AppError::forbidden("You are not a member of this workshop.")),
+        }
+    }
+}
+
+/// Registers a workshop and its owner's account. The workshop waits for an
+/// admin's approval; the owner is logged in at once.
+#[allow(clippy::too_many_arguments)]
+#[server(prefix = "/api/public", endpoint = "workshops/register")]
+pub async fn register_workshop(
+    owner_name: String,
+    email: String,
+    password: String,
+    workshop_name: String,
+    contact_email: String,
+    phone: String,
+    city: String,
+    address: String,
+    description: String,
+    specialties: String,
+) -> Result<String, AppError> {
+    use super::{parse_specialties, queries, text_problem};
+    use crate::auth::{
+        email_looks_valid, guard, name_problem, normalize_email, password, password_problem, Role,
+    };
+    use crate::error::FieldErrors;
+
+    let state = crate::server::app_state()?;
+    let email = normalize_email(&email);
+    let contact_email =
+        if contact_email.trim().is_empty() { email.clone() } else { normalize_email(&contact_email) };
+    let mut errors = FieldErrors::new();
+    if let Some(p) = name_problem(&owner_name) {
+        errors.add("owner_name", p);
+    }
+    errors.check(email_looks_valid(&email), "email", "Enter an email address like name@example.com.");
+    if let Some(p) = password_problem(&password) {
+        errors.add("password", p);
+    }
+    if let Some(p) = text_problem(&workshop_name, 2, 120, "the workshop's name") {
+        errors.add("workshop_name", p);
+    }
+    errors.check(
+        email_looks_valid(&contact_email),
+        "contact_email",
+        "Enter the email customers can reach you at.",
+    );
+    if let Some(p) = text_problem(&phone, 0, 40, "the phone number") {
+        errors.add("phone", p);
+    }
+    if let Some(p) = text_problem(&city, 1, 80, "the city") {
+        errors.add("city", p);
+    }
+    if let Some(p) = text_problem(&address, 0, 200, "the address") {
+        errors.add("address", p);
+    }
+    if let Some(p) = text_problem(&description, 0, 2000, "the description") {
+        errors.add("description", p);
+    }
+    let specialties = match parse_specialties(&specialties) {
+        Ok(s) => s,
+        Err(p) => {
+            errors.add("specialties", p);
+            Vec::new()
+        }
+    };
+    errors.into_result()?;
+
+    let taken = AppError::field("email", "An account with this email already exists. Log in instead.");
+    if crate::auth::queries::email_taken(&state.pool, &email).await? {
+        return Err(taken);
+    }
+    let hash = password::hash(password).await?;
+    let mut tx = state.pool.begin().await?;
+    let Some(owner_id) =
+        crate::auth::queries::insert_user(&mut *tx, &email, owner_name.trim(), Role::WorkshopMember, &hash)
+            .await?
+    else {
+        return Err(taken);
+    };
+    let workshop_id = queries::insert_workshop(
+        &mut tx,
+        owner_id,
+        &queries::NewWorkshop {
+            name: workshop_name.trim(),
+            contact_email: &contact_email,
+            phone: phone.trim(),
+            city: city.trim(),
+            address: address.trim(),
+            description: description.trim(),
+            specialties: &specialties,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let session = guard::request_session()?;
+    crate::auth::session::log_in(&state.pool, &session, owner_id, 1).await?;
+    tracing::info!(%workshop_id, %owner_id, "workshop registered");
+    let next = Role::WorkshopMember.home_path().to_string();
+    guard::redirect_form_post(&next);
+    Ok(next)
+}
+
+/// The owner's (or staff member's) view of their workshop.
+#[server(prefix = "/api", endpoint = "workshop/dashboard")]
+pub async fn get_workshop_dashboard() -> Result<WorkshopDashboard, AppError> {
+    use super::queries;
+    let (_, membership) = require_workshop_member().await?;
+    let state = crate::server::app_state()?;
+    let workshop = queries::workshop(&state.pool, membership.organization_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Your workshop no longer exists."))?;
+    let mechanics = queries::mechanics_of(&state.pool, workshop.id).await?;
+    let invites = queries::invites_of(&state.pool, workshop.id).await?;
+    Ok(WorkshopDashboard { workshop, my_role: membership.role, mechanics, invites })
+}
+
+/// Removes a mechanic from the owner's workshop; they become an independent
+/// mechanic whose application an admin must approve before they work again.
+#[server(prefix = "/api", endpoint = "workshop/remove-mechanic")]
+pub async fn remove_mechanic(mechanic_id: Uuid) -> Result<(), AppError> {
+    let (user, membership) = require_workshop_owner().await?;
+    let state = crate::server::app_state()?;
+    if !super::queries::remove_mechanic(&state.pool, membership.organization_id, mechanic_id).await? {
+        return Err(AppError::not_found("That mechanic is not part of your workshop."));
+    }
+    tracing::info!(owner = %user.id, mechanic = %mechanic_id, "mechanic removed from workshop");
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! SQL for workshops and their members.
+
+use super::{InviteState, InviteSummary, MemberRole, Workshop, WorkshopMechanic, WorkshopStatus};
+use sqlx::{PgExecutor, Postgres, Transaction};
+use uuid::Uuid;
+
+/// A person's place in a workshop.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Membership {
+    pub organization_id: Uuid,
+    pub role: MemberRole,
+    pub status: WorkshopStatus,
+    pub organization_name: String,
+}
+
+pub async fn membership_of(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<Option<Membership>, sqlx::Error> {
+    sqlx::query_as::<_, Membership>(
+        "SELECT m.organization_id, m.role, o.status, o.name AS organization_name
+           FROM organization_members m JOIN organizations o ON o.id = m.organization_id
+          WHERE m.user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+pub const WORKSHOP_COLUMNS: &str = "id, name, contact_email, phone, city, address, description, specialties, status, \
+     status_reason, platform_fee_bps, custom_fee_agreement, stripe_onboarding_completed, stripe_payouts_enabled";
+
+pub async fn workshop(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Workshop>, sqlx::Error> {
+    sqlx::query_as::<_, Workshop>(&format!("SELECT {WORKSHOP_COLUMNS} FROM organizations WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub struct NewWorkshop<'a> {
+    pub name: &'a str,
+    pub contact_email: &'a str,
+    pub phone: &'a str,
+    pub city: &'a str,
+    pub address: &'a str,
+    pub description: &'a str,
+    pub specialties: &'a [String],
+}
+
+/// Creates a pending workshop owned by `owner`, with the default fee terms on record.
+pub async fn insert_workshop(
+    tx: &mut Transaction<'_, Postgres>,
+    owner: Uuid,
+    w: &NewWorkshop<'_>,
+) -> Result<Uuid, sqlx::Error> {
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO organizations (name, contact_email, phone, city, address, description, specialties)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(w.name)
+    .bind(w.contact_email)
+    .bind(w.phone)
+    .bind(w.city)
+    .bind(w.address)
+    .bind(w.description)
+    .bind(w.specialties)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query("INSERT INTO organization_members (organization_id, user_id, role) VALUES ($1, $2, 'owner')")
+        .bind(id)
+        .bind(owner)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO organization_fee_terms (organization_id, platform_fee_bps, note)
+         SELECT id, platform_fee_bps, 'Standard terms' FROM organizations WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+pub async fn mechanics_of(
+    db: impl PgExecutor<'_>,
+    workshop_id: Uuid,
+) -> Result<Vec<WorkshopMechanic>, sqlx::Error> {
+    sqlx::query_as::<_, WorkshopMechanic>(
+        "SELECT m.user_id, u.name, u.email, m.is_online, m.capacity, m.active_sessions,
+                m.sessions_completed AS sessions_served,
+                coalesce(m.invite_accepted_at, m.created_at) AS joined_at
+           FROM mechanics m JOIN users u ON u.id = m.user_id
+          WHERE m.workshop_id = $1
+          ORDER BY m.is_online DESC, u.name, m.user_id",
+    )
+    .bind(workshop_id)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct InviteRow {
+    id: Uuid,
+    email: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    send_count: i32,
+    accepted_at: Option<chrono::DateTime<chrono::Utc>>,
+    revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub fn invite_state(
+    accepted_at: Option<chrono::DateTime<chrono::Utc>>,
+    revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> InviteState {
+    if accepted_at.is_some() {
+        InviteState::Accepted
+    } else if revoked_at.is_some() {
+        InviteState::Revoked
+    } else if expires_at <= now {
+        InviteState::Expired
+    } else {
+        InviteState::Pending
+    }
+}
+
+pub async fn invites_of(
+    db: impl PgExecutor<'_>,
+    workshop_id: Uuid,
+) -> Result<Vec<InviteSummary>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, InviteRow>(
+        "SELECT id, email, created_at, expires_at, send_count, accepted_at, revoked_at
+           FROM mechanic_invites WHERE organization_id = $1
+          ORDER BY created_at DESC, id LIMIT 200",
+    )
+    .bind(workshop_id)
+    .fetch_all(db)
+    .await?;
+    let now = chrono::Utc::now();
+    Ok(rows
+        .into_iter()
+        .map(|r| InviteSummary {
+            state: invite_state(r.accepted_at, r.revoked_at, r.expires_at, now),
+            id: r.id,
+            email: r.email,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            send_count: r.send_count,
+        })
+        .collect())
+}
+
+/// Detaches a mechanic from the workshop: they become an independent mechanic
+/// whose application the admin has to approve. Returns false when the mechanic
+/// is not in that workshop.
+pub async fn remove_mechanic(
+    db: impl PgExecutor<'_>,
+    workshop_id: Uuid,
+    mechanic: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE mechanics SET account_type = 'independent', workshop_id = NULL, application_status = 'pending',
+                auto_approved = false, is_online = false, online_since = NULL, reviewed_at = NULL,
+                reviewed_by = NULL, updated_at = now()
+          WHERE user_id = $1 AND workshop_id = $2",
+    )
+    .bind(mechanic)
+    .bind(workshop_id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
