@@ -63,7 +63,6 @@ mod access {
 
 /// Registers a workshop and its owner's account. The workshop waits for an
 /// admin's approval; the owner is logged in at once.
-#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/api/public", endpoint = "workshops/register")]
 pub async fn register_workshop(
     owner_name: String,
