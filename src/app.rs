@@ -4,9 +4,12 @@ use crate::admin::pages::{AdminHomePage, AdminWorkshopsPage, MailboxPage};
 use crate::auth::api::get_current_user;
 use crate::auth::pages::{AccountPage, LogOutButton, LoginPage, SignUpPage, UserResource};
 use crate::auth::Role;
+use crate::booking::pages::{BookPage, CheckoutReturnPage, MySessionsPage};
+use crate::directory::pages::WorkshopDirectoryPage;
 use crate::home::HomePage;
 use crate::invites::pages::InvitePage;
 use crate::mechanics::pages::{MechanicApplyPage, MechanicDashboardPage};
+use crate::sessions::pages::{AdminRequestsPage, OrderPage, SessionRoomPage};
 use crate::workshops::pages::{WorkshopDashboardPage, WorkshopSignUpPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -80,7 +83,14 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async />
                         <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                         <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                        <Route path=path!("/workshops") view=WorkshopDirectoryPage ssr=SsrMode::Async />
                         <Route path=path!("/workshops/join") view=WorkshopSignUpPage ssr=SsrMode::Async />
+                        <Route path=path!("/book") view=BookPage ssr=SsrMode::Async />
+                        <Route path=path!("/sessions") view=MySessionsPage ssr=SsrMode::Async />
+                        <Route path=path!("/checkout/return") view=CheckoutReturnPage ssr=SsrMode::Async />
+                        <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async />
+                        <Route path=path!("/session/:id") view=SessionRoomPage ssr=SsrMode::Async />
+                        <Route path=path!("/admin/requests") view=AdminRequestsPage ssr=SsrMode::Async />
                         <Route path=path!("/workshop") view=WorkshopDashboardPage ssr=SsrMode::Async />
                         <Route path=path!("/mechanics/apply") view=MechanicApplyPage ssr=SsrMode::Async />
                         <Route path=path!("/mechanic") view=MechanicDashboardPage ssr=SsrMode::Async />
@@ -106,7 +116,7 @@ fn SiteHeader() -> impl IntoView {
                     <span>"autodoctor"</span>
                 </A>
                 <nav class="main-nav" aria-label="Main">
-                    <A href="/">"Home"</A>
+                    <A href="/workshops">"Workshops"</A>
                     <Transition fallback=|| ()>
                         <UserMenu />
                     </Transition>
@@ -124,7 +134,7 @@ fn UserMenu() -> impl IntoView {
         user.get().map(|result| match result {
             Ok(Some(u)) => {
                 let start = match u.role {
-                    Role::Customer => None,
+                    Role::Customer => Some(("/sessions", "My sessions")),
                     Role::Mechanic => Some(("/mechanic", "Dashboard")),
                     Role::WorkshopMember => Some(("/workshop", "My workshop")),
                     Role::Admin => Some(("/admin", "Admin")),

@@ -45,7 +45,28 @@ pub struct Config {
     /// `smtp://` or `smtps://` URL; without it email stays in the outbox (admin mailbox page).
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    /// With a key, payments go to Stripe; without, to the built-in sandbox.
+    pub stripe_secret_key: Option<String>,
+    /// Verifies webhook signatures (Stripe's, or the sandbox's own).
+    pub stripe_webhook_secret: String,
+    /// Another Stripe API base URL (tests point it at a local fake).
+    pub stripe_api_base: Option<String>,
+    /// Where the sandbox delivers its events: the app's own webhook endpoint.
+    pub sandbox_webhook_url: String,
+    /// The platform's share for independent mechanics and referrals, in basis points.
+    pub platform_fee_bps: i32,
+    /// The referring workshop's share when another workshop serves its customer.
+    pub referral_fee_bps: i32,
+    /// A hybrid request is opened to other mechanics after this long.
+    pub routing_escalation_secs: i64,
+    /// A workshop-only request nobody takes expires after this long.
+    pub workshop_only_expiry_secs: i64,
+    /// Offer requests only to mechanics who can be paid out (Stripe payouts enabled).
+    pub routing_require_payouts: bool,
 }
+
+/// The sandbox's signing secret when no Stripe webhook secret is configured.
+pub const SANDBOX_WEBHOOK_SECRET: &str = "whsec_autodoctor_sandbox_local_only";
 
 /// Reads a variable, treating an empty value like an absent one.
 fn var(name: &str) -> Option<String> {
@@ -177,6 +198,58 @@ impl Config {
         }
         let mail_from = var("MAIL_FROM").unwrap_or_else(|| "autodoctor <no-reply@autodoctor.test>".into());
 
+        let stripe_secret_key = var("STRIPE_SECRET_KEY");
+        let stripe_webhook_secret = var("STRIPE_WEBHOOK_SECRET");
+        let stripe_webhook_secret = match (&stripe_secret_key, stripe_webhook_secret) {
+            (Some(key), Some(secret)) => {
+                check(
+                    key.starts_with("sk_") || key.starts_with("rk_"),
+                    "STRIPE_SECRET_KEY",
+                    "must start with sk_ or rk_",
+                )?;
+                check(secret.starts_with("whsec_"), "STRIPE_WEBHOOK_SECRET", "must start with whsec_")?;
+                secret
+            }
+            (Some(_), None) => {
+                return Err(ConfigError {
+                    var: "STRIPE_WEBHOOK_SECRET",
+                    message:
+                        "must be set with STRIPE_SECRET_KEY (the signing secret of your webhook endpoint)"
+                            .into(),
+                })
+            }
+            (None, secret) => secret.unwrap_or_else(|| SANDBOX_WEBHOOK_SECRET.to_string()),
+        };
+        let stripe_api_base = var("STRIPE_API_BASE");
+        if let Some(base) = &stripe_api_base {
+            check(
+                base.starts_with("http") && base.ends_with('/'),
+                "STRIPE_API_BASE",
+                "must be an http(s) URL ending in /",
+            )?;
+        }
+        let loopback = if host.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { host };
+        let sandbox_webhook_url = var("SANDBOX_WEBHOOK_URL")
+            .unwrap_or_else(|| format!("http://{}/api/stripe/webhook", SocketAddr::new(loopback, port)));
+        let platform_fee_bps = parse_or("PLATFORM_FEE_BPS", 2000i32, "basis points (2000 = 20%)")?;
+        check((0..=10_000).contains(&platform_fee_bps), "PLATFORM_FEE_BPS", "must be 0 to 10000")?;
+        let referral_fee_bps = parse_or("REFERRAL_FEE_BPS", 1000i32, "basis points (1000 = 10%)")?;
+        check(
+            (0..=10_000).contains(&referral_fee_bps) && platform_fee_bps + referral_fee_bps <= 10_000,
+            "REFERRAL_FEE_BPS",
+            "must be 0 to 10000, and with PLATFORM_FEE_BPS at most 10000",
+        )?;
+
+        let routing_escalation_secs = parse_or("ROUTING_ESCALATION_SECS", 60i64, "a number of seconds")?;
+        check(
+            (1..=86_400).contains(&routing_escalation_secs),
+            "ROUTING_ESCALATION_SECS",
+            "must be 1 to 86400",
+        )?;
+        let expiry_minutes = parse_or("WORKSHOP_ONLY_EXPIRY_MINUTES", 10i64, "a number of minutes")?;
+        check((1..=1440).contains(&expiry_minutes), "WORKSHOP_ONLY_EXPIRY_MINUTES", "must be 1 to 1440")?;
+        let routing_require_payouts = parse_or("ROUTING_REQUIRE_PAYOUTS", false, "true or false")?;
+
         Ok(Config {
             database_url,
             database_max_connections,
@@ -194,6 +267,15 @@ impl Config {
             invite_ttl: chrono::Duration::days(invite_days),
             smtp_url,
             mail_from,
+            stripe_secret_key,
+            stripe_webhook_secret,
+            stripe_api_base,
+            sandbox_webhook_url,
+            platform_fee_bps,
+            referral_fee_bps,
+            routing_escalation_secs,
+            workshop_only_expiry_secs: expiry_minutes * 60,
+            routing_require_payouts,
         })
     }
 

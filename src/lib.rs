@@ -9,12 +9,20 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod booking;
+pub mod directory;
 pub mod error;
 pub mod home;
 pub mod invites;
 pub mod mail;
 pub mod mechanics;
+pub mod payments;
 pub mod plans;
+pub mod realtime;
+pub mod refunds;
+pub mod revenue;
+pub mod routing;
+pub mod sessions;
 pub mod ui;
 pub mod workshops;
 

@@ -85,6 +85,18 @@ async fn run(command: &str, args: &[String], config: Config) -> Result<(), Box<d
                 ));
             }
             let state = server::AppState::new(config, pool);
+            tokio::spawn(autodoctor::sessions::lifecycle::run_routing_worker(
+                state.pool.clone(),
+                autodoctor::sessions::lifecycle::RoutingSettings::from_config(&state.config),
+            ));
+            if let Some(notify) = state.sandbox_deliveries.clone() {
+                tokio::spawn(autodoctor::payments::sandbox::run_deliverer(
+                    state.pool.clone(),
+                    state.config.stripe_webhook_secret.clone(),
+                    state.config.sandbox_webhook_url.clone(),
+                    notify,
+                ));
+            }
             server::serve(state).await?;
             Ok(())
         }

@@ -30,6 +30,15 @@ pub fn test_config() -> Config {
         invite_ttl: chrono::Duration::days(7),
         smtp_url: None,
         mail_from: "autodoctor <no-reply@autodoctor.test>".into(),
+        stripe_secret_key: None,
+        stripe_webhook_secret: crate::config::SANDBOX_WEBHOOK_SECRET.into(),
+        stripe_api_base: None,
+        sandbox_webhook_url: "http://127.0.0.1:3000/api/stripe/webhook".into(),
+        platform_fee_bps: 2000,
+        referral_fee_bps: 1000,
+        routing_escalation_secs: 60,
+        workshop_only_expiry_secs: 600,
+        routing_require_payouts: false,
     }
 }
 

@@ -115,6 +115,8 @@ export async function launchBrowser() {
 export async function openPage(browser, { expectedStatuses = [] } = {}) {
   const context = await browser.newContext({ baseURL: BASE_URL, viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
+  // The first page of a run compiles the WebAssembly; on a busy machine that is slow.
+  page.setDefaultTimeout(45000);
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
@@ -135,7 +137,7 @@ export async function openPage(browser, { expectedStatuses = [] } = {}) {
 
 /** Waits until the WebAssembly has hydrated the server-rendered page. */
 export async function waitForHydration(page) {
-  await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 30000 });
+  await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 60000 });
 }
 
 /** Navigates and waits for hydration. */

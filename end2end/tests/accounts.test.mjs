@@ -24,9 +24,9 @@ test('a customer signs up, logs out, logs in and sees the account page', async (
   await page.fill('#field-email', email);
   await page.fill('#field-password', 'a long password');
   await page.click('#signup-form button[type=submit]');
-  await page.waitForURL('**/account');
+  await page.waitForURL('**/sessions');
   await page.locator('#signed-in-as', { hasText: 'Erin Example' }).waitFor();
-  await page.locator('h1', { hasText: 'Your account' }).waitFor();
+  await page.locator('h1', { hasText: 'My sessions' }).waitFor();
 
   await page.click('#logout-button');
   await page.waitForURL(`${BASE_URL}/`);
@@ -36,7 +36,8 @@ test('a customer signs up, logs out, logs in and sees the account page', async (
   await page.fill('#field-email', email);
   await page.fill('#field-password', 'a long password');
   await page.click('#login-form button[type=submit]');
-  await page.waitForURL('**/account');
+  await page.waitForURL('**/sessions');
+  await visit(page, '/account');
   await page.locator('h1', { hasText: 'Your account' }).waitFor();
   assert.match(await page.locator('.page-header p').innerText(), new RegExp(email.replace(/[.]/g, '\\.')));
 
@@ -78,6 +79,7 @@ test('logging in works without JavaScript, errors included', async () => {
   await page.fill('#field-password', 'demo-password');
   await page.click('#login-form button[type=submit]');
   await page.waitForURL('**/account');
+  // (the log-in form carried next=/account)
   await page.locator('h1', { hasText: 'Your account' }).waitFor();
   await context.close();
 });

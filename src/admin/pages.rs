@@ -18,6 +18,7 @@ pub fn AdminNav() -> impl IntoView {
         <nav class="subnav" aria-label="Admin">
             <a href="/admin">"Approvals"</a>
             <a href="/admin/workshops">"Workshops & fees"</a>
+            <a href="/admin/requests">"Requests & routing"</a>
             <a href="/admin/mailbox">"Mailbox"</a>
         </nav>
     }

@@ -49,7 +49,7 @@ impl Role {
     /// Where this role starts after logging in.
     pub fn home_path(self) -> &'static str {
         match self {
-            Role::Customer => "/account",
+            Role::Customer => "/sessions",
             Role::Mechanic => "/mechanic",
             Role::WorkshopMember => "/workshop",
             Role::Admin => "/admin",

@@ -130,8 +130,8 @@ pub async fn invite_mechanic(email: String) -> Result<(), AppError> {
     use crate::auth::{email_looks_valid, normalize_email};
     use server_side::send_email;
 
-    let (owner, membership) = crate::workshops::api::require_active_workshop_owner().await?;
     let state = crate::server::app_state()?;
+    let (owner, membership) = crate::workshops::api::require_active_workshop_owner(&state).await?;
     let email = normalize_email(&email);
     if !email_looks_valid(&email) {
         return Err(AppError::field("email", "Enter the mechanic's email address, like name@example.com."));
@@ -197,8 +197,8 @@ pub async fn invite_mechanic(email: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "workshop/invite/resend")]
 pub async fn resend_invite(invite_id: Uuid) -> Result<(), AppError> {
     use super::token;
-    let (owner, membership) = crate::workshops::api::require_active_workshop_owner().await?;
     let state = crate::server::app_state()?;
+    let (owner, membership) = crate::workshops::api::require_active_workshop_owner(&state).await?;
     let (raw, hash) = token::new_token();
     let expires_at = chrono::Utc::now() + state.config.invite_ttl;
     let mut tx = state.pool.begin().await?;
@@ -233,8 +233,8 @@ pub async fn resend_invite(invite_id: Uuid) -> Result<(), AppError> {
 /// Withdraws an open invite: its link stops working.
 #[server(prefix = "/api", endpoint = "workshop/invite/revoke")]
 pub async fn revoke_invite(invite_id: Uuid) -> Result<(), AppError> {
-    let (_, membership) = crate::workshops::api::require_workshop_owner().await?;
     let state = crate::server::app_state()?;
+    let (_, membership) = crate::workshops::api::require_workshop_owner(&state).await?;
     let done = sqlx::query(
         "UPDATE mechanic_invites SET revoked_at = now()
           WHERE id = $1 AND organization_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL",

@@ -14,10 +14,12 @@ mod access {
     use crate::error::AppError;
     use crate::mechanics::{queries, MechanicProfile};
 
-    /// The caller, who must be a mechanic, with their profile.
-    pub async fn require_mechanic() -> Result<(AuthUser, MechanicProfile), AppError> {
+    /// The caller, who must be a mechanic, with their profile. Request context
+    /// is read before the first `.await`, so the state comes from the caller.
+    pub async fn require_mechanic(
+        state: &crate::server::AppState,
+    ) -> Result<(AuthUser, MechanicProfile), AppError> {
         let user = require_role(Role::Mechanic)?;
-        let state = crate::server::app_state()?;
         let profile = queries::profile(&state.pool, user.id)
             .await?
             .ok_or_else(|| AppError::forbidden("Your account has no mechanic profile."))?;
@@ -77,15 +79,22 @@ pub async fn apply_as_mechanic(
 
 #[server(prefix = "/api", endpoint = "mechanic/profile")]
 pub async fn get_mechanic_profile() -> Result<MechanicProfile, AppError> {
-    Ok(require_mechanic().await?.1)
+    let state = crate::server::app_state()?;
+    Ok(require_mechanic(&state).await?.1)
 }
 
 /// Goes online (ready to be offered requests) or offline.
 #[server(prefix = "/api", endpoint = "mechanic/online")]
 pub async fn set_online(online: bool) -> Result<bool, AppError> {
-    let (user, profile) = require_mechanic().await?;
     let state = crate::server::app_state()?;
-    match super::queries::set_online(&state.pool, user.id, online).await? {
+    let (user, profile) = require_mechanic(&state).await?;
+    let mut tx = state.pool.begin().await?;
+    let changed = super::queries::set_online(&mut *tx, user.id, online).await?;
+    if changed.is_some() {
+        crate::realtime::server::notify(&mut *tx, &crate::realtime::Signal::MechanicsChanged).await?;
+    }
+    tx.commit().await?;
+    match changed {
         Some(now_online) => {
             tracing::info!(mechanic = %user.id, online = now_online, "availability changed");
             Ok(now_online)
@@ -102,8 +111,8 @@ pub async fn set_online(online: bool) -> Result<bool, AppError> {
 /// How many sessions the mechanic takes at once.
 #[server(prefix = "/api", endpoint = "mechanic/capacity")]
 pub async fn set_capacity(capacity: String) -> Result<i32, AppError> {
-    let (user, _) = require_mechanic().await?;
     let state = crate::server::app_state()?;
+    let (user, _) = require_mechanic(&state).await?;
     let capacity = match capacity.trim().parse::<i32>() {
         Ok(c) if (1..=super::CAPACITY_MAX).contains(&c) => c,
         _ => {
@@ -113,6 +122,9 @@ pub async fn set_capacity(capacity: String) -> Result<i32, AppError> {
             ))
         }
     };
-    super::queries::set_capacity(&state.pool, user.id, capacity).await?;
+    let mut tx = state.pool.begin().await?;
+    super::queries::set_capacity(&mut *tx, user.id, capacity).await?;
+    crate::realtime::server::notify(&mut *tx, &crate::realtime::Signal::MechanicsChanged).await?;
+    tx.commit().await?;
     Ok(capacity)
 }

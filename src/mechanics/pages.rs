@@ -1,7 +1,7 @@
 //! The independent mechanic's application page and the mechanic dashboard.
 
-use super::api::{get_mechanic_profile, ApplyAsMechanic, SetCapacity, SetOnline};
-use super::{AccountType, ApplicationStatus, MechanicProfile, CAPACITY_MAX};
+use super::api::{ApplyAsMechanic, SetCapacity, SetOnline};
+use super::{AccountType, ApplicationStatus, CAPACITY_MAX};
 use crate::auth::pages::{hard_navigate, RoleGate};
 use crate::auth::Role;
 use crate::ui::{action_error, FormError, TextField};
@@ -61,7 +61,7 @@ fn MechanicDashboardView() -> impl IntoView {
     let set_capacity = ServerAction::<SetCapacity>::new();
     let profile = Resource::new(
         move || (set_online.version().get(), set_capacity.version().get()),
-        |_| get_mechanic_profile(),
+        |_| crate::sessions::api::get_mechanic_dashboard(),
     );
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -69,7 +69,7 @@ fn MechanicDashboardView() -> impl IntoView {
                 profile
                     .get()
                     .map(|r| match r {
-                        Ok(p) => view! { <MechanicStatus p set_online set_capacity /> }.into_any(),
+                        Ok(d) => view! { <MechanicStatus d set_online set_capacity /> }.into_any(),
                         Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     })
             }}
@@ -79,10 +79,11 @@ fn MechanicDashboardView() -> impl IntoView {
 
 #[component]
 fn MechanicStatus(
-    p: MechanicProfile,
+    d: crate::sessions::MechanicDashboard,
     set_online: ServerAction<SetOnline>,
     set_capacity: ServerAction<SetCapacity>,
 ) -> impl IntoView {
+    let p = d.profile;
     let approved = p.application_status == ApplicationStatus::Approved;
     let online_error = action_error(set_online);
     let capacity_error = action_error(set_capacity);
@@ -115,6 +116,10 @@ fn MechanicStatus(
         </header>
         <p class=if approved { "notice success" } else { "notice warning" } id="status-note">{status_note}</p>
 
+        {approved.then(|| view! {
+            <crate::sessions::pages::LiveOffers initial=d.offers />
+            <crate::sessions::pages::MechanicSessions sessions=d.sessions />
+        })}
         <div class="grid two">
             <section class="card">
                 <h2>"Availability"</h2>

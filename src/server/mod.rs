@@ -5,10 +5,12 @@ pub mod middleware;
 use crate::app::{shell, App};
 use crate::config::Config;
 use crate::error::AppError;
+use crate::payments::gateway::PaymentGateway;
+use crate::payments::sandbox::SandboxGateway;
 use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
@@ -32,6 +34,11 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
     pub config: Arc<Config>,
+    pub payments: Arc<dyn PaymentGateway>,
+    /// Set in sandbox mode: wakes the sandbox's webhook deliverer.
+    pub sandbox_deliveries: Option<Arc<tokio::sync::Notify>>,
+    /// Signals from LISTEN/NOTIFY, fanned out to this instance's live streams.
+    pub realtime: crate::realtime::server::Realtime,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -43,7 +50,27 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     pub fn new(config: Config, pool: PgPool) -> Self {
         let leptos_options = leptos_options(&config);
-        AppState { leptos_options, pool, config: Arc::new(config) }
+        let (payments, sandbox_deliveries): (Arc<dyn PaymentGateway>, _) = match &config.stripe_secret_key {
+            Some(key) => (
+                Arc::new(crate::payments::stripe::StripeGateway::new(key, config.stripe_api_base.as_deref())),
+                None,
+            ),
+            None => {
+                let sandbox = SandboxGateway::new(pool.clone(), config.public_url.clone());
+                let notify = sandbox.deliveries.clone();
+                (Arc::new(sandbox), Some(notify))
+            }
+        };
+        let realtime = crate::realtime::server::Realtime::new();
+        // Inside a runtime (the server, the tests) the listener starts right away.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            realtime.spawn_listener(pool.clone());
+        }
+        AppState { leptos_options, pool, config: Arc::new(config), payments, sandbox_deliveries, realtime }
+    }
+
+    pub fn is_sandbox(&self) -> bool {
+        self.sandbox_deliveries.is_some()
     }
 }
 
@@ -118,9 +145,22 @@ pub fn router(state: AppState) -> Router {
 
     // Static files and the health check need no session: they are merged in
     // after the session and user layers so they never touch the session store.
-    let unauthenticated = Router::new().route("/healthz", get(healthz)).nest("/pkg", pkg);
+    let mut unauthenticated = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/stripe/webhook", post(crate::payments::webhook::stripe_webhook))
+        .route("/api/workshops/directory", get(crate::directory::api::directory_json))
+        .nest("/pkg", pkg);
+    if state.is_sandbox() {
+        use crate::payments::sandbox_pages as sandbox;
+        unauthenticated = unauthenticated
+            .route("/sandbox/checkout/{id}", get(sandbox::checkout_page))
+            .route("/sandbox/checkout/{id}/pay", post(sandbox::pay));
+    }
 
     Router::new()
+        .route("/api/live/offers", get(crate::sessions::live::offers))
+        .route("/api/live/order/{order_id}", get(crate::sessions::live::order))
+        .route("/api/live/session/{session_id}", get(crate::sessions::live::session))
         .leptos_routes_with_context(&state, routes, app_context, {
             let options = options.clone();
             move || shell(options.clone())

@@ -15,12 +15,16 @@ mod access {
     use crate::auth::guard::{require_role, AuthUser};
     use crate::auth::Role;
     use crate::error::AppError;
+    use crate::server::AppState;
     use uuid::Uuid;
 
     /// The caller, who must belong to a workshop, and their membership.
-    pub async fn require_workshop_member() -> Result<(AuthUser, Membership), AppError> {
+    ///
+    /// Like every helper here it takes the state from its caller: request
+    /// context is read before the first `.await` (during server rendering it is
+    /// not guaranteed after one).
+    pub async fn require_workshop_member(state: &AppState) -> Result<(AuthUser, Membership), AppError> {
         let user = require_role(Role::WorkshopMember)?;
-        let state = crate::server::app_state()?;
         let membership = queries::membership_of(&state.pool, user.id)
             .await?
             .ok_or_else(|| AppError::forbidden("Your account is not part of a workshop."))?;
@@ -28,8 +32,8 @@ mod access {
     }
 
     /// The caller, who must own a workshop.
-    pub async fn require_workshop_owner() -> Result<(AuthUser, Membership), AppError> {
-        let (user, membership) = require_workshop_member().await?;
+    pub async fn require_workshop_owner(state: &AppState) -> Result<(AuthUser, Membership), AppError> {
+        let (user, membership) = require_workshop_member(state).await?;
         if membership.role != MemberRole::Owner {
             return Err(AppError::forbidden("Only the workshop's owner can do this."));
         }
@@ -37,8 +41,8 @@ mod access {
     }
 
     /// The caller, who must own a workshop that the admin has approved.
-    pub async fn require_active_workshop_owner() -> Result<(AuthUser, Membership), AppError> {
-        let (user, membership) = require_workshop_owner().await?;
+    pub async fn require_active_workshop_owner(state: &AppState) -> Result<(AuthUser, Membership), AppError> {
+        let (user, membership) = require_workshop_owner(state).await?;
         if membership.status != WorkshopStatus::Active {
             return Err(AppError::forbidden(
                 "Your workshop is not active yet: you can invite mechanics once an admin has approved it.",
@@ -48,12 +52,11 @@ mod access {
     }
 
     /// The caller must be a member of this particular workshop (or an admin).
-    pub async fn require_member_of(org: Uuid) -> Result<AuthUser, AppError> {
+    pub async fn require_member_of(state: &AppState, org: Uuid) -> Result<AuthUser, AppError> {
         let user = crate::auth::guard::require_user()?;
         if user.role == Role::Admin {
             return Ok(user);
         }
-        let state = crate::server::app_state()?;
         match queries::membership_of(&state.pool, user.id).await? {
             Some(m) if m.organization_id == org => Ok(user),
             _ => Err(AppError::forbidden("You are not a member of this workshop.")),
@@ -162,22 +165,23 @@ pub async fn register_workshop(
 #[server(prefix = "/api", endpoint = "workshop/dashboard")]
 pub async fn get_workshop_dashboard() -> Result<WorkshopDashboard, AppError> {
     use super::queries;
-    let (_, membership) = require_workshop_member().await?;
     let state = crate::server::app_state()?;
+    let (_, membership) = require_workshop_member(&state).await?;
     let workshop = queries::workshop(&state.pool, membership.organization_id)
         .await?
         .ok_or_else(|| AppError::not_found("Your workshop no longer exists."))?;
     let mechanics = queries::mechanics_of(&state.pool, workshop.id).await?;
     let invites = queries::invites_of(&state.pool, workshop.id).await?;
-    Ok(WorkshopDashboard { workshop, my_role: membership.role, mechanics, invites })
+    let analytics = crate::sessions::api::workshop_analytics(&state.pool, workshop.id).await?;
+    Ok(WorkshopDashboard { workshop, my_role: membership.role, mechanics, invites, analytics })
 }
 
 /// Removes a mechanic from the owner's workshop; they become an independent
 /// mechanic whose application an admin must approve before they work again.
 #[server(prefix = "/api", endpoint = "workshop/remove-mechanic")]
 pub async fn remove_mechanic(mechanic_id: Uuid) -> Result<(), AppError> {
-    let (user, membership) = require_workshop_owner().await?;
     let state = crate::server::app_state()?;
+    let (user, membership) = require_workshop_owner(&state).await?;
     if !super::queries::remove_mechanic(&state.pool, membership.organization_id, mechanic_id).await? {
         return Err(AppError::not_found("That mechanic is not part of your workshop."));
     }

@@ -130,6 +130,7 @@ pub struct WorkshopDashboard {
     pub my_role: MemberRole,
     pub mechanics: Vec<WorkshopMechanic>,
     pub invites: Vec<InviteSummary>,
+    pub analytics: crate::sessions::WorkshopAnalytics,
 }
 
 pub const SPECIALTIES_MAX: usize = 20;

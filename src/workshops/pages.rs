@@ -144,6 +144,10 @@ fn Dashboard(
             </div>
         </div>
         {w.custom_fee_agreement.clone().map(|note| view! { <p class="muted small">"Fee agreement: " {note}</p> })}
+        <section class="card" id="workshop-analytics">
+            <h2>"Sessions"</h2>
+            <crate::sessions::pages::AnalyticsRows rows=vec![d.analytics.clone()] />
+        </section>
 
         <section class="card">
             <h2>"Mechanics"</h2>

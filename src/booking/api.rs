@@ -1,0 +1,254 @@
+//! Server functions for booking and paying.
+
+use super::{BookingOptions, CustomerOrder};
+use crate::error::AppError;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+#[cfg(feature = "ssr")]
+pub(crate) const CUSTOMER_ORDER_SELECT: &str = "SELECT o.id AS order_id, o.plan_name, o.amount_cents,
+            o.amount_refunded_cents, o.currency,
+            o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS vehicle,
+            o.routing_type, pw.name AS preferred_workshop_name, o.status, o.checkout_url, o.created_at,
+            r.status AS request_status, mu.name AS mechanic_name, sw.name AS serving_workshop_name,
+            s.id AS session_id, s.status::text AS session_status
+       FROM orders o
+       LEFT JOIN organizations pw ON pw.id = o.preferred_workshop_id
+       LEFT JOIN session_requests r ON r.order_id = o.id
+       LEFT JOIN users mu ON mu.id = r.mechanic_id
+       LEFT JOIN organizations sw ON sw.id = r.workshop_id
+       LEFT JOIN sessions s ON s.request_id = r.id";
+
+/// One of a customer's own orders (anyone else's: not found).
+#[cfg(feature = "ssr")]
+pub async fn load_customer_order(
+    pool: &sqlx::PgPool,
+    order_id: Uuid,
+    customer: Uuid,
+) -> Result<CustomerOrder, AppError> {
+    sqlx::query_as::<_, CustomerOrder>(&format!(
+        "{CUSTOMER_ORDER_SELECT} WHERE o.id = $1 AND o.customer_id = $2"
+    ))
+    .bind(order_id)
+    .bind(customer)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| AppError::not_found("You have no booking with that reference."))
+}
+
+/// The active workshop a customer picked, if it can take bookings.
+#[cfg(feature = "ssr")]
+async fn bookable_workshop(
+    db: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<super::ChosenWorkshop>, AppError> {
+    Ok(sqlx::query_as::<_, super::ChosenWorkshop>(
+        "SELECT o.id, o.name, o.city, s.mechanics_online
+           FROM organizations o JOIN workshop_stats s ON s.workshop_id = o.id
+          WHERE o.id = $1 AND o.status = 'active'",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// What the booking page offers: the plans, and the workshop picked in the directory.
+#[server(prefix = "/api", endpoint = "booking/options")]
+pub async fn get_booking_options(workshop: Option<String>) -> Result<BookingOptions, AppError> {
+    crate::auth::guard::require_role(crate::auth::Role::Customer)?;
+    let state = crate::server::app_state()?;
+    let plans = crate::plans::queries::active_plans(&state.pool).await?;
+    let workshop = match workshop.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+        None => None,
+        Some(raw) => {
+            let id = Uuid::parse_str(raw).map_err(|_| {
+                AppError::bad_request("That workshop link is not valid. Pick a workshop from the directory.")
+            })?;
+            Some(bookable_workshop(&state.pool, id).await?.ok_or_else(|| {
+                AppError::not_found(
+                    "That workshop is not taking bookings. Pick another one from the directory.",
+                )
+            })?)
+        }
+    };
+    Ok(BookingOptions { plans, workshop, request_key: Uuid::new_v4() })
+}
+
+/// Creates the order (price from the catalog, fee terms frozen) and a Checkout
+/// Session at the payment gateway; answers with the URL to pay at. Submitting
+/// the same form twice (same `request_key`) reuses the first order.
+#[server(prefix = "/api", endpoint = "booking/checkout")]
+pub async fn start_checkout(
+    request_key: Uuid,
+    plan_code: String,
+    vehicle_make: String,
+    vehicle_model: String,
+    vehicle_year: String,
+    problem_description: String,
+    workshop_id: Option<String>,
+    routing_type: String,
+) -> Result<String, AppError> {
+    use crate::payments::gateway::CheckoutRequest;
+    use chrono::Datelike;
+
+    let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
+    let state = crate::server::app_state()?;
+    let input = super::validate_booking(
+        &plan_code,
+        &vehicle_make,
+        &vehicle_model,
+        &vehicle_year,
+        &problem_description,
+        workshop_id.as_deref(),
+        &routing_type,
+        chrono::Utc::now().year(),
+    )?;
+
+    // The same form submitted again: continue with the order it made.
+    #[derive(sqlx::FromRow)]
+    struct Existing {
+        id: Uuid,
+        checkout_url: Option<String>,
+        status: super::OrderStatus,
+    }
+    let existing = sqlx::query_as::<_, Existing>(
+        "SELECT id, checkout_url, status FROM orders WHERE customer_id = $1 AND request_key = $2",
+    )
+    .bind(customer.id)
+    .bind(request_key)
+    .fetch_optional(&state.pool)
+    .await?;
+    if let Some(Existing { checkout_url: Some(url), status: super::OrderStatus::AwaitingPayment, .. }) =
+        &existing
+    {
+        crate::auth::guard::redirect_form_post(url);
+        return Ok(url.clone());
+    }
+    if let Some(e) = &existing {
+        if e.status != super::OrderStatus::AwaitingPayment {
+            return Err(AppError::conflict("This booking is already paid. See it under My sessions."));
+        }
+    }
+
+    let plan = sqlx::query_as::<_, crate::plans::Plan>(
+        "SELECT code, name, description, price_cents, currency, minutes FROM plans WHERE code = $1 AND active",
+    )
+    .bind(&input.plan_code)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(|| AppError::field("plan_code", "That plan is not on sale. Choose one of the plans shown."))?;
+
+    let (preferred_fee_bps, workshop) = match input.workshop_id {
+        None => (None, None),
+        Some(id) => {
+            let w = bookable_workshop(&state.pool, id).await?.ok_or_else(|| {
+                AppError::field("workshop_id", "That workshop is not taking bookings. Choose another one.")
+            })?;
+            let bps: i32 = sqlx::query_scalar("SELECT platform_fee_bps FROM organizations WHERE id = $1")
+                .bind(id)
+                .fetch_one(&state.pool)
+                .await?;
+            (Some(bps), Some(w))
+        }
+    };
+
+    let order_id = match existing {
+        Some(e) => e.id,
+        None => {
+            sqlx::query_scalar(
+                "INSERT INTO orders (customer_id, request_key, plan_code, plan_name, plan_minutes, amount_cents, currency,
+                                     vehicle_make, vehicle_model, vehicle_year, problem_description,
+                                     preferred_workshop_id, routing_type, platform_fee_bps, referral_fee_bps,
+                                     preferred_workshop_fee_bps)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                 ON CONFLICT (customer_id, request_key) DO UPDATE SET updated_at = now()
+                 RETURNING id",
+            )
+            .bind(customer.id)
+            .bind(request_key)
+            .bind(&plan.code)
+            .bind(&plan.name)
+            .bind(plan.minutes)
+            .bind(plan.price_cents)
+            .bind(&plan.currency)
+            .bind(&input.vehicle_make)
+            .bind(&input.vehicle_model)
+            .bind(input.vehicle_year)
+            .bind(&input.problem_description)
+            .bind(input.workshop_id)
+            .bind(input.routing_type)
+            .bind(state.config.platform_fee_bps)
+            .bind(state.config.referral_fee_bps)
+            .bind(preferred_fee_bps)
+            .fetch_one(&state.pool)
+            .await?
+        }
+    };
+
+    let base = &state.config.public_url;
+    let request = CheckoutRequest {
+        order_id,
+        customer_id: customer.id,
+        customer_email: customer.email.clone(),
+        plan_code: plan.code.clone(),
+        product_name: format!("{} ({} min)", plan.name, plan.minutes),
+        description: match &workshop {
+            Some(w) => format!("Remote diagnosis with {}", w.name),
+            None => "Remote diagnosis with the first available mechanic".to_string(),
+        },
+        amount_cents: plan.price_cents,
+        currency: plan.currency.clone(),
+        preferred_workshop_id: input.workshop_id,
+        routing_type: input.routing_type.as_str().to_string(),
+        success_url: format!("{base}/checkout/return?order={order_id}"),
+        cancel_url: format!("{base}/checkout/return?order={order_id}&cancelled=1"),
+        idempotency_key: format!("checkout-{order_id}"),
+    };
+    let session = state.payments.create_checkout_session(&request).await.map_err(|e| {
+        tracing::warn!(error = %e, %order_id, "checkout session could not be created");
+        if e.is_retryable() {
+            AppError::Unavailable
+        } else {
+            AppError::bad_request("The payment could not be started. Please try again or contact us.")
+        }
+    })?;
+    sqlx::query(
+        "UPDATE orders SET checkout_session_id = $2, checkout_url = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind(order_id)
+    .bind(&session.id)
+    .bind(&session.url)
+    .execute(&state.pool)
+    .await?;
+    tracing::info!(%order_id, plan = %plan.code, routing = input.routing_type.as_str(), "checkout started");
+    crate::auth::guard::redirect_form_post(&session.url);
+    Ok(session.url)
+}
+
+/// The customer's bookings, newest first.
+#[server(prefix = "/api", endpoint = "booking/mine")]
+pub async fn my_orders() -> Result<Vec<CustomerOrder>, AppError> {
+    let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
+    let state = crate::server::app_state()?;
+    Ok(sqlx::query_as::<_, CustomerOrder>(&format!(
+        "{CUSTOMER_ORDER_SELECT} WHERE o.customer_id = $1 ORDER BY o.created_at DESC, o.id LIMIT 200"
+    ))
+    .bind(customer.id)
+    .fetch_all(&state.pool)
+    .await?)
+}
+
+/// One of the customer's own bookings.
+#[server(prefix = "/api", endpoint = "booking/order")]
+pub async fn get_order(order_id: Uuid) -> Result<CustomerOrder, AppError> {
+    let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
+    let state = crate::server::app_state()?;
+    sqlx::query_as::<_, CustomerOrder>(&format!(
+        "{CUSTOMER_ORDER_SELECT} WHERE o.id = $1 AND o.customer_id = $2"
+    ))
+    .bind(order_id)
+    .bind(customer.id)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(|| AppError::not_found("You have no booking with that reference."))
+}

@@ -1,0 +1,65 @@
+//! The directory as a server function (for the page) and as JSON
+//! (`GET /api/workshops/directory`).
+
+use super::DirectoryPage;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+pub async fn load(pool: &sqlx::PgPool, params: &super::DirectoryParams) -> Result<DirectoryPage, AppError> {
+    let (workshops, mut total) = super::queries::page(pool, params).await?;
+    if workshops.is_empty() && params.offset > 0 {
+        total = super::queries::count(pool, params).await?;
+    }
+    let any_available = super::queries::any_available(pool).await?;
+    Ok(DirectoryPage {
+        workshops,
+        total,
+        limit: params.limit,
+        offset: params.offset,
+        query: params.query.clone(),
+        any_available,
+    })
+}
+
+/// A page of the directory. Public: anyone may browse workshops.
+#[server(prefix = "/api/public", endpoint = "directory")]
+pub async fn get_directory_page(
+    q: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+) -> Result<DirectoryPage, AppError> {
+    let params = super::parse_params(limit.as_deref(), offset.as_deref(), q.as_deref())
+        .map_err(AppError::BadRequest)?;
+    let state = crate::server::app_state()?;
+    load(&state.pool, &params).await
+}
+
+/// `GET /api/workshops/directory?limit=20&offset=0&q=`
+#[cfg(feature = "ssr")]
+pub async fn directory_json(
+    axum::extract::State(state): axum::extract::State<crate::server::AppState>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let params = match super::parse_params(
+        query.get("limit").map(String::as_str),
+        query.get("offset").map(String::as_str),
+        query.get("q").map(String::as_str),
+    ) {
+        Ok(p) => p,
+        Err(message) => return AppError::BadRequest(message).into_response(),
+    };
+    match load(&state.pool, &params).await {
+        Ok(page) => axum::Json(serde_json::json!({
+            "ok": true,
+            "workshops": page.workshops,
+            "total": page.total,
+            "limit": page.limit,
+            "offset": page.offset,
+            "any_available": page.any_available,
+        }))
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}

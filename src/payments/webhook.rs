@@ -1,0 +1,204 @@
+//! `POST /api/stripe/webhook`: verifies Stripe's signature (async-stripe), then
+//! applies the event exactly once: its id is recorded under a unique key in the
+//! same transaction as its effect, so a replay, a retry or a concurrent
+//! duplicate changes nothing. Events may arrive in any order.
+
+use crate::error::AppError;
+use crate::server::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sqlx::{Postgres, Transaction};
+use stripe_webhook::{Event, EventObject, Webhook};
+
+pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(signature) = headers.get("stripe-signature").and_then(|v| v.to_str().ok()) else {
+        return AppError::bad_request("Missing Stripe-Signature header.").into_response();
+    };
+    let Ok(payload) = std::str::from_utf8(&body) else {
+        return AppError::bad_request("The webhook body is not UTF-8.").into_response();
+    };
+    let event = match Webhook::construct_event(payload, signature, &state.config.stripe_webhook_secret) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::warn!(error = %e, "webhook rejected");
+            return AppError::bad_request(
+                "The webhook signature is invalid or too old, or the event is malformed.",
+            )
+            .into_response();
+        }
+    };
+    match handle_event(&state, &event).await {
+        Ok(outcome) => {
+            tracing::info!(event_id = %event.id, event_type = %event.type_, outcome, "webhook handled");
+            (StatusCode::OK, axum::Json(serde_json::json!({ "ok": true, "outcome": outcome })))
+                .into_response()
+        }
+        // 503 and 500 make Stripe retry later; the event was not recorded.
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Applies one verified event; answers what happened ("fulfilled", "duplicate", ...).
+pub async fn handle_event(state: &AppState, event: &Event) -> Result<&'static str, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let first_time = sqlx::query(
+        "INSERT INTO stripe_events (id, type, created, outcome) VALUES ($1, $2, to_timestamp($3), 'processing')
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(event.id.as_str())
+    .bind(event.type_.to_string())
+    .bind(event.created as f64)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !first_time {
+        return Ok("duplicate");
+    }
+    let outcome = match &event.data.object {
+        EventObject::CheckoutSessionCompleted(s) | EventObject::CheckoutSessionAsyncPaymentSucceeded(s) => {
+            checkout_paid(state, &mut tx, s).await?
+        }
+        EventObject::CheckoutSessionExpired(s) => checkout_expired(&mut tx, s).await?,
+        _ => "ignored",
+    };
+    sqlx::query("UPDATE stripe_events SET outcome = $2 WHERE id = $1")
+        .bind(event.id.as_str())
+        .bind(outcome)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    id: uuid::Uuid,
+    customer_id: uuid::Uuid,
+    plan_code: String,
+    status: crate::booking::OrderStatus,
+    amount_cents: i64,
+    preferred_workshop_id: Option<uuid::Uuid>,
+    routing_type: crate::routing::RoutingType,
+}
+
+async fn lock_order(
+    tx: &mut Transaction<'_, Postgres>,
+    session: &stripe_shared::CheckoutSession,
+) -> Result<Option<OrderRow>, AppError> {
+    // The order id from our metadata; the session id as a fallback.
+    let by_metadata = session
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("order_id"))
+        .and_then(|id| uuid::Uuid::parse_str(id).ok());
+    let row = sqlx::query_as::<_, OrderRow>(
+        "SELECT id, customer_id, plan_code, status, amount_cents, preferred_workshop_id, routing_type
+           FROM orders WHERE id = $1 OR ($1 IS NULL AND checkout_session_id = $2) FOR UPDATE",
+    )
+    .bind(by_metadata)
+    .bind(session.id.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row)
+}
+
+async fn checkout_paid(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    session: &stripe_shared::CheckoutSession,
+) -> Result<&'static str, AppError> {
+    use stripe_shared::CheckoutSessionPaymentStatus as Paid;
+    if !matches!(session.payment_status, Paid::Paid | Paid::NoPaymentRequired) {
+        // Delayed payment methods: checkout.session.async_payment_succeeded follows.
+        return Ok("awaiting_async_payment");
+    }
+    let Some(order) = lock_order(tx, session).await? else {
+        tracing::error!(session = %session.id, "paid checkout session for an unknown order");
+        return Ok("unknown_order");
+    };
+    if order.status != crate::booking::OrderStatus::AwaitingPayment
+        && order.status != crate::booking::OrderStatus::Cancelled
+    {
+        return Ok("already_paid");
+    }
+    let amount = session.amount_total.unwrap_or(0);
+    if amount != order.amount_cents {
+        // Recorded as Stripe reports it; the reconciliation report lists the difference.
+        tracing::error!(order = %order.id, amount, expected = order.amount_cents, "paid amount differs from the order");
+    }
+    let payment_intent = session.payment_intent.as_ref().map(|p| p.id().as_str().to_string());
+    sqlx::query(
+        "UPDATE orders SET status = 'paid', amount_paid_cents = $2, payment_intent_id = $3, paid_at = now(),
+                checkout_session_id = coalesce(checkout_session_id, $4), cancelled_at = NULL, updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(order.id)
+    .bind(amount)
+    .bind(&payment_intent)
+    .bind(session.id.as_str())
+    .execute(&mut **tx)
+    .await?;
+
+    // Routing as booked: the metadata we put on the session, else the order's record.
+    let metadata = session.metadata.clone().unwrap_or_default();
+    let routing = metadata
+        .get("routing_type")
+        .and_then(|r| crate::routing::RoutingType::parse(r))
+        .unwrap_or(order.routing_type);
+    let preferred = match metadata.get("preferred_workshop_id").map(String::as_str) {
+        Some("") => None,
+        Some(raw) => uuid::Uuid::parse_str(raw).ok().or(order.preferred_workshop_id),
+        None => order.preferred_workshop_id,
+    };
+    let (routing, preferred) = match (routing.needs_workshop(), preferred) {
+        (true, None) => (crate::routing::RoutingType::Broadcast, None),
+        (false, _) => (routing, None),
+        (true, Some(w)) => (routing, Some(w)),
+    };
+    let request_id: Option<uuid::Uuid> = sqlx::query_scalar(
+        "INSERT INTO session_requests (order_id, customer_id, plan_code, preferred_workshop_id, routing_type)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (order_id) DO NOTHING RETURNING id",
+    )
+    .bind(order.id)
+    .bind(order.customer_id)
+    .bind(&order.plan_code)
+    .bind(preferred)
+    .bind(routing)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(id) = request_id {
+        if let Some(w) = preferred {
+            sqlx::query("UPDATE workshop_stats SET requests_preferred = requests_preferred + 1 WHERE workshop_id = $1")
+                .bind(w)
+                .execute(&mut **tx)
+                .await?;
+        }
+        // Routing starts in the same transaction: offers go out when it commits.
+        let settings = crate::sessions::lifecycle::RoutingSettings::from_config(&state.config);
+        crate::sessions::lifecycle::on_request_created(tx, id, &settings).await?;
+        tracing::info!(request_id = %id, order_id = %order.id, "session request created");
+    }
+    Ok("fulfilled")
+}
+
+async fn checkout_expired(
+    tx: &mut Transaction<'_, Postgres>,
+    session: &stripe_shared::CheckoutSession,
+) -> Result<&'static str, AppError> {
+    let Some(order) = lock_order(tx, session).await? else { return Ok("unknown_order") };
+    if order.status != crate::booking::OrderStatus::AwaitingPayment {
+        // Paid meanwhile (or already cancelled): an expiry changes nothing.
+        return Ok("ignored_not_awaiting_payment");
+    }
+    sqlx::query(
+        "UPDATE orders SET status = 'cancelled', cancelled_at = now(), updated_at = now() WHERE id = $1",
+    )
+    .bind(order.id)
+    .execute(&mut **tx)
+    .await?;
+    Ok("cancelled")
+}

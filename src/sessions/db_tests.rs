@@ -1,0 +1,618 @@
+//! Routing, accepting, the session lifecycle and live streams on a real database.
+
+use super::lifecycle::{self, RoutingSettings};
+use crate::auth::Role;
+use crate::routing::{RoutingPolicy, RoutingType};
+use crate::testing::{create_user, test_config, TestApp, TestClient, TEST_PASSWORD};
+use axum::http::StatusCode;
+use chrono::{Duration, Utc};
+use sqlx::PgPool;
+use std::sync::Arc;
+use uuid::Uuid;
+
+fn settings() -> RoutingSettings {
+    RoutingSettings::from_config(&test_config())
+}
+
+fn policy() -> RoutingPolicy {
+    settings().policy
+}
+
+async fn plan(pool: &PgPool) {
+    sqlx::query(
+        "INSERT INTO plans (code, name, description, price_cents, currency, minutes)
+         VALUES ('video15', 'Video diagnosis', 'Fifteen minutes', 2900, 'usd', 15) ON CONFLICT DO NOTHING",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+async fn workshop(pool: &PgPool, name: &str) -> Uuid {
+    sqlx::query_scalar(
+        "INSERT INTO organizations (name, contact_email, city, status) VALUES ($1, 'w@example.com', 'Lyon', 'active')
+         RETURNING id",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// An approved mechanic, online, in `workshop` (or independent).
+async fn mechanic(pool: &PgPool, email: &str, workshop: Option<Uuid>, online: bool) -> Uuid {
+    let id = create_user(pool, email, Role::Mechanic).await;
+    sqlx::query(
+        "INSERT INTO mechanics (user_id, account_type, workshop_id, application_status, years_experience, is_online, capacity)
+         VALUES ($1, CASE WHEN $2::uuid IS NULL THEN 'independent' ELSE 'workshop' END::mechanic_account_type, $2,
+                 'approved', 5, $3, 1)",
+    )
+    .bind(id)
+    .bind(workshop)
+    .bind(online)
+    .execute(pool)
+    .await
+    .unwrap();
+    id
+}
+
+/// A paid order and its pending request, created as the webhook does (routing starts in the same transaction).
+async fn paid_request(
+    pool: &PgPool,
+    customer: Uuid,
+    routing: RoutingType,
+    preferred: Option<Uuid>,
+) -> (Uuid, Uuid) {
+    let mut tx = pool.begin().await.unwrap();
+    let order: Uuid = sqlx::query_scalar(
+        "INSERT INTO orders (customer_id, request_key, plan_code, plan_name, plan_minutes, amount_cents, currency,
+                             vehicle_make, vehicle_model, vehicle_year, problem_description, preferred_workshop_id,
+                             routing_type, platform_fee_bps, referral_fee_bps, status, amount_paid_cents, paid_at,
+                             payment_intent_id)
+         VALUES ($1, gen_random_uuid(), 'video15', 'Video diagnosis', 15, 2900, 'usd', 'Ford', 'Focus', 2012,
+                 'Clunk over bumps at low speed.', $2, $3, 2000, 1000, 'paid', 2900, now(), 'pi_test_' || gen_random_uuid())
+         RETURNING id",
+    )
+    .bind(customer)
+    .bind(preferred)
+    .bind(routing)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let request: Uuid = sqlx::query_scalar(
+        "INSERT INTO session_requests (order_id, customer_id, plan_code, preferred_workshop_id, routing_type)
+         VALUES ($1, $2, 'video15', $3, $4) RETURNING id",
+    )
+    .bind(order)
+    .bind(customer)
+    .bind(preferred)
+    .bind(routing)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    lifecycle::on_request_created(&mut tx, request, &settings()).await.unwrap();
+    tx.commit().await.unwrap();
+    (order, request)
+}
+
+async fn created_at(pool: &PgPool, request: Uuid) -> chrono::DateTime<Utc> {
+    sqlx::query_scalar("SELECT created_at FROM session_requests WHERE id = $1")
+        .bind(request)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Which of `mechanics` are offered `request` at `now`, with their priorities.
+async fn offered(
+    pool: &PgPool,
+    mechanics: &[Uuid],
+    request: Uuid,
+    now: chrono::DateTime<Utc>,
+) -> Vec<(Uuid, u8)> {
+    let mut out = Vec::new();
+    for &m in mechanics {
+        let offers = lifecycle::offers_for(pool, m, now, &policy()).await.unwrap();
+        if let Some(o) = offers.iter().find(|o| o.request_id == request) {
+            out.push((m, o.priority));
+        }
+    }
+    out
+}
+
+struct World {
+    a: Uuid,
+    b: Uuid,
+    a1: Uuid,
+    a2: Uuid,
+    b1: Uuid,
+    indie: Uuid,
+    offline_a: Uuid,
+    customer: Uuid,
+}
+
+impl World {
+    fn everyone(&self) -> Vec<Uuid> {
+        vec![self.a1, self.a2, self.b1, self.indie, self.offline_a]
+    }
+}
+
+async fn world(pool: &PgPool) -> World {
+    plan(pool).await;
+    let a = workshop(pool, "Alpha").await;
+    let b = workshop(pool, "Beta").await;
+    World {
+        a,
+        b,
+        a1: mechanic(pool, "a1@example.com", Some(a), true).await,
+        a2: mechanic(pool, "a2@example.com", Some(a), true).await,
+        b1: mechanic(pool, "b1@example.com", Some(b), true).await,
+        indie: mechanic(pool, "indie@example.com", None, true).await,
+        offline_a: mechanic(pool, "off@example.com", Some(a), false).await,
+        customer: create_user(pool, "cust@example.com", Role::Customer).await,
+    }
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn each_strategy_offers_the_right_mechanics(pool: PgPool) {
+    let w = world(&pool).await;
+    let (_, only) = paid_request(&pool, w.customer, RoutingType::WorkshopOnly, Some(w.a)).await;
+    let (_, hybrid) = paid_request(&pool, w.customer, RoutingType::Hybrid, Some(w.a)).await;
+    let (_, broadcast) = paid_request(&pool, w.customer, RoutingType::Broadcast, None).await;
+    let now = Utc::now();
+
+    assert_eq!(offered(&pool, &w.everyone(), only, now).await, vec![(w.a1, 100), (w.a2, 100)]);
+    assert_eq!(
+        offered(&pool, &w.everyone(), hybrid, now).await,
+        vec![(w.a1, 100), (w.a2, 100)],
+        "workshop first"
+    );
+    assert_eq!(
+        offered(&pool, &w.everyone(), broadcast, now).await,
+        vec![(w.a1, 50), (w.a2, 50), (w.b1, 50), (w.indie, 50)],
+        "everyone online, equally"
+    );
+
+    // After the window, hybrid widens with the tiers' priorities; workshop-only never does.
+    let later = created_at(&pool, hybrid).await + Duration::seconds(61);
+    assert_eq!(
+        offered(&pool, &w.everyone(), hybrid, later).await,
+        vec![(w.a1, 100), (w.a2, 100), (w.b1, 50), (w.indie, 25)]
+    );
+    assert_eq!(offered(&pool, &w.everyone(), only, later + Duration::hours(1)).await.len(), 2);
+
+    // The audit recorded the candidates per tier.
+    let details: serde_json::Value =
+        sqlx::query_scalar("SELECT details FROM routing_events WHERE request_id = $1 AND kind = 'created'")
+            .bind(hybrid)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(details["candidates"]["preferred"], 2);
+    assert_eq!(details["candidates"]["other_workshops"], 1);
+    assert_eq!(details["candidates"]["independents"], 1);
+    assert_eq!(details["offline"], 1);
+    assert_eq!(details["offered_count"], 2);
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn hybrid_widens_at_once_when_its_workshop_has_nobody(pool: PgPool) {
+    let w = world(&pool).await;
+    sqlx::query("UPDATE mechanics SET is_online = false WHERE workshop_id = $1")
+        .bind(w.a)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (_, hybrid) = paid_request(&pool, w.customer, RoutingType::Hybrid, Some(w.a)).await;
+    let escalated: Option<chrono::DateTime<Utc>> =
+        sqlx::query_scalar("SELECT escalated_at FROM session_requests WHERE id = $1")
+            .bind(hybrid)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(escalated.is_some());
+    assert_eq!(offered(&pool, &w.everyone(), hybrid, Utc::now()).await, vec![(w.b1, 50), (w.indie, 25)]);
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn escalation_and_expiry_follow_the_clock(pool: PgPool) {
+    let w = world(&pool).await;
+    let (only_order, only) = paid_request(&pool, w.customer, RoutingType::WorkshopOnly, Some(w.a)).await;
+    let (_, hybrid) = paid_request(&pool, w.customer, RoutingType::Hybrid, Some(w.a)).await;
+    let t0 = created_at(&pool, hybrid).await;
+    let s = settings();
+
+    assert_eq!(lifecycle::routing_tick(&pool, t0 + Duration::seconds(30), &s).await.unwrap(), (0, 0));
+    assert_eq!(lifecycle::routing_tick(&pool, t0 + Duration::seconds(61), &s).await.unwrap(), (1, 0));
+    assert_eq!(lifecycle::routing_tick(&pool, t0 + Duration::seconds(62), &s).await.unwrap(), (0, 0), "once");
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM routing_events WHERE request_id = $1 ORDER BY id")
+            .bind(hybrid)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(kinds, vec!["created", "escalated"]);
+
+    // Ten minutes: the workshop-only request expires and the customer is told.
+    assert_eq!(lifecycle::routing_tick(&pool, t0 + Duration::seconds(599), &s).await.unwrap(), (0, 0));
+    assert_eq!(lifecycle::routing_tick(&pool, t0 + Duration::seconds(601), &s).await.unwrap(), (0, 1));
+    let status: String = sqlx::query_scalar("SELECT status::text FROM session_requests WHERE id = $1")
+        .bind(only)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "expired");
+    let mail: String =
+        sqlx::query_scalar("SELECT body_text FROM email_outbox WHERE kind = 'request_expired'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(mail.contains(&format!("/orders/{only_order}")));
+    assert!(offered(&pool, &w.everyone(), only, t0 + Duration::seconds(601)).await.is_empty());
+
+    // The customer widens it: other mechanics are offered it at once.
+    let app = TestApp::new(pool.clone());
+    let mut c = app.client();
+    c.log_in("cust@example.com", TEST_PASSWORD).await;
+    let res = c
+        .call("/api/booking/widen", &[("order_id", &only_order.to_string()), ("routing_type", "hybrid")])
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let got = offered(&pool, &w.everyone(), only, Utc::now()).await;
+    assert_eq!(got, vec![(w.a1, 100), (w.a2, 100), (w.b1, 50), (w.indie, 25)]);
+    let res = c
+        .call("/api/booking/widen", &[("order_id", &only_order.to_string()), ("routing_type", "hybrid")])
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "only an expired request can be widened");
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn cancelling_an_unserved_request_refunds_it_in_full(pool: PgPool) {
+    let w = world(&pool).await;
+    let app = TestApp::new(pool.clone());
+    // Paid through the sandbox so the refund has a payment to refund.
+    let mut c = app.client();
+    c.log_in("cust@example.com", TEST_PASSWORD).await;
+    let key = Uuid::new_v4().to_string();
+    let a = w.a.to_string();
+    let res = c
+        .call(
+            "/api/booking/checkout",
+            &[
+                ("request_key", key.as_str()),
+                ("plan_code", "video15"),
+                ("vehicle_make", "Ford"),
+                ("vehicle_model", "Fiesta"),
+                ("vehicle_year", "2010"),
+                ("problem_description", "The clutch slips in third gear."),
+                ("workshop_id", a.as_str()),
+                ("routing_type", "workshop_only"),
+            ],
+        )
+        .await;
+    let url = res.json().as_str().unwrap().to_string();
+    let session = url.rsplit('/').next().unwrap();
+    c.post_raw(
+        &format!("/sandbox/checkout/{session}/pay"),
+        "application/x-www-form-urlencoded",
+        "card_number=4242424242424242",
+        &[("origin", crate::testing::ORIGIN)],
+    )
+    .await;
+    struct Sender(axum::Router);
+    #[async_trait::async_trait]
+    impl crate::payments::sandbox::WebhookSender for Sender {
+        async fn send(&self, payload: String, signature: String) -> Result<u16, String> {
+            use tower::ServiceExt;
+            let req = axum::http::Request::post("/api/stripe/webhook")
+                .header("stripe-signature", signature)
+                .body(axum::body::Body::from(payload))
+                .unwrap();
+            Ok(self.0.clone().oneshot(req).await.unwrap().status().as_u16())
+        }
+    }
+    crate::payments::sandbox::deliver_due(
+        &pool,
+        &app.state.config.stripe_webhook_secret,
+        &Sender(app.router.clone()),
+    )
+    .await
+    .unwrap();
+    let order: Uuid = sqlx::query_scalar("SELECT id FROM orders").fetch_one(&pool).await.unwrap();
+
+    let res = c.call("/api/booking/cancel", &[("order_id", &order.to_string())]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let (status, refunded, req_status): (String, i64, String) = sqlx::query_as(
+        "SELECT o.status::text, o.amount_refunded_cents, r.status::text FROM orders o JOIN session_requests r ON r.order_id = o.id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), refunded, req_status.as_str()), ("refunded", 2900, "cancelled"));
+    let sandbox_refunds: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sandbox_refunds").fetch_one(&pool).await.unwrap();
+    assert_eq!(sandbox_refunds, 1);
+    // Cancelling again changes nothing and refunds nothing more.
+    c.call("/api/booking/cancel", &[("order_id", &order.to_string())]).await;
+    let sandbox_refunds: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sandbox_refunds").fetch_one(&pool).await.unwrap();
+    assert_eq!(sandbox_refunds, 1);
+    // Nobody can take a cancelled request.
+    let err = lifecycle::accept(
+        &pool,
+        w.a1,
+        sqlx::query_scalar("SELECT id FROM session_requests").fetch_one(&pool).await.unwrap(),
+        Utc::now(),
+        &policy(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status_code(), 409);
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn mechanics_not_offered_a_request_cannot_accept_it(pool: PgPool) {
+    let w = world(&pool).await;
+    let (_, only) = paid_request(&pool, w.customer, RoutingType::WorkshopOnly, Some(w.a)).await;
+    let (_, hybrid) = paid_request(&pool, w.customer, RoutingType::Hybrid, Some(w.a)).await;
+    let now = Utc::now();
+    for (m, r) in [(w.b1, only), (w.indie, only), (w.b1, hybrid), (w.indie, hybrid), (w.offline_a, only)] {
+        let err = lifecycle::accept(&pool, m, r, now, &policy()).await.unwrap_err();
+        assert_eq!(err.status_code(), 403, "{err:?}");
+    }
+    // At capacity: one session at a time.
+    let (_, first) = paid_request(&pool, w.customer, RoutingType::Broadcast, None).await;
+    lifecycle::accept(&pool, w.indie, first, now, &policy()).await.unwrap();
+    let (_, second) = paid_request(&pool, w.customer, RoutingType::Broadcast, None).await;
+    let err = lifecycle::accept(&pool, w.indie, second, now, &policy()).await.unwrap_err();
+    assert!(err.to_string().contains("capacity"), "{err}");
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM session_requests WHERE status = 'pending'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(pending, 3);
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn the_serving_workshop_is_recorded(pool: PgPool) {
+    let w = world(&pool).await;
+    let later = |t: chrono::DateTime<Utc>| t + Duration::seconds(120);
+    // Own workshop.
+    let (_, r1) = paid_request(&pool, w.customer, RoutingType::WorkshopOnly, Some(w.a)).await;
+    lifecycle::accept(&pool, w.a1, r1, Utc::now(), &policy()).await.unwrap();
+    // Independent, after a hybrid request widened.
+    let (_, r2) = paid_request(&pool, w.customer, RoutingType::Hybrid, Some(w.a)).await;
+    let t2 = later(created_at(&pool, r2).await);
+    lifecycle::accept(&pool, w.indie, r2, t2, &policy()).await.unwrap();
+    // Cross-workshop.
+    let (_, r3) = paid_request(&pool, w.customer, RoutingType::Hybrid, Some(w.a)).await;
+    let t3 = later(created_at(&pool, r3).await);
+    lifecycle::accept(&pool, w.b1, r3, t3, &policy()).await.unwrap();
+
+    type Row = (Option<Uuid>, Option<Uuid>, Option<Uuid>, Option<Uuid>);
+    for (r, serving, preferred) in
+        [(r1, Some(w.a), Some(w.a)), (r2, None, Some(w.a)), (r3, Some(w.b), Some(w.a))]
+    {
+        let row: Row = sqlx::query_as(
+            "SELECT r.workshop_id, s.workshop_id, s.preferred_workshop_id, r.preferred_workshop_id
+               FROM session_requests r JOIN sessions s ON s.request_id = r.id WHERE r.id = $1",
+        )
+        .bind(r)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(row, (serving, serving, preferred, preferred));
+    }
+    let stats: Vec<(Uuid, i64, i64, Option<i32>)> = sqlx::query_as(
+        "SELECT workshop_id, requests_served, preferred_served_by_self, median_accept_secs_30d FROM workshop_stats
+          WHERE workshop_id IN ($1, $2) ORDER BY requests_served DESC, workshop_id",
+    )
+    .bind(w.a)
+    .bind(w.b)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let a = stats.iter().find(|s| s.0 == w.a).unwrap();
+    let b = stats.iter().find(|s| s.0 == w.b).unwrap();
+    assert_eq!((a.1, a.2), (1, 1));
+    assert_eq!((b.1, b.2), (1, 0));
+    assert!(a.3.is_some());
+    assert_eq!(b.3, Some(120), "median time-to-accept from the histogram");
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn fifty_concurrent_accepts_give_exactly_one_winner_a_hundred_times(
+    _pool_options: sqlx::postgres::PgPoolOptions,
+    connect: sqlx::postgres::PgConnectOptions,
+) {
+    // One connection per contender, so all fifty really race in the database.
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(55).connect_with(connect).await.unwrap();
+    plan(&pool).await;
+    let customer = create_user(&pool, "cust@example.com", Role::Customer).await;
+    let mut mechanics = Vec::new();
+    for i in 0..50 {
+        mechanics.push(mechanic(&pool, &format!("m{i}@example.com"), None, true).await);
+    }
+    for round in 0..100 {
+        let (_, request) = paid_request(&pool, customer, RoutingType::Broadcast, None).await;
+        let barrier = Arc::new(tokio::sync::Barrier::new(mechanics.len()));
+        let mut tasks = Vec::new();
+        for &m in &mechanics {
+            let (pool, barrier) = (pool.clone(), barrier.clone());
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                lifecycle::accept(&pool, m, request, Utc::now(), &policy()).await
+            }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => winners += 1,
+                Err(e) => assert_eq!(e.status_code(), 409, "round {round}: {e:?}"),
+            }
+        }
+        assert_eq!(winners, 1, "round {round}");
+        let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE request_id = $1")
+            .bind(request)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(sessions, 1, "round {round}");
+        // Free the winner for the next round.
+        sqlx::query("UPDATE mechanics SET active_sessions = 0").execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+}
+
+async fn client_for(app: &TestApp, email: &str) -> TestClient {
+    let mut c = app.client();
+    let res = c.log_in(email, TEST_PASSWORD).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    c
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn chat_end_and_rate_update_the_statistics_once(pool: PgPool) {
+    let w = world(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let (order, request) = paid_request(&pool, w.customer, RoutingType::WorkshopOnly, Some(w.a)).await;
+    let mut mech = client_for(&app, "a1@example.com").await;
+    let mut cust = client_for(&app, "cust@example.com").await;
+    let res = mech.call("/api/mechanic/accept", &[("request_id", &request.to_string())]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let session: Uuid = serde_json::from_value(res.json()).unwrap();
+    let sid = session.to_string();
+
+    // Others cannot read or write the room.
+    let mut stranger = client_for(&app, "b1@example.com").await;
+    assert_eq!(
+        stranger.call("/api/session/room", &[("session_id", &sid)]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        stranger.call("/api/session/chat", &[("session_id", &sid), ("body", "hi")]).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    assert_eq!(
+        cust.call("/api/session/chat", &[("session_id", &sid), ("body", "Hello, the clunk is back")])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        mech.call("/api/session/chat", &[("session_id", &sid), ("body", "Show me the front left")])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let empty = mech.call("/api/session/chat", &[("session_id", &sid), ("body", "   ")]).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    let room = cust.call("/api/session/room", &[("session_id", &sid)]).await.json();
+    assert_eq!(room["status"], "active", "the first message starts the session");
+    assert_eq!(room["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(room["viewer_is_mechanic"], false);
+
+    // Only the mechanic ends it; the customer cannot rate before.
+    assert_eq!(cust.call("/api/session/end", &[("session_id", &sid)]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        cust.call("/api/session/rate", &[("session_id", &sid), ("rating", "5")]).await.status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(mech.call("/api/session/end", &[("session_id", &sid)]).await.status, StatusCode::OK);
+    assert_eq!(mech.call("/api/session/end", &[("session_id", &sid)]).await.status, StatusCode::CONFLICT);
+    assert_eq!(
+        mech.call("/api/session/chat", &[("session_id", &sid), ("body", "late")]).await.status,
+        StatusCode::CONFLICT
+    );
+
+    for bad in ["0", "6", "five", ""] {
+        let res = cust.call("/api/session/rate", &[("session_id", &sid), ("rating", bad)]).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+    let res = cust
+        .call("/api/session/rate", &[("session_id", &sid), ("rating", "4"), ("comment", "Found it fast")])
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(
+        cust.call("/api/session/rate", &[("session_id", &sid), ("rating", "1")]).await.status,
+        StatusCode::CONFLICT
+    );
+
+    let stats: (i64, i64, i64, Option<f64>) = sqlx::query_as(
+        "SELECT sessions_completed, rating_sum, rating_count, rating_avg::float8 FROM workshop_stats WHERE workshop_id = $1",
+    )
+    .bind(w.a)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stats, (1, 4, 1, Some(4.0)));
+    let m: (i32, i64, i64) = sqlx::query_as(
+        "SELECT active_sessions, sessions_completed, rating_count FROM mechanics WHERE user_id = $1",
+    )
+    .bind(w.a1)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(m, (0, 1, 1));
+    let order_view = cust.call("/api/booking/order", &[("order_id", &order.to_string())]).await.json();
+    assert_eq!(order_view["session_status"], "completed");
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_live_stream_receives_a_new_offer(pool: PgPool) {
+    let w = world(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app.router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    });
+    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let res = http
+        .post(format!("http://{addr}/api/public/auth/log-in"))
+        .header("origin", format!("http://{addr}"))
+        .form(&[("email", "a1@example.com"), ("password", TEST_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut stream = http.get(format!("http://{addr}/api/live/offers")).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+
+    // Reads until an `offers` event whose data satisfies `pred`, or gives up.
+    async fn next_offers(stream: &mut reqwest::Response, buf: &mut String) -> serde_json::Value {
+        loop {
+            if let Some(end) = buf.find("\n\n") {
+                let event: String = buf.drain(..end + 2).collect();
+                if event.contains("event: offers") {
+                    let data = event.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("null");
+                    return serde_json::from_str(data).unwrap();
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
+                .await
+                .expect("an event within 10 s")
+                .unwrap()
+                .expect("stream open");
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+    let mut buf = String::new();
+    assert_eq!(next_offers(&mut stream, &mut buf).await, serde_json::json!([]), "the snapshot on connect");
+
+    // Give the listener a moment to be subscribed, then create a request (as the webhook would).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (_, request) = paid_request(&pool, w.customer, RoutingType::WorkshopOnly, Some(w.a)).await;
+    let offers = next_offers(&mut stream, &mut buf).await;
+    assert_eq!(offers[0]["request_id"], request.to_string());
+    assert_eq!(offers[0]["priority"], 100);
+    assert_eq!(offers[0]["tier"], "preferred_workshop");
+
+    // Another mechanic takes it: the offer disappears from this stream.
+    lifecycle::accept(&pool, w.a2, request, Utc::now(), &policy()).await.unwrap();
+    assert_eq!(next_offers(&mut stream, &mut buf).await, serde_json::json!([]));
+    server.abort();
+}
