@@ -6,6 +6,7 @@ use crate::auth::pages::{AccountPage, LogOutButton, LoginPage, SignUpPage, UserR
 use crate::auth::Role;
 use crate::booking::pages::{BookPage, CheckoutReturnPage, MySessionsPage};
 use crate::directory::pages::WorkshopDirectoryPage;
+use crate::earnings::pages::{AdminRevenuePage, MechanicEarningsPage, WorkshopEarningsPage};
 use crate::home::HomePage;
 use crate::invites::pages::InvitePage;
 use crate::mechanics::pages::{MechanicApplyPage, MechanicDashboardPage};
@@ -91,6 +92,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async />
                         <Route path=path!("/session/:id") view=SessionRoomPage ssr=SsrMode::Async />
                         <Route path=path!("/admin/requests") view=AdminRequestsPage ssr=SsrMode::Async />
+                        <Route path=path!("/admin/revenue") view=AdminRevenuePage ssr=SsrMode::Async />
+                        <Route path=path!("/workshop/earnings") view=WorkshopEarningsPage ssr=SsrMode::Async />
+                        <Route path=path!("/mechanic/earnings") view=MechanicEarningsPage ssr=SsrMode::Async />
                         <Route path=path!("/workshop") view=WorkshopDashboardPage ssr=SsrMode::Async />
                         <Route path=path!("/mechanics/apply") view=MechanicApplyPage ssr=SsrMode::Async />
                         <Route path=path!("/mechanic") view=MechanicDashboardPage ssr=SsrMode::Async />
@@ -139,8 +143,14 @@ fn UserMenu() -> impl IntoView {
                     Role::WorkshopMember => Some(("/workshop", "My workshop")),
                     Role::Admin => Some(("/admin", "Admin")),
                 };
+                let earnings = match u.role {
+                    Role::Mechanic => Some("/mechanic/earnings"),
+                    Role::WorkshopMember => Some("/workshop/earnings"),
+                    _ => None,
+                };
                 view! {
                     {start.map(|(href, label)| view! { <A href=href>{label}</A> })}
+                    {earnings.map(|href| view! { <A href=href>"Earnings"</A> })}
                     <A href="/account">"Account"</A>
                     <span class="muted small user-name" id="signed-in-as">{u.name.clone()}</span>
                     <LogOutButton />

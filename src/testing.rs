@@ -196,3 +196,114 @@ pub async fn create_user(pool: &PgPool, email: &str, role: crate::auth::Role) ->
 }
 
 pub const TEST_PASSWORD: &str = "password123";
+
+/// Shared set-ups for database tests: plans, workshops, mechanics and paid requests.
+pub mod fixtures {
+    use super::create_user;
+    use crate::auth::Role;
+    use crate::routing::RoutingType;
+    use crate::sessions::lifecycle::{self, RoutingSettings};
+    use sqlx::PgPool;
+    use uuid::Uuid;
+
+    fn settings() -> RoutingSettings {
+        RoutingSettings::from_config(&super::test_config())
+    }
+
+    pub async fn plan(pool: &PgPool) {
+        sqlx::query(
+            "INSERT INTO plans (code, name, description, price_cents, currency, minutes)
+             VALUES ('video15', 'Video diagnosis', 'Fifteen minutes', 2900, 'usd', 15),
+                    ('hundred', 'Hundred dollar session', 'For exact splits', 10000, 'usd', 30) ON CONFLICT DO NOTHING",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+
+    pub async fn workshop(pool: &PgPool, name: &str) -> Uuid {
+        sqlx::query_scalar(
+            "INSERT INTO organizations (name, contact_email, city, status) VALUES ($1, 'w@example.com', 'Lyon', 'active')
+             RETURNING id",
+        )
+        .bind(name)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    }
+
+    /// An approved mechanic, online, in `workshop` (or independent).
+    pub async fn mechanic(pool: &PgPool, email: &str, workshop: Option<Uuid>, online: bool) -> Uuid {
+        let id = create_user(pool, email, Role::Mechanic).await;
+        sqlx::query(
+            "INSERT INTO mechanics (user_id, account_type, workshop_id, application_status, years_experience, is_online, capacity)
+             VALUES ($1, CASE WHEN $2::uuid IS NULL THEN 'independent' ELSE 'workshop' END::mechanic_account_type, $2,
+                     'approved', 5, $3, 1)",
+        )
+        .bind(id)
+        .bind(workshop)
+        .bind(online)
+        .execute(pool)
+        .await
+        .unwrap();
+        id
+    }
+
+    /// A paid order and its pending request, created as the webhook does (routing starts in the same transaction).
+    pub async fn paid_request(
+        pool: &PgPool,
+        customer: Uuid,
+        routing: RoutingType,
+        preferred: Option<Uuid>,
+    ) -> (Uuid, Uuid) {
+        let mut tx = pool.begin().await.unwrap();
+        let order: Uuid = sqlx::query_scalar(
+            "INSERT INTO orders (customer_id, request_key, plan_code, plan_name, plan_minutes, amount_cents, currency,
+                                 vehicle_make, vehicle_model, vehicle_year, problem_description, preferred_workshop_id,
+                                 routing_type, platform_fee_bps, referral_fee_bps, status, amount_paid_cents, paid_at,
+                                 payment_intent_id)
+             VALUES ($1, gen_random_uuid(), 'video15', 'Video diagnosis', 15, 2900, 'usd', 'Ford', 'Focus', 2012,
+                     'Clunk over bumps at low speed.', $2, $3, 2000, 1000, 'paid', 2900, now(), 'pi_test_' || gen_random_uuid())
+             RETURNING id",
+        )
+        .bind(customer)
+        .bind(preferred)
+        .bind(routing)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        let request: Uuid = sqlx::query_scalar(
+            "INSERT INTO session_requests (order_id, customer_id, plan_code, preferred_workshop_id, routing_type)
+             VALUES ($1, $2, 'video15', $3, $4) RETURNING id",
+        )
+        .bind(order)
+        .bind(customer)
+        .bind(preferred)
+        .bind(routing)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        lifecycle::on_request_created(&mut tx, request, &settings()).await.unwrap();
+        tx.commit().await.unwrap();
+        (order, request)
+    }
+
+    /// A paid request for the $100 plan (for exact splits).
+    pub async fn paid_hundred(
+        pool: &PgPool,
+        customer: Uuid,
+        routing: RoutingType,
+        preferred: Option<Uuid>,
+    ) -> (Uuid, Uuid) {
+        let (order, request) = paid_request(pool, customer, routing, preferred).await;
+        sqlx::query(
+            "UPDATE orders SET plan_code = 'hundred', plan_name = 'Hundred dollar session', amount_cents = 10000,
+                    amount_paid_cents = 10000 WHERE id = $1",
+        )
+        .bind(order)
+        .execute(pool)
+        .await
+        .unwrap();
+        (order, request)
+    }
+}

@@ -19,27 +19,36 @@ pub fn AdminNav() -> impl IntoView {
             <a href="/admin">"Approvals"</a>
             <a href="/admin/workshops">"Workshops & fees"</a>
             <a href="/admin/requests">"Requests & routing"</a>
+            <a href="/admin/revenue">"Revenue"</a>
             <a href="/admin/mailbox">"Mailbox"</a>
         </nav>
     }
 }
 
-#[component]
-pub fn AdminHomePage() -> impl IntoView {
-    view! {
-        <Title text="Admin: approvals" />
-        <RoleGate role=Role::Admin children=|_| view! { <AdminNav /> <Approvals /> } />
-    }
-}
+// Resources are created where the page starts, never inside the gated content
+// (which may render more than once on the server): their hydration ids then
+// match between the server and the browser.
 
 #[component]
-fn Approvals() -> impl IntoView {
+pub fn AdminHomePage() -> impl IntoView {
     let decide_workshop = ServerAction::<DecideWorkshop>::new();
     let decide_mechanic = ServerAction::<DecideMechanic>::new();
     let queues = Resource::new(
         move || (decide_workshop.version().get(), decide_mechanic.version().get()),
         |_| get_approval_queues(),
     );
+    view! {
+        <Title text="Admin: approvals" />
+        <RoleGate role=Role::Admin children=move |_| view! { <AdminNav /> <Approvals decide_workshop decide_mechanic queues /> } />
+    }
+}
+
+#[component]
+fn Approvals(
+    decide_workshop: ServerAction<DecideWorkshop>,
+    decide_mechanic: ServerAction<DecideMechanic>,
+    queues: Resource<Result<super::ApprovalQueues, crate::error::AppError>>,
+) -> impl IntoView {
     let error = Signal::derive(move || {
         action_error(decide_workshop).get().or_else(|| action_error(decide_mechanic).get())
     });
@@ -158,18 +167,22 @@ fn PendingMechanicCard(m: PendingMechanic, action: ServerAction<DecideMechanic>)
 
 #[component]
 pub fn AdminWorkshopsPage() -> impl IntoView {
-    view! {
-        <Title text="Admin: workshops" />
-        <RoleGate role=Role::Admin children=|_| view! { <AdminNav /> <WorkshopList /> } />
-    }
-}
-
-#[component]
-fn WorkshopList() -> impl IntoView {
     let decide = ServerAction::<DecideWorkshop>::new();
     let set_fee = ServerAction::<SetWorkshopFee>::new();
     let list =
         Resource::new(move || (decide.version().get(), set_fee.version().get()), |_| admin_workshops());
+    view! {
+        <Title text="Admin: workshops" />
+        <RoleGate role=Role::Admin children=move |_| view! { <AdminNav /> <WorkshopList decide set_fee list /> } />
+    }
+}
+
+#[component]
+fn WorkshopList(
+    decide: ServerAction<DecideWorkshop>,
+    set_fee: ServerAction<SetWorkshopFee>,
+    list: Resource<Result<Vec<AdminWorkshop>, crate::error::AppError>>,
+) -> impl IntoView {
     let error = Signal::derive(move || action_error(decide).get().or_else(|| action_error(set_fee).get()));
     view! {
         <header class="page-header">
@@ -229,15 +242,17 @@ fn WorkshopList() -> impl IntoView {
 
 #[component]
 pub fn MailboxPage() -> impl IntoView {
+    let messages = Resource::new(|| (), |_| mailbox());
     view! {
         <Title text="Admin: mailbox" />
-        <RoleGate role=Role::Admin children=|_| view! { <AdminNav /> <Mailbox /> } />
+        <RoleGate role=Role::Admin children=move |_| view! { <AdminNav /> <Mailbox messages /> } />
     }
 }
 
 #[component]
-fn Mailbox() -> impl IntoView {
-    let messages = Resource::new(|| (), |_| mailbox());
+fn Mailbox(
+    messages: Resource<Result<Vec<crate::mail::MailboxMessage>, crate::error::AppError>>,
+) -> impl IntoView {
     view! {
         <header class="page-header">
             <div>

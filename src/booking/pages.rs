@@ -10,19 +10,22 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+// Resources are created where the page starts, never inside the gated content
+// (which may render more than once on the server), so hydration ids match.
+
 #[component]
 pub fn BookPage() -> impl IntoView {
+    let query = use_query_map();
+    let workshop = move || query.with(|q| q.get("workshop"));
+    let options = Resource::new(workshop, get_booking_options);
     view! {
         <Title text="Book a session" />
-        <RoleGate role=Role::Customer children=|_| view! { <BookingLoader /> } />
+        <RoleGate role=Role::Customer children=move |_| view! { <BookingLoader options /> } />
     }
 }
 
 #[component]
-fn BookingLoader() -> impl IntoView {
-    let query = use_query_map();
-    let workshop = move || query.with(|q| q.get("workshop"));
-    let options = Resource::new(workshop, get_booking_options);
+fn BookingLoader(options: Resource<Result<BookingOptions, crate::error::AppError>>) -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || options.get().map(|r| match r {
@@ -179,15 +182,15 @@ fn BookingForm(o: BookingOptions) -> impl IntoView {
 
 #[component]
 pub fn MySessionsPage() -> impl IntoView {
+    let orders = Resource::new(|| (), |_| my_orders());
     view! {
         <Title text="My sessions" />
-        <RoleGate role=Role::Customer children=|_| view! { <MySessions /> } />
+        <RoleGate role=Role::Customer children=move |_| view! { <MySessions orders /> } />
     }
 }
 
 #[component]
-fn MySessions() -> impl IntoView {
-    let orders = Resource::new(|| (), |_| my_orders());
+fn MySessions(orders: Resource<Result<Vec<CustomerOrder>, crate::error::AppError>>) -> impl IntoView {
     view! {
         <header class="page-header">
             <div><h1>"My sessions"</h1><p>"Your bookings and where they stand."</p></div>
@@ -244,19 +247,14 @@ fn OrderCard(o: CustomerOrder) -> impl IntoView {
 
 #[component]
 pub fn CheckoutReturnPage() -> impl IntoView {
-    view! {
-        <Title text="Your booking" />
-        <RoleGate role=Role::Customer children=|_| view! { <CheckoutReturn /> } />
-    }
-}
-
-#[component]
-fn CheckoutReturn() -> impl IntoView {
     let query = use_query_map();
     let order_id = query.with_untracked(|q| q.get("order")).and_then(|o| uuid::Uuid::parse_str(&o).ok());
     let payment_cancelled = query.with_untracked(|q| q.get("cancelled")).is_some();
-    match order_id {
-        Some(order_id) => view! { <crate::sessions::pages::OrderLive order_id payment_cancelled /> }.into_any(),
-        None => view! { <section class="card narrow"><p class="error">"That booking link is not valid."</p></section> }.into_any(),
+    let order = crate::sessions::pages::order_resource(order_id);
+    view! {
+        <Title text="Your booking" />
+        <RoleGate role=Role::Customer children=move |_| {
+            view! { <crate::sessions::pages::OrderLive order_id order payment_cancelled /> }
+        } />
     }
 }

@@ -47,22 +47,28 @@ pub fn MechanicApplyPage() -> impl IntoView {
     }
 }
 
+// The resource is created where the page starts, never inside the gated
+// content (which may render more than once on the server), so hydration ids match.
 #[component]
 pub fn MechanicDashboardPage() -> impl IntoView {
-    view! {
-        <Title text="Mechanic dashboard" />
-        <RoleGate role=Role::Mechanic children=|_| view! { <MechanicDashboardView /> } />
-    }
-}
-
-#[component]
-fn MechanicDashboardView() -> impl IntoView {
     let set_online = ServerAction::<SetOnline>::new();
     let set_capacity = ServerAction::<SetCapacity>::new();
     let profile = Resource::new(
         move || (set_online.version().get(), set_capacity.version().get()),
         |_| crate::sessions::api::get_mechanic_dashboard(),
     );
+    view! {
+        <Title text="Mechanic dashboard" />
+        <RoleGate role=Role::Mechanic children=move |_| view! { <MechanicDashboardView set_online set_capacity profile /> } />
+    }
+}
+
+#[component]
+fn MechanicDashboardView(
+    set_online: ServerAction<SetOnline>,
+    set_capacity: ServerAction<SetCapacity>,
+    profile: Resource<Result<crate::sessions::MechanicDashboard, crate::error::AppError>>,
+) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {

@@ -141,6 +141,7 @@ async fn checkout_paid(
     .bind(session.id.as_str())
     .execute(&mut **tx)
     .await?;
+    crate::ledger::post_payment(tx, order.id, amount).await?;
 
     // Routing as booked: the metadata we put on the session, else the order's record.
     let metadata = session.metadata.clone().unwrap_or_default();

@@ -107,6 +107,26 @@ mod server_side {
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 1 {
+                    // Nobody earned anything yet: the money leaves clearing.
+                    crate::ledger::post(
+                        &mut tx,
+                        "refund",
+                        &format!("refund:{refund_id}"),
+                        Some(order_id),
+                        None,
+                        "Refund of a request no mechanic took",
+                        &[
+                            crate::ledger::Line::new(
+                                crate::ledger::AccountRef::PaymentClearing,
+                                refund.amount_cents,
+                            ),
+                            crate::ledger::Line::new(
+                                crate::ledger::AccountRef::GatewayCash,
+                                -refund.amount_cents,
+                            ),
+                        ],
+                    )
+                    .await?;
                     sqlx::query(
                         "UPDATE orders SET amount_refunded_cents = amount_refunded_cents + $2,
                                 status = CASE WHEN amount_refunded_cents + $2 >= coalesce(amount_paid_cents, 0)

@@ -161,6 +161,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/live/offers", get(crate::sessions::live::offers))
         .route("/api/live/order/{order_id}", get(crate::sessions::live::order))
         .route("/api/live/session/{session_id}", get(crate::sessions::live::session))
+        .route("/workshop/earnings.csv", get(crate::earnings::csv::workshop_earnings_csv))
         .leptos_routes_with_context(&state, routes, app_context, {
             let options = options.clone();
             move || shell(options.clone())

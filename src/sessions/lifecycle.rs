@@ -713,6 +713,8 @@ pub async fn end_session(pool: &PgPool, session_id: Uuid, mechanic: Uuid) -> Res
             .execute(&mut *tx)
             .await?;
     }
+    // The money is split in the same transaction, once per session.
+    crate::ledger::post_session_revenue(&mut tx, session_id).await?;
     notify(&mut *tx, &Signal::SessionChanged { session_id, order_id: ended.order_id }).await?;
     // Capacity freed: offers may change for this mechanic and for hybrid requests.
     notify(&mut *tx, &Signal::MechanicsChanged).await?;

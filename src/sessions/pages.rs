@@ -136,26 +136,34 @@ pub fn MechanicSessions(sessions: Vec<super::MechanicSession>) -> impl IntoView 
 
 // ---------------------------------------------------------------- the session room
 
+// Resources are created where a page starts, never inside gated content (which
+// may render more than once on the server), so hydration ids match.
+
+type RoomResource = Resource<Result<SessionRoom, crate::error::AppError>>;
+
 #[component]
 pub fn SessionRoomPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = params.with_untracked(|p| p.get("id")).and_then(|s| Uuid::parse_str(&s).ok());
+    let initial: RoomResource = Resource::new(
+        move || id,
+        |id| async move {
+            match id {
+                Some(id) => get_session_room(id).await,
+                None => Err(crate::error::AppError::not_found("That session link is not valid.")),
+            }
+        },
+    );
     view! {
         <Title text="Session" />
-        <RequireLogin children=|_: CurrentUser| view! { <Room /> } />
+        <RequireLogin children=move |_: CurrentUser| view! { <Room id initial /> } />
     }
 }
 
 #[component]
-fn Room() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.with(|p| p.get("id")).and_then(|s| Uuid::parse_str(&s).ok());
-    let initial = Resource::new(id, |id| async move {
-        match id {
-            Some(id) => get_session_room(id).await,
-            None => Err(crate::error::AppError::not_found("That session link is not valid.")),
-        }
-    });
+fn Room(id: Option<Uuid>, initial: RoomResource) -> impl IntoView {
     let (live, set_live) = signal::<Option<SessionRoom>>(None);
-    if let Some(session) = id() {
+    if let Some(session) = id {
         follow(format!("/api/live/session/{session}"), "room", set_live);
     }
     // The room is rendered once; only its changing parts (status, messages,
@@ -302,13 +310,34 @@ fn RateForm(
 
 // ---------------------------------------------------------------- customer order
 
+pub type OrderResource = Resource<Result<CustomerOrder, crate::error::AppError>>;
+
+/// The customer's order, for a page to create where it starts.
+pub fn order_resource(order_id: Option<Uuid>) -> OrderResource {
+    Resource::new(
+        move || order_id,
+        |id| async move {
+            match id {
+                Some(id) => get_order(id).await,
+                None => Err(crate::error::AppError::not_found("That booking link is not valid.")),
+            }
+        },
+    )
+}
+
 /// A customer's booking, following it live: waiting, taken (by whom, which
 /// workshop), in session, completed; widen or cancel when nobody took it.
 #[component]
-pub fn OrderLive(order_id: Uuid, #[prop(optional)] payment_cancelled: bool) -> impl IntoView {
-    let initial = Resource::new(move || order_id, get_order);
+pub fn OrderLive(
+    order_id: Option<Uuid>,
+    order: OrderResource,
+    #[prop(optional)] payment_cancelled: bool,
+) -> impl IntoView {
+    let initial = order;
     let (live, set_live) = signal::<Option<CustomerOrder>>(None);
-    follow(format!("/api/live/order/{order_id}"), "order", set_live);
+    if let Some(order_id) = order_id {
+        follow(format!("/api/live/order/{order_id}"), "order", set_live);
+    }
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
@@ -410,32 +439,23 @@ fn OrderStatusCard(o: CustomerOrder, payment_cancelled: bool) -> impl IntoView {
 #[component]
 pub fn OrderPage() -> impl IntoView {
     let params = use_params_map();
+    let order_id = params.with_untracked(|p| p.get("id")).and_then(|s| Uuid::parse_str(&s).ok());
+    let order = order_resource(order_id);
     view! {
         <Title text="Your booking" />
-        <RoleGate role=Role::Customer children=move |_| {
-            match params.with(|p| p.get("id")).and_then(|s| Uuid::parse_str(&s).ok()) {
-                Some(order_id) => view! { <OrderLive order_id /> }.into_any(),
-                None => view! { <section class="card narrow"><p class="error">"That booking link is not valid."</p></section> }.into_any(),
-            }
-        } />
+        <RoleGate role=Role::Customer children=move |_| view! { <OrderLive order_id order /> } />
     }
 }
 
 // ---------------------------------------------------------------- admin
 
-#[component]
-pub fn AdminRequestsPage() -> impl IntoView {
-    view! {
-        <Title text="Admin: requests" />
-        <RoleGate role=Role::Admin children=|_| view! { <crate::admin::pages::AdminNav /> <AdminRequests /> <AnalyticsTable /> } />
-    }
-}
+type AuditResource = Resource<Result<Option<Vec<super::RoutingAuditRow>>, crate::error::AppError>>;
 
 #[component]
-fn AdminRequests() -> impl IntoView {
+pub fn AdminRequestsPage() -> impl IntoView {
     let requests = Resource::new(|| (), |_| admin_requests());
     let (selected, set_selected) = signal::<Option<Uuid>>(None);
-    let audit = Resource::new(
+    let audit: AuditResource = Resource::new(
         move || selected.get(),
         |id| async move {
             match id {
@@ -444,6 +464,23 @@ fn AdminRequests() -> impl IntoView {
             }
         },
     );
+    let analytics = Resource::new(|| (), |_| all_workshop_analytics());
+    view! {
+        <Title text="Admin: requests" />
+        <RoleGate role=Role::Admin children=move |_| view! {
+            <crate::admin::pages::AdminNav />
+            <AdminRequests requests audit set_selected />
+            <AnalyticsTable data=analytics />
+        } />
+    }
+}
+
+#[component]
+fn AdminRequests(
+    requests: Resource<Result<Vec<super::AdminRequest>, crate::error::AppError>>,
+    audit: AuditResource,
+    set_selected: WriteSignal<Option<Uuid>>,
+) -> impl IntoView {
     view! {
         <header class="page-header"><div><h1>"Requests and routing"</h1><p>"Every routing decision is recorded; pick a request to read them."</p></div></header>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -523,8 +560,7 @@ pub fn AnalyticsRows(rows: Vec<WorkshopAnalytics>) -> impl IntoView {
 }
 
 #[component]
-fn AnalyticsTable() -> impl IntoView {
-    let data = Resource::new(|| (), |_| all_workshop_analytics());
+fn AnalyticsTable(data: Resource<Result<Vec<WorkshopAnalytics>, crate::error::AppError>>) -> impl IntoView {
     view! {
         <section class="card">
             <h2>"Workshop session analytics"</h2>

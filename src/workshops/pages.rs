@@ -53,16 +53,10 @@ pub fn WorkshopSignUpPage() -> impl IntoView {
     }
 }
 
+// The resource is created where the page starts, never inside the gated
+// content (which may render more than once on the server), so hydration ids match.
 #[component]
 pub fn WorkshopDashboardPage() -> impl IntoView {
-    view! {
-        <Title text="Your workshop" />
-        <RoleGate role=Role::WorkshopMember children=|_| view! { <WorkshopDashboardView /> } />
-    }
-}
-
-#[component]
-fn WorkshopDashboardView() -> impl IntoView {
     let invite = ServerAction::<InviteMechanic>::new();
     let resend = ServerAction::<ResendInvite>::new();
     let revoke = ServerAction::<RevokeInvite>::new();
@@ -74,15 +68,18 @@ fn WorkshopDashboardView() -> impl IntoView {
         |_| get_workshop_dashboard(),
     );
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading your workshop…"</p> }>
-            {move || {
-                data.get()
-                    .map(|result| match result {
-                        Ok(d) => view! { <Dashboard d invite resend revoke remove /> }.into_any(),
-                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    })
-            }}
-        </Transition>
+        <Title text="Your workshop" />
+        <RoleGate role=Role::WorkshopMember children=move |_| view! {
+            <Transition fallback=|| view! { <p class="muted">"Loading your workshop…"</p> }>
+                {move || {
+                    data.get()
+                        .map(|result| match result {
+                            Ok(d) => view! { <Dashboard d invite resend revoke remove /> }.into_any(),
+                            Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                        })
+                }}
+            </Transition>
+        } />
     }
 }
 

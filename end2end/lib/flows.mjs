@@ -1,0 +1,56 @@
+// User journeys shared by several end-to-end tests.
+import { screenshot, visit } from './harness.mjs';
+
+export async function logIn(page, email, password = 'demo-password') {
+  await visit(page, '/login');
+  await page.fill('#field-email', email);
+  await page.fill('#field-password', password);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForURL((url) => !url.pathname.startsWith('/login'));
+  await page.waitForSelector('body[data-hydrated="true"]');
+}
+
+/**
+ * Books and pays in the sandbox. `workshopId` and `routing` pick who helps
+ * (no workshop: any available mechanic). Returns the order page's URL.
+ */
+export async function bookAndPay(page, { plan = 'video15', workshopId = null, routing = null, problem }) {
+  await visit(page, workshopId ? `/book?workshop=${workshopId}` : '/book');
+  await page.check(`#plan-${plan}`);
+  await page.fill('#field-vehicle_make', 'Subaru');
+  await page.fill('#field-vehicle_model', 'Outback');
+  await page.fill('#field-vehicle_year', '2017');
+  await page.fill('#field-problem_description', problem);
+  if (routing) await page.check(`#routing-${routing}`);
+  await page.click('#pay-button');
+  await page.waitForURL(/\/sandbox\/checkout\//);
+  await page.fill('#card_number', '4242 4242 4242 4242');
+  await page.click('#sandbox-pay');
+  await page.waitForURL(/\/checkout\/return\?order=/);
+  try {
+    await page.locator('#order-state', { hasText: 'Waiting for a mechanic' }).waitFor();
+  } catch (e) {
+    await screenshot(page, 'failure-book-and-pay');
+    throw new Error(`order page never showed "Waiting for a mechanic": ${await page.locator('main').innerText()}`);
+  }
+  return page.url();
+}
+
+/** On a mechanic's open dashboard: waits for the offer about `problem` and accepts it. */
+export async function acceptOffer(mechanic, problem) {
+  const offer = mechanic.locator('#offers li.offer', { hasText: problem });
+  await offer.waitFor({ timeout: 20000 });
+  await offer.locator('button', { hasText: 'Accept' }).click();
+  await mechanic.waitForURL(/\/session\//);
+  await mechanic.waitForSelector('body[data-hydrated="true"]');
+}
+
+/** On a mechanic's dashboard: goes online (or offline) unless already so. */
+export async function setOnline(mechanic, online) {
+  await visit(mechanic, '/mechanic');
+  const want = online ? 'Online' : 'Offline';
+  if ((await mechanic.locator('#online-state').innerText()) !== want) {
+    await mechanic.click('#online-form button[type=submit]');
+    await mechanic.locator('#online-state', { hasText: want }).waitFor();
+  }
+}

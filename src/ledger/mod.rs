@@ -1,0 +1,322 @@
+//! The double-entry ledger: accounts, balanced journal entries written at most
+//! once per cause, and the postings for payments, completed sessions, payouts
+//! and refunds. Splits come from the pure `revenue` module.
+//!
+//! Sign convention: debits are positive, credits negative; every entry sums to
+//! zero (a deferred constraint trigger checks it at commit).
+
+#[cfg(feature = "ssr")]
+pub use server_side::*;
+
+#[cfg(all(test, feature = "ssr"))]
+mod db_tests;
+
+#[cfg(feature = "ssr")]
+mod server_side {
+    use crate::revenue::{self, FeeTerms, Party, ServedBy, Split, SplitInput};
+    use crate::routing::RoutingType;
+    use sqlx::{PgExecutor, Postgres, Transaction};
+    use uuid::Uuid;
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum AccountRef {
+        GatewayCash,
+        PaymentClearing,
+        PlatformRevenue,
+        Workshop(Uuid),
+        Mechanic(Uuid),
+    }
+
+    impl From<Party> for AccountRef {
+        fn from(p: Party) -> Self {
+            match p {
+                Party::Platform => AccountRef::PlatformRevenue,
+                Party::Workshop(w) => AccountRef::Workshop(w),
+                Party::Mechanic(m) => AccountRef::Mechanic(m),
+            }
+        }
+    }
+
+    impl AccountRef {
+        fn key(self) -> (&'static str, Option<Uuid>, Option<Uuid>) {
+            match self {
+                AccountRef::GatewayCash => ("gateway_cash", None, None),
+                AccountRef::PaymentClearing => ("payment_clearing", None, None),
+                AccountRef::PlatformRevenue => ("platform_revenue", None, None),
+                AccountRef::Workshop(w) => ("workshop_payable", Some(w), None),
+                AccountRef::Mechanic(m) => ("mechanic_payable", None, Some(m)),
+            }
+        }
+    }
+
+    /// The account's id, creating a payable the first time a payee earns.
+    pub async fn account_id(
+        tx: &mut Transaction<'_, Postgres>,
+        account: AccountRef,
+    ) -> Result<i64, sqlx::Error> {
+        let (kind, org, mechanic) = account.key();
+        sqlx::query(
+            "INSERT INTO ledger_accounts (kind, organization_id, mechanic_id)
+             VALUES ($1::ledger_account_kind, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(kind)
+        .bind(org)
+        .bind(mechanic)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query_scalar(
+            "SELECT id FROM ledger_accounts
+              WHERE kind = $1::ledger_account_kind AND organization_id IS NOT DISTINCT FROM $2
+                AND mechanic_id IS NOT DISTINCT FROM $3",
+        )
+        .bind(kind)
+        .bind(org)
+        .bind(mechanic)
+        .fetch_one(&mut **tx)
+        .await
+    }
+
+    /// What an account holds: for payables, what is owed to the payee.
+    pub async fn balance(db: impl PgExecutor<'_>, account: AccountRef) -> Result<i64, sqlx::Error> {
+        let (kind, org, mechanic) = account.key();
+        let raw: Option<i64> = sqlx::query_scalar(
+            "SELECT balance_cents FROM ledger_accounts
+              WHERE kind = $1::ledger_account_kind AND organization_id IS NOT DISTINCT FROM $2
+                AND mechanic_id IS NOT DISTINCT FROM $3",
+        )
+        .bind(kind)
+        .bind(org)
+        .bind(mechanic)
+        .fetch_optional(db)
+        .await?;
+        Ok(match account {
+            // Liabilities and income carry credit (negative) balances.
+            AccountRef::GatewayCash => raw.unwrap_or(0),
+            _ => -raw.unwrap_or(0),
+        })
+    }
+
+    /// One line of an entry.
+    #[derive(Clone, Debug)]
+    pub struct Line {
+        pub account: AccountRef,
+        pub amount_cents: i64,
+        pub share_kind: Option<&'static str>,
+        pub session_id: Option<Uuid>,
+    }
+
+    impl Line {
+        pub fn new(account: AccountRef, amount_cents: i64) -> Self {
+            Line { account, amount_cents, share_kind: None, session_id: None }
+        }
+    }
+
+    /// Writes a balanced entry once: `None` when an entry with this key exists
+    /// (a retry or a second completion), and nothing is written then.
+    pub async fn post(
+        tx: &mut Transaction<'_, Postgres>,
+        kind: &str,
+        idempotency_key: &str,
+        order_id: Option<Uuid>,
+        session_id: Option<Uuid>,
+        memo: &str,
+        lines: &[Line],
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let lines: Vec<&Line> = lines.iter().filter(|l| l.amount_cents != 0).collect();
+        debug_assert_eq!(
+            lines.iter().map(|l| l.amount_cents).sum::<i64>(),
+            0,
+            "unbalanced entry {idempotency_key}"
+        );
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        let entry: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO journal_entries (kind, idempotency_key, order_id, session_id, memo)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        )
+        .bind(kind)
+        .bind(idempotency_key)
+        .bind(order_id)
+        .bind(session_id)
+        .bind(memo)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(entry) = entry else { return Ok(None) };
+        for line in lines {
+            let account = account_id(tx, line.account).await?;
+            sqlx::query(
+                "INSERT INTO postings (entry_id, account_id, amount_cents, share_kind, session_id) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(entry)
+            .bind(account)
+            .bind(line.amount_cents)
+            .bind(line.share_kind)
+            .bind(line.session_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(Some(entry))
+    }
+
+    /// A customer's payment arrived: the money is at the gateway, held for the order.
+    pub async fn post_payment(
+        tx: &mut Transaction<'_, Postgres>,
+        order_id: Uuid,
+        amount_cents: i64,
+    ) -> Result<(), sqlx::Error> {
+        post(
+            tx,
+            "payment",
+            &format!("payment:{order_id}"),
+            Some(order_id),
+            None,
+            "Customer payment",
+            &[
+                Line::new(AccountRef::GatewayCash, amount_cents),
+                Line::new(AccountRef::PaymentClearing, -amount_cents),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn share_kind_name(k: revenue::ShareKind) -> &'static str {
+        match k {
+            revenue::ShareKind::PlatformFee => "platform_fee",
+            revenue::ShareKind::WorkshopService => "workshop_service",
+            revenue::ShareKind::MechanicService => "mechanic_service",
+            revenue::ShareKind::Referral => "referral",
+        }
+    }
+
+    #[derive(sqlx::FromRow)]
+    struct SessionMoney {
+        order_id: Uuid,
+        mechanic_id: Uuid,
+        workshop_id: Option<Uuid>,
+        preferred_workshop_id: Option<Uuid>,
+        routing_type: RoutingType,
+        paid_cents: i64,
+        platform_fee_bps: i32,
+        referral_fee_bps: i32,
+        serving_workshop_fee_bps: Option<i32>,
+    }
+
+    /// The split of a completed session, from the fee terms frozen at booking:
+    /// the serving workshop's agreement as it stood when the order was made.
+    pub async fn session_split(
+        tx: &mut Transaction<'_, Postgres>,
+        session_id: Uuid,
+    ) -> Result<(Uuid, Split), sqlx::Error> {
+        let m = sqlx::query_as::<_, SessionMoney>(
+            "SELECT s.order_id, s.mechanic_id, s.workshop_id, s.preferred_workshop_id, r.routing_type,
+                    coalesce(o.amount_paid_cents, 0) - o.amount_refunded_cents AS paid_cents,
+                    o.platform_fee_bps, o.referral_fee_bps,
+                    coalesce(
+                        (SELECT t.platform_fee_bps FROM organization_fee_terms t
+                          WHERE t.organization_id = s.workshop_id AND t.effective_from <= o.fee_terms_at
+                          ORDER BY t.effective_from DESC LIMIT 1),
+                        -- A workshop that joined after the booking: its first terms.
+                        (SELECT t.platform_fee_bps FROM organization_fee_terms t
+                          WHERE t.organization_id = s.workshop_id ORDER BY t.effective_from LIMIT 1)
+                    ) AS serving_workshop_fee_bps
+               FROM sessions s
+               JOIN orders o ON o.id = s.order_id
+               JOIN session_requests r ON r.id = s.request_id
+              WHERE s.id = $1",
+        )
+        .bind(session_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let served_by = match m.workshop_id {
+            Some(workshop) => ServedBy::Workshop { workshop, mechanic: m.mechanic_id },
+            None => ServedBy::Independent { mechanic: m.mechanic_id },
+        };
+        let input = SplitInput {
+            gross_cents: m.paid_cents.max(0),
+            terms: FeeTerms {
+                platform_fee_bps: m.platform_fee_bps,
+                serving_workshop_fee_bps: m
+                    .workshop_id
+                    .map(|_| m.serving_workshop_fee_bps.unwrap_or(revenue::DEFAULT_WORKSHOP_FEE_BPS)),
+                referral_fee_bps: m.referral_fee_bps,
+            },
+            served_by,
+            preferred_workshop: m.preferred_workshop_id,
+            routing: m.routing_type,
+        };
+        // The inputs come from database constraints (rates 0..=10000, amounts >= 0);
+        // a failure here is a broken invariant, reported as an error.
+        let split =
+            revenue::split(&input).map_err(|e| sqlx::Error::Protocol(format!("revenue split: {e}")))?;
+        Ok((m.order_id, split))
+    }
+
+    /// A session completed: its price moves from clearing to the platform and the
+    /// payees, in shares. Once per session: a second call writes nothing.
+    pub async fn post_session_revenue(
+        tx: &mut Transaction<'_, Postgres>,
+        session_id: Uuid,
+    ) -> Result<Option<Split>, sqlx::Error> {
+        let (order_id, split) = session_split(tx, session_id).await?;
+        let mut lines = vec![Line {
+            account: AccountRef::PaymentClearing,
+            amount_cents: split.gross_cents,
+            share_kind: None,
+            session_id: Some(session_id),
+        }];
+        for share in &split.shares {
+            lines.push(Line {
+                account: share.party.into(),
+                amount_cents: -share.cents,
+                share_kind: Some(share_kind_name(share.kind)),
+                session_id: Some(session_id),
+            });
+        }
+        let memo = format!("{:?} split", split.scenario);
+        let posted = post(
+            tx,
+            "session_revenue",
+            &format!("session:{session_id}"),
+            Some(order_id),
+            Some(session_id),
+            &memo,
+            &lines,
+        )
+        .await?;
+        Ok(posted.map(|_| split))
+    }
+
+    /// Every entry balances and every cached balance equals its postings; the
+    /// problems found, as sentences (empty when the ledger is consistent).
+    pub async fn check_consistency(db: &sqlx::PgPool) -> Result<Vec<String>, sqlx::Error> {
+        let mut problems = Vec::new();
+        let unbalanced: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT entry_id, sum(amount_cents)::bigint FROM postings GROUP BY entry_id HAVING sum(amount_cents) <> 0",
+        )
+        .fetch_all(db)
+        .await?;
+        for (entry, sum) in unbalanced {
+            problems.push(format!("journal entry {entry} does not balance (off by {sum} cents)"));
+        }
+        let drift: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT a.id, a.balance_cents, coalesce(sum(p.amount_cents), 0)::bigint
+               FROM ledger_accounts a LEFT JOIN postings p ON p.account_id = a.id
+              GROUP BY a.id HAVING a.balance_cents <> coalesce(sum(p.amount_cents), 0)",
+        )
+        .fetch_all(db)
+        .await?;
+        for (account, cached, actual) in drift {
+            problems
+                .push(format!("ledger account {account} shows {cached} but its postings sum to {actual}"));
+        }
+        let total: i64 = sqlx::query_scalar("SELECT coalesce(sum(amount_cents), 0)::bigint FROM postings")
+            .fetch_one(db)
+            .await?;
+        if total != 0 {
+            problems.push(format!("the ledger as a whole is off by {total} cents"));
+        }
+        Ok(problems)
+    }
+}
