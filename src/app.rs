@@ -10,6 +10,7 @@ use crate::earnings::pages::{AdminRevenuePage, MechanicEarningsPage, WorkshopEar
 use crate::home::HomePage;
 use crate::invites::pages::InvitePage;
 use crate::mechanics::pages::{MechanicApplyPage, MechanicDashboardPage};
+use crate::payouts::pages::{AdminOrdersPage, AdminPayoutsPage, AdminReconciliationPage, PayoutSetupPage};
 use crate::sessions::pages::{AdminRequestsPage, OrderPage, SessionRoomPage};
 use crate::workshops::pages::{WorkshopDashboardPage, WorkshopSignUpPage};
 use leptos::prelude::*;
@@ -93,6 +94,11 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/session/:id") view=SessionRoomPage ssr=SsrMode::Async />
                         <Route path=path!("/admin/requests") view=AdminRequestsPage ssr=SsrMode::Async />
                         <Route path=path!("/admin/revenue") view=AdminRevenuePage ssr=SsrMode::Async />
+                        <Route path=path!("/admin/payouts") view=AdminPayoutsPage ssr=SsrMode::Async />
+                        <Route path=path!("/admin/orders") view=AdminOrdersPage ssr=SsrMode::Async />
+                        <Route path=path!("/admin/reconciliation") view=AdminReconciliationPage ssr=SsrMode::Async />
+                        <Route path=path!("/workshop/payouts") view=PayoutSetupPage ssr=SsrMode::Async />
+                        <Route path=path!("/mechanic/payouts") view=PayoutSetupPage ssr=SsrMode::Async />
                         <Route path=path!("/workshop/earnings") view=WorkshopEarningsPage ssr=SsrMode::Async />
                         <Route path=path!("/mechanic/earnings") view=MechanicEarningsPage ssr=SsrMode::Async />
                         <Route path=path!("/workshop") view=WorkshopDashboardPage ssr=SsrMode::Async />

@@ -63,6 +63,8 @@ pub struct Config {
     pub workshop_only_expiry_secs: i64,
     /// Offer requests only to mechanics who can be paid out (Stripe payouts enabled).
     pub routing_require_payouts: bool,
+    /// Hours between scheduled payout runs; 0 turns the schedule off.
+    pub payout_interval_hours: i64,
 }
 
 /// The sandbox's signing secret when no Stripe webhook secret is configured.
@@ -249,6 +251,8 @@ impl Config {
         let expiry_minutes = parse_or("WORKSHOP_ONLY_EXPIRY_MINUTES", 10i64, "a number of minutes")?;
         check((1..=1440).contains(&expiry_minutes), "WORKSHOP_ONLY_EXPIRY_MINUTES", "must be 1 to 1440")?;
         let routing_require_payouts = parse_or("ROUTING_REQUIRE_PAYOUTS", false, "true or false")?;
+        let payout_interval_hours = parse_or("PAYOUT_INTERVAL_HOURS", 168i64, "a number of hours (0 = off)")?;
+        check((0..=24 * 90).contains(&payout_interval_hours), "PAYOUT_INTERVAL_HOURS", "must be 0 to 2160")?;
 
         Ok(Config {
             database_url,
@@ -276,6 +280,7 @@ impl Config {
             routing_escalation_secs,
             workshop_only_expiry_secs: expiry_minutes * 60,
             routing_require_payouts,
+            payout_interval_hours,
         })
     }
 

@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod mail;
 pub mod mechanics;
 pub mod payments;
+pub mod payouts;
 pub mod plans;
 pub mod realtime;
 pub mod refunds;

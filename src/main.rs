@@ -11,6 +11,9 @@ commands:
   serve        run the web server (the default)
   migrate      apply the database migrations and exit
   seed         apply the migrations, load the demo data (idempotent) and print the demo logins
+  reconcile [DAYS]
+               compare the ledger with the payment gateway over the last DAYS (default 90)
+               and list every difference; exits 1 when there is one
   admin create EMAIL [NAME]
                create a platform admin; the password comes from ADMIN_PASSWORD
                or, when that is unset, from the first line of standard input
@@ -25,7 +28,7 @@ fn main() -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    if !matches!(command, "serve" | "migrate" | "seed" | "admin") {
+    if !matches!(command, "serve" | "migrate" | "seed" | "admin" | "reconcile") {
         eprintln!("autodoctor: unknown command {command:?}\n\n{USAGE}");
         return ExitCode::from(2);
     }
@@ -74,6 +77,33 @@ async fn run(command: &str, args: &[String], config: Config) -> Result<(), Box<d
             Ok(())
         }
         "admin" => admin_command(&pool, &args[1..]).await,
+        "reconcile" => {
+            let days = match args.get(1) {
+                None => 90,
+                Some(d) => d
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|d| (1..=3650).contains(d))
+                    .ok_or("DAYS must be 1 to 3650")?,
+            };
+            let state = server::AppState::new(config, pool);
+            let report = autodoctor::payouts::reconcile::reconcile(&state, days)
+                .await
+                .map_err(|e| format!("reconciliation failed: {e}"))?;
+            println!(
+                "checked {} orders, {} payouts, {} refunds over {days} days",
+                report.checked_orders, report.checked_transfers, report.checked_refunds
+            );
+            if report.discrepancies.is_empty() {
+                println!("no differences: the ledger and the payment gateway agree");
+                Ok(())
+            } else {
+                for d in &report.discrepancies {
+                    println!("  [{}] {}: {}", d.area, d.reference, d.detail);
+                }
+                Err(format!("{} difference(s) found", report.discrepancies.len()).into())
+            }
+        }
         _ => {
             autodoctor::auth::admin::bootstrap(&pool, config.bootstrap_admin.as_ref()).await?;
             autodoctor::auth::password::warm_up();
@@ -88,6 +118,10 @@ async fn run(command: &str, args: &[String], config: Config) -> Result<(), Box<d
             tokio::spawn(autodoctor::sessions::lifecycle::run_routing_worker(
                 state.pool.clone(),
                 autodoctor::sessions::lifecycle::RoutingSettings::from_config(&state.config),
+            ));
+            tokio::spawn(autodoctor::payouts::run::run_scheduler(
+                state.clone(),
+                state.config.payout_interval_hours,
             ));
             if let Some(notify) = state.sandbox_deliveries.clone() {
                 tokio::spawn(autodoctor::payments::sandbox::run_deliverer(

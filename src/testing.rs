@@ -39,6 +39,7 @@ pub fn test_config() -> Config {
         routing_escalation_secs: 60,
         workshop_only_expiry_secs: 600,
         routing_require_payouts: false,
+        payout_interval_hours: 0,
     }
 }
 

@@ -20,6 +20,9 @@ pub fn AdminNav() -> impl IntoView {
             <a href="/admin/workshops">"Workshops & fees"</a>
             <a href="/admin/requests">"Requests & routing"</a>
             <a href="/admin/revenue">"Revenue"</a>
+            <a href="/admin/payouts">"Payouts"</a>
+            <a href="/admin/orders">"Orders & refunds"</a>
+            <a href="/admin/reconciliation">"Reconciliation"</a>
             <a href="/admin/mailbox">"Mailbox"</a>
         </nav>
     }

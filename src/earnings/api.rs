@@ -14,7 +14,8 @@ pub mod queries {
     use sqlx::PgPool;
     use uuid::Uuid;
 
-    /// Pending, paid and lifetime for one payable, from its cached balance and its payouts.
+    /// Pending, paid and lifetime for one payable, from its cached balance and its
+    /// payouts (net of what transfer reversals took back after refunds).
     pub async fn totals(pool: &PgPool, account: AccountRef) -> Result<EarningsTotals, sqlx::Error> {
         let pending = crate::ledger::balance(pool, account).await?;
         let (kind, org, mechanic) = match account {
@@ -26,7 +27,7 @@ pub mod queries {
             "SELECT coalesce(sum(p.amount_cents), 0)::bigint
                FROM postings p JOIN journal_entries e ON e.id = p.entry_id
                JOIN ledger_accounts a ON a.id = p.account_id
-              WHERE e.kind = 'payout' AND a.kind = $1::ledger_account_kind
+              WHERE e.kind IN ('payout', 'transfer_reversal') AND a.kind = $1::ledger_account_kind
                 AND a.organization_id IS NOT DISTINCT FROM $2 AND a.mechanic_id IS NOT DISTINCT FROM $3",
         )
         .bind(kind)
@@ -72,14 +73,15 @@ pub mod queries {
             coalesce((SELECT -pf.amount_cents FROM postings pf WHERE pf.entry_id = p.entry_id AND pf.share_kind = 'platform_fee'), 0) AS platform_fee_cents,
             coalesce((SELECT -rf.amount_cents FROM postings rf WHERE rf.entry_id = p.entry_id AND rf.share_kind = 'referral'), 0) AS referral_cents,
             -p.amount_cents AS net_cents, p.share_kind,
-            CASE WHEN pa.payout_id IS NULL THEN 'pending' ELSE 'paid' END AS payout_status,
-            NULL::timestamptz AS paid_at, NULL::text AS transfer_id
+            CASE WHEN po.status = 'paid' THEN 'paid' ELSE 'pending' END AS payout_status,
+            po.paid_at, po.transfer_id
        FROM postings p
        JOIN journal_entries e ON e.id = p.entry_id AND e.kind = 'session_revenue'
        JOIN sessions s ON s.id = p.session_id
        JOIN users mu ON mu.id = s.mechanic_id
        JOIN orders o ON o.id = e.order_id
-       LEFT JOIN payout_allocations pa ON pa.posting_id = p.id";
+       LEFT JOIN payout_allocations pa ON pa.posting_id = p.id
+       LEFT JOIN payouts po ON po.id = pa.payout_id";
 
     /// The shares credited to an account between two days (inclusive), newest first.
     pub async fn rows(

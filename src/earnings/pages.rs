@@ -106,7 +106,10 @@ fn WorkshopEarningsView(d: WorkshopEarnings, error: Option<crate::error::AppErro
     view! {
         <header class="page-header">
             <div><h1>"Earnings"</h1><p>{d.workshop_name.clone()}</p></div>
-            <a class="button" href=csv id="csv-export" download="">"Export CSV"</a>
+            <div class="row">
+                <a class="button" href="/workshop/payouts">"Payout set-up"</a>
+                <a class="button" href=csv id="csv-export" download="">"Export CSV"</a>
+            </div>
         </header>
         <Totals totals=d.totals.clone() currency=currency.clone() />
         <section class="card">
@@ -170,7 +173,10 @@ fn MechanicEarningsView(data: Loaded<super::MechanicEarnings>) -> impl IntoView 
                 Ok(e) => {
                     let currency = e.currency.clone();
                     view! {
-                        <header class="page-header"><div><h1>"Your earnings"</h1></div></header>
+                        <header class="page-header">
+                            <div><h1>"Your earnings"</h1></div>
+                            {e.workshop_name.is_none().then(|| view! { <a class="button" href="/mechanic/payouts">"Payout set-up"</a> })}
+                        </header>
                         {e.workshop_name.clone().map(|w| view! {
                             <p class="notice info" id="paid-by-workshop">
                                 {format!("You work for {w}: the platform pays your workshop for your sessions, and {w} pays you.")}

@@ -197,3 +197,147 @@ pub async fn pay(
         Err(e) => crate::error::AppError::from(e).into_response(),
     }
 }
+
+#[derive(Deserialize)]
+pub struct ConnectQuery {
+    #[serde(default)]
+    return_url: String,
+    #[serde(default)]
+    refresh_url: String,
+}
+
+/// Only links back into this app are followed (never an open redirect).
+fn own_url(state: &AppState, url: &str) -> String {
+    let base = &state.config.public_url;
+    if url.starts_with(&format!("{base}/")) {
+        url.to_string()
+    } else {
+        format!("{base}/")
+    }
+}
+
+fn onboarding_form(
+    account: &str,
+    name: &str,
+    return_url: &str,
+    refresh_url: &str,
+    error: Option<&str>,
+) -> String {
+    let error =
+        error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    page(
+        "Payout set-up",
+        &format!(
+            r#"<div class="card">
+<h1>Set up payouts</h1>
+<p class="muted">{name} · account <code>{account}</code></p>
+<p class="muted">Stripe would ask for identity and bank details here. In the sandbox, the test values below are enough.</p>
+{error}
+<form method="post" action="/sandbox/connect/{account}" id="sandbox-connect-form">
+<input type="hidden" name="return_url" value="{return_url}">
+<label for="legal_name">Legal name</label>
+<input id="legal_name" name="legal_name" value="{name}">
+<label for="routing_number">Routing number</label>
+<input id="routing_number" name="routing_number" value="110000000" inputmode="numeric">
+<label for="account_number">Account number</label>
+<input id="account_number" name="account_number" value="000123456789" inputmode="numeric">
+<button type="submit" id="sandbox-connect-submit">Submit and enable payouts</button>
+</form>
+<p class="muted"><a href="{refresh_url}" id="sandbox-connect-later">Finish later</a></p>
+</div>"#,
+            account = escape(account),
+            name = escape(name),
+            return_url = escape(return_url),
+            refresh_url = escape(refresh_url),
+        ),
+    )
+}
+
+/// `GET /sandbox/connect/{account}`: the sandbox's Connect onboarding page.
+pub async fn connect_page(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ConnectQuery>,
+) -> Response {
+    let name: Option<String> =
+        match sqlx::query_scalar("SELECT display_name FROM sandbox_accounts WHERE id = $1")
+            .bind(&account)
+            .fetch_optional(&state.pool)
+            .await
+        {
+            Ok(n) => n,
+            Err(e) => return crate::error::AppError::from(e).into_response(),
+        };
+    let Some(name) = name else { return not_found() };
+    let (return_url, refresh_url) = (own_url(&state, &q.return_url), own_url(&state, &q.refresh_url));
+    Html(onboarding_form(&account, &name, &return_url, &refresh_url, None)).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct ConnectForm {
+    #[serde(default)]
+    return_url: String,
+    #[serde(default)]
+    legal_name: String,
+    #[serde(default)]
+    routing_number: String,
+    #[serde(default)]
+    account_number: String,
+}
+
+/// `POST /sandbox/connect/{account}`: completes onboarding, enables payouts and
+/// queues the signed `account.updated` event, in one transaction.
+pub async fn connect_submit(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    Form(form): Form<ConnectForm>,
+) -> Response {
+    let return_url = own_url(&state, &form.return_url);
+    let digits = |s: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&s.trim().len()) && s.trim().bytes().all(|b| b.is_ascii_digit())
+    };
+    if form.legal_name.trim().is_empty()
+        || !digits(&form.routing_number, 9..=9)
+        || !digits(&form.account_number, 4..=17)
+    {
+        let name = form.legal_name.clone();
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(onboarding_form(
+                &account,
+                &name,
+                &return_url,
+                &return_url,
+                Some("Enter a name, a 9-digit routing number and an account number (4 to 17 digits)."),
+            )),
+        )
+            .into_response();
+    }
+    let result = async {
+        let mut tx = state.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE sandbox_accounts SET details_submitted = true, charges_enabled = true, payouts_enabled = true WHERE id = $1",
+        )
+        .bind(&account)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 1 {
+            let (event_id, payload) = super::sandbox::account_event(&account, true, true, true);
+            enqueue_event(&mut *tx, &event_id, "account.updated", &payload).await?;
+        }
+        tx.commit().await?;
+        Ok::<u64, sqlx::Error>(updated)
+    }
+    .await;
+    match result {
+        Ok(0) => not_found(),
+        Ok(_) => {
+            if let Some(notify) = &state.sandbox_deliveries {
+                notify.notify_one();
+            }
+            Redirect::to(&return_url).into_response()
+        }
+        Err(e) => crate::error::AppError::from(e).into_response(),
+    }
+}

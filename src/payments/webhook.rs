@@ -62,6 +62,22 @@ pub async fn handle_event(state: &AppState, event: &Event) -> Result<&'static st
             checkout_paid(state, &mut tx, s).await?
         }
         EventObject::CheckoutSessionExpired(s) => checkout_expired(&mut tx, s).await?,
+        EventObject::AccountUpdated(account) => {
+            let at = chrono::DateTime::from_timestamp(event.created, 0);
+            let applied = crate::payouts::connect::apply_account_flags(
+                &mut tx,
+                account.id.as_str(),
+                account.details_submitted.unwrap_or(false),
+                account.payouts_enabled.unwrap_or(false),
+                at,
+            )
+            .await?;
+            if applied {
+                "account_updated"
+            } else {
+                "account_unknown_or_stale"
+            }
+        }
         _ => "ignored",
     };
     sqlx::query("UPDATE stripe_events SET outcome = $2 WHERE id = $1")

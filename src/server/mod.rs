@@ -154,7 +154,8 @@ pub fn router(state: AppState) -> Router {
         use crate::payments::sandbox_pages as sandbox;
         unauthenticated = unauthenticated
             .route("/sandbox/checkout/{id}", get(sandbox::checkout_page))
-            .route("/sandbox/checkout/{id}/pay", post(sandbox::pay));
+            .route("/sandbox/checkout/{id}/pay", post(sandbox::pay))
+            .route("/sandbox/connect/{account}", get(sandbox::connect_page).post(sandbox::connect_submit));
     }
 
     Router::new()

@@ -1,0 +1,494 @@
+//! Onboarding, payout runs, refunds and reconciliation against the sandbox gateway.
+
+use super::run;
+use crate::auth::Role;
+use crate::ledger::{balance, AccountRef};
+use crate::payments::sandbox::{deliver_due, WebhookSender};
+use crate::routing::RoutingType;
+use crate::sessions::lifecycle;
+use crate::testing::fixtures::{mechanic, paid_hundred, plan, workshop};
+use crate::testing::{create_user, TestApp, ORIGIN, TEST_PASSWORD};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::Utc;
+use sqlx::PgPool;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+struct RouterSender(axum::Router);
+
+#[async_trait::async_trait]
+impl WebhookSender for RouterSender {
+    async fn send(&self, payload: String, signature: String) -> Result<u16, String> {
+        let req = Request::post("/api/stripe/webhook")
+            .header("stripe-signature", signature)
+            .body(Body::from(payload))
+            .unwrap();
+        Ok(self.0.clone().oneshot(req).await.map_err(|e| e.to_string())?.status().as_u16())
+    }
+}
+
+async fn deliver(app: &TestApp) -> usize {
+    deliver_due(app.pool(), &app.state.config.stripe_webhook_secret, &RouterSender(app.router.clone()))
+        .await
+        .unwrap()
+}
+
+/// A sandbox connected account with payouts enabled, linked to the workshop or mechanic.
+async fn connect(pool: &PgPool, workshop: Option<Uuid>, mechanic: Option<Uuid>, enabled: bool) -> String {
+    let id = format!("acct_sbx_test{}", Uuid::new_v4().simple());
+    sqlx::query(
+        "INSERT INTO sandbox_accounts (id, idempotency_key, email, display_name, kind, metadata, details_submitted,
+                                       charges_enabled, payouts_enabled)
+         VALUES ($1, $1, 'p@example.com', 'Payee', 'company', '{}', $2, $2, $2)",
+    )
+    .bind(&id)
+    .bind(enabled)
+    .execute(pool)
+    .await
+    .unwrap();
+    if let Some(w) = workshop {
+        sqlx::query("UPDATE organizations SET stripe_connect_account_id = $2, stripe_payouts_enabled = $3 WHERE id = $1")
+            .bind(w)
+            .bind(&id)
+            .bind(enabled)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    if let Some(m) = mechanic {
+        sqlx::query("UPDATE mechanics SET stripe_connect_account_id = $2, stripe_payouts_enabled = $3 WHERE user_id = $1")
+            .bind(m)
+            .bind(&id)
+            .bind(enabled)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    id
+}
+
+/// A completed $100 session, paid through the sandbox so that it can be refunded.
+async fn completed_session(
+    app: &TestApp,
+    m: Uuid,
+    routing: RoutingType,
+    preferred: Option<Uuid>,
+) -> (Uuid, Uuid) {
+    let pool = app.pool();
+    let customer: Uuid = match sqlx::query_scalar("SELECT id FROM users WHERE email = 'c@example.com'")
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+    {
+        Some(id) => id,
+        None => create_user(pool, "c@example.com", Role::Customer).await,
+    };
+    let (order, request) = paid_hundred(pool, customer, routing, preferred).await;
+    // The payment exists at the sandbox and in the ledger, as the webhook would have made it.
+    let pi: String = sqlx::query_scalar("SELECT payment_intent_id FROM orders WHERE id = $1")
+        .bind(order)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO sandbox_checkout_sessions (id, idempotency_key, order_id, amount_cents, currency, product_name,
+                    customer_email, metadata, success_url, cancel_url, status, payment_intent, expires_at, completed_at)
+         VALUES ('cs_' || $1, 'k_' || $1, $2, 10000, 'usd', 'Plan', 'c@example.com', '{}', 'x', 'y', 'complete', $1,
+                 now() + interval '1 day', now())",
+    )
+    .bind(&pi)
+    .bind(order)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE orders SET checkout_session_id = 'cs_' || payment_intent_id WHERE id = $1")
+        .bind(order)
+        .execute(pool)
+        .await
+        .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    crate::ledger::post_payment(&mut tx, order, 10000).await.unwrap();
+    tx.commit().await.unwrap();
+    let created: chrono::DateTime<Utc> =
+        sqlx::query_scalar("SELECT created_at FROM session_requests WHERE id = $1")
+            .bind(request)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let policy = lifecycle::RoutingSettings::from_config(&app.state.config).policy;
+    let session =
+        lifecycle::accept(pool, m, request, created + chrono::Duration::seconds(120), &policy).await.unwrap();
+    lifecycle::end_session(pool, session, m).await.unwrap();
+    (order, session)
+}
+
+async fn owed(pool: &PgPool, a: AccountRef) -> i64 {
+    balance(pool, a).await.unwrap()
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn an_owner_completes_sandbox_onboarding(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let w = workshop(&pool, "Alpha").await;
+    let owner = create_user(&pool, "owner@example.com", Role::WorkshopMember).await;
+    sqlx::query("INSERT INTO organization_members (organization_id, user_id, role) VALUES ($1, $2, 'owner')")
+        .bind(w)
+        .bind(owner)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut c = app.client();
+    c.log_in("owner@example.com", TEST_PASSWORD).await;
+    assert_eq!(c.call("/api/payouts/setup", &[]).await.json()["state"], "not_started");
+
+    let url = c.call("/api/payouts/start", &[]).await.json().as_str().unwrap().to_string();
+    assert!(url.contains("/sandbox/connect/acct_sbx_"), "{url}");
+    assert_eq!(c.call("/api/payouts/setup", &[]).await.json()["state"], "details_missing");
+    // Starting again reuses the same account.
+    let again = c.call("/api/payouts/start", &[]).await.json().as_str().unwrap().to_string();
+    assert_eq!(url.split('?').next(), again.split('?').next());
+
+    let path = url.trim_start_matches(ORIGIN).split('?').next().unwrap().to_string();
+    let page = c.get(&format!("{path}?return_url={ORIGIN}/workshop/payouts%3Fonboarding%3Dreturn")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("TEST MODE"));
+    let res = c
+        .post_raw(
+            &path,
+            "application/x-www-form-urlencoded",
+            format!("return_url={ORIGIN}/workshop/payouts&legal_name=Alpha&routing_number=110000000&account_number=000123456789"),
+            &[("origin", ORIGIN)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.header("location"), Some(&*format!("{ORIGIN}/workshop/payouts")));
+    assert_eq!(deliver(&app).await, 1, "account.updated delivered to the webhook");
+    let (done, enabled): (bool, bool) = sqlx::query_as(
+        "SELECT stripe_onboarding_completed, stripe_payouts_enabled FROM organizations WHERE id = $1",
+    )
+    .bind(w)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(done && enabled);
+    assert_eq!(c.call("/api/payouts/setup", &[]).await.json()["state"], "payouts_enabled");
+
+    // An older account.updated arriving late does not undo the newer one.
+    let account: String =
+        sqlx::query_scalar("SELECT stripe_connect_account_id FROM organizations WHERE id = $1")
+            .bind(w)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let (_, stale) = crate::payments::sandbox::account_event(&account, false, false, false);
+    let mut stale: serde_json::Value = serde_json::from_str(&stale).unwrap();
+    stale["created"] = serde_json::json!(Utc::now().timestamp() - 3600);
+    let body = stale.to_string();
+    let sig = crate::payments::signing::signature_header(
+        &app.state.config.stripe_webhook_secret,
+        Utc::now().timestamp(),
+        &body,
+    );
+    let res = app
+        .client()
+        .post_raw("/api/stripe/webhook", "application/json", body, &[("stripe-signature", &sig)])
+        .await;
+    assert_eq!(res.json()["outcome"], "account_unknown_or_stale");
+    assert_eq!(c.call("/api/payouts/setup", &[]).await.json()["state"], "payouts_enabled");
+
+    // Redirects only ever lead back into the app.
+    let evil = c
+        .post_raw(
+            &path,
+            "application/x-www-form-urlencoded",
+            "return_url=https://evil.example/&legal_name=A&routing_number=110000000&account_number=0001234",
+            &[("origin", ORIGIN)],
+        )
+        .await;
+    assert_eq!(evil.header("location"), Some(&*format!("{ORIGIN}/")));
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_payout_run_pays_each_ready_payee_once_and_lists_the_others(pool: PgPool) {
+    plan(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let a = workshop(&pool, "Alpha").await;
+    let a1 = mechanic(&pool, "a1@example.com", Some(a), true).await;
+    let indie = mechanic(&pool, "indie@example.com", None, true).await;
+    let destination = connect(&pool, Some(a), None, true).await;
+    completed_session(&app, a1, RoutingType::WorkshopOnly, Some(a)).await;
+    completed_session(&app, indie, RoutingType::Broadcast, None).await;
+    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 8000);
+
+    let (run_id, processed) = run::run_now(&app.state, "manual", None).await.unwrap();
+    assert_eq!(processed, run::Processed { paid: 1, failed: 0 });
+    let transfers: Vec<(i64, String, Option<String>)> =
+        sqlx::query_as("SELECT amount_cents, destination, transfer_group FROM sandbox_transfers")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(transfers, vec![(8000, destination, Some(format!("payout_run_{run_id}")))]);
+    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
+    assert_eq!(owed(&pool, AccountRef::Mechanic(indie)).await, 8000, "not set up: stays pending");
+    let skipped: (String, i64) =
+        sqlx::query_as("SELECT status, amount_cents FROM payouts WHERE mechanic_id = $1")
+            .bind(indie)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(skipped, ("skipped".into(), 8000));
+    let status: String =
+        sqlx::query_scalar("SELECT payout_status FROM workshop_earnings WHERE workshop_id = $1")
+            .bind(a)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "paid");
+
+    // Nothing new: a second run transfers nothing.
+    let (_, processed) = run::run_now(&app.state, "manual", None).await.unwrap();
+    assert_eq!(processed.paid, 0);
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sandbox_transfers").fetch_one(&pool).await.unwrap();
+    assert_eq!(count, 1);
+    assert_eq!(crate::ledger::check_consistency(&pool).await.unwrap(), Vec::<String>::new());
+    let report = super::reconcile::reconcile(&app.state, 30).await.unwrap();
+    assert_eq!(report.discrepancies, vec![], "a clean system has no differences");
+    assert_eq!(report.checked_transfers, 1);
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_crash_between_transfer_and_commit_never_pays_twice(pool: PgPool) {
+    plan(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let a = workshop(&pool, "Alpha").await;
+    let a1 = mechanic(&pool, "a1@example.com", Some(a), true).await;
+    connect(&pool, Some(a), None, true).await;
+    completed_session(&app, a1, RoutingType::WorkshopOnly, Some(a)).await;
+    run::create_run(&pool, "manual", None).await.unwrap();
+    let due: run::DuePayout = sqlx::query_as(
+        "SELECT id, run_id, ledger_account_id, organization_id, mechanic_id, destination, amount_cents, currency,
+                idempotency_key, through_posting_id, attempts, created_at FROM payouts",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // The transfer is made at the gateway... and the process dies before writing it down.
+    let first = run::transfer(&app.state, &due).await.unwrap();
+    let paid: i64 = sqlx::query_scalar("SELECT count(*) FROM payouts WHERE status = 'paid'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(paid, 0);
+
+    // After the restart the retry finds the same transfer (same idempotency key).
+    let processed = run::process_due(&app.state, Utc::now()).await.unwrap();
+    assert_eq!(processed.paid, 1);
+    let (transfers, entries): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM sandbox_transfers), (SELECT count(*) FROM journal_entries WHERE kind = 'payout')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((transfers, entries), (1, 1));
+    let recorded: String =
+        sqlx::query_scalar("SELECT transfer_id FROM payouts").fetch_one(&pool).await.unwrap();
+    assert_eq!(recorded, first);
+    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_failed_payout_is_recorded_and_retried(pool: PgPool) {
+    plan(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let a = workshop(&pool, "Alpha").await;
+    let a1 = mechanic(&pool, "a1@example.com", Some(a), true).await;
+    // Our records say payouts are on, but the provider's account is not ready.
+    let account = connect(&pool, Some(a), None, false).await;
+    sqlx::query("UPDATE organizations SET stripe_payouts_enabled = true WHERE id = $1")
+        .bind(a)
+        .execute(&pool)
+        .await
+        .unwrap();
+    completed_session(&app, a1, RoutingType::WorkshopOnly, Some(a)).await;
+
+    let (_, processed) = run::run_now(&app.state, "manual", None).await.unwrap();
+    assert_eq!(processed, run::Processed { paid: 0, failed: 1 });
+    let (status, reason, attempts): (String, Option<String>, i32) =
+        sqlx::query_as("SELECT status, failure_reason, attempts FROM payouts")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), attempts), ("failed", 1));
+    assert!(reason.unwrap().contains("payouts are not enabled"));
+    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 8000, "nothing moved");
+    // A new run does not pay what the failed payout covers.
+    run::create_run(&pool, "manual", None).await.unwrap();
+    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM payouts WHERE status IN ('pending', 'failed')")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(open, 1);
+
+    // The account gets fixed; the retry, when due, pays.
+    sqlx::query("UPDATE sandbox_accounts SET payouts_enabled = true WHERE id = $1")
+        .bind(&account)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(run::process_due(&app.state, Utc::now()).await.unwrap().paid, 0, "not due yet");
+    assert_eq!(run::process_due(&app.state, Utc::now() + chrono::Duration::hours(2)).await.unwrap().paid, 1);
+    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn refunds_reverse_every_share_in_proportion(pool: PgPool) {
+    plan(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let a = workshop(&pool, "Alpha").await;
+    let b = workshop(&pool, "Beta").await;
+    let b1 = mechanic(&pool, "b1@example.com", Some(b), true).await;
+    // A referral split (2000 / 1000 to A / 7000 to B), then a 25% refund before any payout.
+    let (order, _) = completed_session(&app, b1, RoutingType::Hybrid, Some(a)).await;
+    let outcome =
+        crate::refunds::refund_order(&app.state, order, 2500, "Partly unhappy", None).await.unwrap();
+    assert_eq!((outcome.recovered_cents, outcome.carried_cents), (0, 0));
+    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 750);
+    assert_eq!(owed(&pool, AccountRef::Workshop(b)).await, 5250);
+    assert_eq!(owed(&pool, AccountRef::PlatformRevenue).await, 1500);
+    let (status, refunded): (String, i64) =
+        sqlx::query_as("SELECT status::text, amount_refunded_cents FROM orders WHERE id = $1")
+            .bind(order)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), refunded), ("partially_refunded", 2500));
+
+    // More than what is left is refused, and changes nothing.
+    let err = crate::refunds::refund_order(&app.state, order, 7501, "Too much", None).await.unwrap_err();
+    assert!(err.field_message("amount").is_some());
+    // The rest, with an odd amount: every cent accounted for.
+    crate::refunds::refund_order(&app.state, order, 7499, "Goodwill", None).await.unwrap();
+    crate::refunds::refund_order(&app.state, order, 1, "Last cent", None).await.unwrap();
+    for acct in [
+        AccountRef::Workshop(a),
+        AccountRef::Workshop(b),
+        AccountRef::PlatformRevenue,
+        AccountRef::PaymentClearing,
+    ] {
+        assert_eq!(owed(&pool, acct).await, 0, "{acct:?}");
+    }
+    let status: String = sqlx::query_scalar("SELECT status::text FROM orders WHERE id = $1")
+        .bind(order)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "refunded");
+    assert_eq!(crate::ledger::check_consistency(&pool).await.unwrap(), Vec::<String>::new());
+    let report = super::reconcile::reconcile(&app.state, 30).await.unwrap();
+    assert_eq!(report.discrepancies, vec![]);
+    assert_eq!(report.checked_refunds, 3);
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_refund_after_payout_is_recovered_or_carried(pool: PgPool) {
+    plan(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let a = workshop(&pool, "Alpha").await;
+    let a1 = mechanic(&pool, "a1@example.com", Some(a), true).await;
+    connect(&pool, Some(a), None, true).await;
+    let (first, _) = completed_session(&app, a1, RoutingType::WorkshopOnly, Some(a)).await;
+    let (second, _) = completed_session(&app, a1, RoutingType::WorkshopOnly, Some(a)).await;
+    run::run_now(&app.state, "manual", None).await.unwrap();
+    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
+
+    // Half of the first session refunded: the workshop's 4000 comes back from its transfer.
+    let outcome = crate::refunds::refund_order(&app.state, first, 5000, "Half", None).await.unwrap();
+    assert_eq!((outcome.recovered_cents, outcome.carried_cents), (4000, 0));
+    let reversed: i64 = sqlx::query_scalar("SELECT amount_reversed_cents FROM sandbox_transfers")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(reversed, 4000);
+    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
+
+    // The provider refuses the next reversal: the share is carried as a negative balance...
+    sqlx::query("UPDATE sandbox_transfers SET amount_reversed_cents = amount_cents")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let outcome = crate::refunds::refund_order(&app.state, second, 10000, "All", None).await.unwrap();
+    assert_eq!((outcome.recovered_cents, outcome.carried_cents), (0, 8000));
+    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, -8000);
+    // ...which the next earnings pay off before anything is transferred.
+    completed_session(&app, a1, RoutingType::WorkshopOnly, Some(a)).await;
+    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
+    let (_, processed) = run::run_now(&app.state, "manual", None).await.unwrap();
+    assert_eq!(processed.paid, 0);
+    assert_eq!(crate::ledger::check_consistency(&pool).await.unwrap(), Vec::<String>::new());
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn reconciliation_lists_what_differs(pool: PgPool) {
+    plan(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let a = workshop(&pool, "Alpha").await;
+    let a1 = mechanic(&pool, "a1@example.com", Some(a), true).await;
+    connect(&pool, Some(a), None, true).await;
+    let (order, _) = completed_session(&app, a1, RoutingType::WorkshopOnly, Some(a)).await;
+    run::run_now(&app.state, "manual", None).await.unwrap();
+    assert_eq!(super::reconcile::reconcile(&app.state, 30).await.unwrap().discrepancies, vec![]);
+
+    // Someone changes things behind the books' back.
+    sqlx::query("UPDATE sandbox_transfers SET amount_cents = amount_cents + 1").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE sandbox_checkout_sessions SET amount_cents = 9999 WHERE order_id = $1")
+        .bind(order)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO sandbox_refunds (id, idempotency_key, payment_intent, amount_cents, currency, status, metadata)
+         VALUES ('re_rogue', 're_rogue', 'pi_x', 500, 'usd', 'succeeded', '{}')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let report = super::reconcile::reconcile(&app.state, 30).await.unwrap();
+    let areas: Vec<&str> = report.discrepancies.iter().map(|d| d.area.as_str()).collect();
+    assert_eq!(areas, vec!["charges", "transfers", "refunds"], "{:#?}", report.discrepancies);
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn only_the_admin_runs_payouts_refunds_and_reconciliation(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    create_user(&pool, "cust@example.com", Role::Customer).await;
+    create_user(&pool, "owner@example.com", Role::WorkshopMember).await;
+    create_user(&pool, "admin@example.com", Role::Admin).await;
+    let order = Uuid::new_v4().to_string();
+    for email in ["cust@example.com", "owner@example.com"] {
+        let mut c = app.client();
+        c.log_in(email, TEST_PASSWORD).await;
+        for (path, fields) in [
+            ("/api/admin/payouts/run", vec![]),
+            ("/api/admin/payouts", vec![]),
+            ("/api/admin/orders", vec![]),
+            ("/api/admin/reconcile", vec![]),
+            ("/api/admin/refund", vec![("order_id", order.as_str()), ("amount", "1"), ("reason", "x")]),
+        ] {
+            assert_eq!(c.call(path, &fields).await.status, StatusCode::FORBIDDEN, "{email} {path}");
+        }
+    }
+    let mut admin = app.client();
+    admin.log_in("admin@example.com", TEST_PASSWORD).await;
+    let res =
+        admin.call("/api/admin/refund", &[("order_id", &order), ("amount", "abc"), ("reason", "x")]).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    let res =
+        admin.call("/api/admin/refund", &[("order_id", &order), ("amount", "1.00"), ("reason", "x")]).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let res = admin.call("/api/admin/payouts/run", &[]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = admin.call("/api/admin/reconcile", &[]).await;
+    assert_eq!(res.json()["discrepancies"], serde_json::json!([]));
+}
