@@ -121,6 +121,14 @@ impl fmt::Display for FieldError {
     }
 }
 
+/// At most `max` characters of `s`, with an ellipsis when cut.
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_string(),
+    }
+}
+
 impl leptos::server_fn::error::FromServerFnError for AppError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 
@@ -128,7 +136,10 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
         use leptos::server_fn::error::ServerFnErrorErr as E;
         match value {
             // The request's arguments did not decode: the caller sent something we cannot read.
-            E::Args(msg) => AppError::BadRequest(format!("The request could not be read: {msg}")),
+            // The decoder's message quotes the value, which may be huge: keep its start.
+            E::Args(msg) => {
+                AppError::BadRequest(format!("The request could not be read: {}", clip(&msg, 200)))
+            }
             E::MissingArg(name) => AppError::BadRequest(format!("A required value is missing: {name}")),
             // On the server these mean the request body could not be read or decoded;
             // in the browser, that the server could not be reached or answered nonsense.
@@ -181,6 +192,21 @@ mod server_side {
                     tracing::info!(constraint = ?db.constraint(), "check violation");
                     AppError::BadRequest("A value is outside what is allowed.".into())
                 }
+                // A deadlock or serialization failure: nothing was changed, and the
+                // same request again will go through.
+                sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")) => {
+                    tracing::warn!(code = ?db.code(), error = %err, "transaction aborted by a lock conflict");
+                    AppError::Unavailable
+                }
+                // Class 22 (data exception): a value PostgreSQL cannot take, such as a
+                // NUL character in text or a timestamp past the year 294276.
+                sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")) => {
+                    tracing::info!(code = ?db.code(), "data exception");
+                    AppError::BadRequest(
+                        "A value could not be accepted: it is out of range or contains characters that are not allowed."
+                            .into(),
+                    )
+                }
                 sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
                     tracing::info!(constraint = ?db.constraint(), "foreign key violation");
                     AppError::BadRequest("That refers to something that does not exist.".into())
@@ -198,6 +224,34 @@ mod server_side {
         pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
             tracing::error!(error = %err, "{context}");
             AppError::Internal
+        }
+    }
+
+    impl AppError {
+        /// The error as a small HTML page, for a browser navigating to a page when
+        /// the app cannot render it at all (the session store is unreachable).
+        pub fn into_page_response(self) -> Response {
+            let status =
+                StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let message: String = self
+                .to_string()
+                .chars()
+                .map(|c| match c {
+                    '<' => "&lt;".to_string(),
+                    '>' => "&gt;".to_string(),
+                    '&' => "&amp;".to_string(),
+                    '"' => "&quot;".to_string(),
+                    '\'' => "&#39;".to_string(),
+                    c => c.to_string(),
+                })
+                .collect();
+            let title = status.canonical_reason().unwrap_or("Error");
+            let html = format!(
+                "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · autodoctor</title>\
+                 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
+                 <body><main><h1>{title}</h1><p role=\"alert\">{message}</p><p><a href=\"/\">autodoctor home</a></p></main></body></html>"
+            );
+            (status, axum::response::Html(html)).into_response()
         }
     }
 

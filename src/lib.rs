@@ -6,6 +6,10 @@
 //! Each feature module keeps its shared types, server functions, queries and
 //! components together.
 
+// The optimised (release) WebAssembly build inlines deeply nested view types;
+// the default limit of 128 stops it on the payouts pages.
+#![recursion_limit = "256"]
+
 pub mod admin;
 pub mod app;
 pub mod auth;
@@ -32,7 +36,11 @@ pub mod workshops;
 #[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]
+pub mod consistency;
+#[cfg(feature = "ssr")]
 pub mod db;
+#[cfg(feature = "ssr")]
+pub mod faults;
 #[cfg(feature = "ssr")]
 pub mod seed;
 #[cfg(feature = "ssr")]
@@ -48,3 +56,5 @@ pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
 }
+#[cfg(all(test, feature = "ssr"))]
+mod security;

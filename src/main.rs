@@ -11,6 +11,7 @@ commands:
   serve        run the web server (the default)
   migrate      apply the database migrations and exit
   seed         apply the migrations, load the demo data (idempotent) and print the demo logins
+  check        run the consistency suite on the database; exits 1 when something is wrong
   reconcile [DAYS]
                compare the ledger with the payment gateway over the last DAYS (default 90)
                and list every difference; exits 1 when there is one
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    if !matches!(command, "serve" | "migrate" | "seed" | "admin" | "reconcile") {
+    if !matches!(command, "serve" | "migrate" | "seed" | "admin" | "reconcile" | "check") {
         eprintln!("autodoctor: unknown command {command:?}\n\n{USAGE}");
         return ExitCode::from(2);
     }
@@ -77,6 +78,18 @@ async fn run(command: &str, args: &[String], config: Config) -> Result<(), Box<d
             Ok(())
         }
         "admin" => admin_command(&pool, &args[1..]).await,
+        "check" => {
+            let problems = autodoctor::consistency::check(&pool).await?;
+            if problems.is_empty() {
+                println!("consistent: every order, request, session, ledger entry and payout is whole");
+                Ok(())
+            } else {
+                for p in &problems {
+                    println!("  {p}");
+                }
+                Err(format!("{} problem(s) found", problems.len()).into())
+            }
+        }
         "reconcile" => {
             let days = match args.get(1) {
                 None => 90,

@@ -133,6 +133,16 @@ impl TestClient {
         TestResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
+    /// Sends a request and answers only its status and headers, without reading
+    /// the body (for live streams, which never end).
+    pub async fn status_only(&mut self, mut req: Request<Body>) -> (StatusCode, HeaderMap) {
+        if let Some(c) = &self.cookie {
+            req.headers_mut().insert(header::COOKIE, c.parse().unwrap());
+        }
+        let res = self.app.router.clone().oneshot(req).await.expect("router is infallible");
+        (res.status(), res.headers().clone())
+    }
+
     pub async fn get(&mut self, path: &str) -> TestResponse {
         self.send(Request::builder().uri(path).body(Body::empty()).unwrap()).await
     }
@@ -184,6 +194,107 @@ impl TestClient {
     }
 }
 
+/// A digest of every row of every application table (log-in throttling and the
+/// session index excepted: they change on any log-in). Two equal fingerprints
+/// mean that nothing the application owns has changed.
+pub async fn fingerprint(pool: &PgPool) -> std::collections::BTreeMap<String, String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables
+          WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+            AND table_name NOT IN ('login_throttle', 'user_sessions', '_sqlx_migrations')
+          ORDER BY table_name",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for table in tables {
+        let digest: String = sqlx::query_scalar(&format!(
+            "SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM \"{table}\" t"
+        ))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        out.insert(table, digest);
+    }
+    out
+}
+
+/// The tables whose contents differ between two fingerprints.
+pub fn changed_tables(
+    before: &std::collections::BTreeMap<String, String>,
+    after: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    after.iter().filter(|(t, d)| before.get(*t) != Some(*d)).map(|(t, _)| t.clone()).collect()
+}
+
+/// Notices any change to the application's tables, cheaply: a statement trigger
+/// on every table (installed in the test's own database only) bumps a counter,
+/// and only when the counter moved are the tables' fingerprints compared.
+pub struct ChangeWatch {
+    pool: PgPool,
+    seen: i64,
+    fingerprint: std::collections::BTreeMap<String, String>,
+}
+
+impl ChangeWatch {
+    pub async fn install(pool: &PgPool) -> ChangeWatch {
+        sqlx::raw_sql(
+            "CREATE SEQUENCE test_change_counter;
+             CREATE FUNCTION test_count_change() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN PERFORM nextval('test_change_counter'); RETURN NULL; END $$;
+             DO $$ DECLARE t text; BEGIN
+               FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public'
+                          AND tablename NOT IN ('login_throttle', 'user_sessions', '_sqlx_migrations') LOOP
+                 EXECUTE format('CREATE TRIGGER test_count_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I
+                                 FOR EACH STATEMENT EXECUTE FUNCTION test_count_change()', t);
+               END LOOP;
+             END $$;",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        let mut watch = ChangeWatch { pool: pool.clone(), seen: -1, fingerprint: Default::default() };
+        watch.settle().await;
+        watch
+    }
+
+    async fn counter(&self) -> i64 {
+        let (value, called): (i64, bool) =
+            sqlx::query_as("SELECT last_value, is_called FROM test_change_counter")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+        if called {
+            value
+        } else {
+            0
+        }
+    }
+
+    /// Takes the present state as the reference (before a call).
+    pub async fn settle(&mut self) {
+        let counter = self.counter().await;
+        if counter != self.seen {
+            self.fingerprint = fingerprint(&self.pool).await;
+            self.seen = counter;
+        }
+    }
+
+    /// The tables that changed since the reference (and makes the present the reference).
+    pub async fn changes(&mut self) -> Vec<String> {
+        let counter = self.counter().await;
+        if counter == self.seen {
+            return Vec::new();
+        }
+        let now = fingerprint(&self.pool).await;
+        let changed = changed_tables(&self.fingerprint, &now);
+        self.fingerprint = now;
+        self.seen = counter;
+        changed
+    }
+}
+
 /// Creates a user directly in the database (fast: a pre-computed hash of "password123").
 pub async fn create_user(pool: &PgPool, email: &str, role: crate::auth::Role) -> uuid::Uuid {
     static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
@@ -204,6 +315,7 @@ pub mod fixtures {
     use crate::auth::Role;
     use crate::routing::RoutingType;
     use crate::sessions::lifecycle::{self, RoutingSettings};
+    use chrono::Utc;
     use sqlx::PgPool;
     use uuid::Uuid;
 
@@ -250,43 +362,15 @@ pub mod fixtures {
         id
     }
 
-    /// A paid order and its pending request, created as the webhook does (routing starts in the same transaction).
+    /// A paid order and its pending request, created as the webhook does: the
+    /// payment in the ledger and routing started, in one transaction.
     pub async fn paid_request(
         pool: &PgPool,
         customer: Uuid,
         routing: RoutingType,
         preferred: Option<Uuid>,
     ) -> (Uuid, Uuid) {
-        let mut tx = pool.begin().await.unwrap();
-        let order: Uuid = sqlx::query_scalar(
-            "INSERT INTO orders (customer_id, request_key, plan_code, plan_name, plan_minutes, amount_cents, currency,
-                                 vehicle_make, vehicle_model, vehicle_year, problem_description, preferred_workshop_id,
-                                 routing_type, platform_fee_bps, referral_fee_bps, status, amount_paid_cents, paid_at,
-                                 payment_intent_id)
-             VALUES ($1, gen_random_uuid(), 'video15', 'Video diagnosis', 15, 2900, 'usd', 'Ford', 'Focus', 2012,
-                     'Clunk over bumps at low speed.', $2, $3, 2000, 1000, 'paid', 2900, now(), 'pi_test_' || gen_random_uuid())
-             RETURNING id",
-        )
-        .bind(customer)
-        .bind(preferred)
-        .bind(routing)
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-        let request: Uuid = sqlx::query_scalar(
-            "INSERT INTO session_requests (order_id, customer_id, plan_code, preferred_workshop_id, routing_type)
-             VALUES ($1, $2, 'video15', $3, $4) RETURNING id",
-        )
-        .bind(order)
-        .bind(customer)
-        .bind(preferred)
-        .bind(routing)
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-        lifecycle::on_request_created(&mut tx, request, &settings()).await.unwrap();
-        tx.commit().await.unwrap();
-        (order, request)
+        paid_order(pool, customer, routing, preferred, ("video15", "Video diagnosis", 2900)).await
     }
 
     /// A paid request for the $100 plan (for exact splits).
@@ -296,15 +380,179 @@ pub mod fixtures {
         routing: RoutingType,
         preferred: Option<Uuid>,
     ) -> (Uuid, Uuid) {
-        let (order, request) = paid_request(pool, customer, routing, preferred).await;
-        sqlx::query(
-            "UPDATE orders SET plan_code = 'hundred', plan_name = 'Hundred dollar session', amount_cents = 10000,
-                    amount_paid_cents = 10000 WHERE id = $1",
+        paid_order(pool, customer, routing, preferred, ("hundred", "Hundred dollar session", 10000)).await
+    }
+
+    async fn paid_order(
+        pool: &PgPool,
+        customer: Uuid,
+        routing: RoutingType,
+        preferred: Option<Uuid>,
+        (plan_code, plan_name, amount): (&str, &str, i64),
+    ) -> (Uuid, Uuid) {
+        let mut tx = pool.begin().await.unwrap();
+        let order: Uuid = sqlx::query_scalar(
+            "INSERT INTO orders (customer_id, request_key, plan_code, plan_name, plan_minutes, amount_cents, currency,
+                                 vehicle_make, vehicle_model, vehicle_year, problem_description, preferred_workshop_id,
+                                 routing_type, platform_fee_bps, referral_fee_bps, status, amount_paid_cents, paid_at,
+                                 payment_intent_id)
+             VALUES ($1, gen_random_uuid(), $4, $5, 15, $6, 'usd', 'Ford', 'Focus', 2012,
+                     'Clunk over bumps at low speed.', $2, $3, 2000, 1000, 'paid', $6, now(), 'pi_test_' || gen_random_uuid())
+             RETURNING id",
+        )
+        .bind(customer)
+        .bind(preferred)
+        .bind(routing)
+        .bind(plan_code)
+        .bind(plan_name)
+        .bind(amount)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        let request: Uuid = sqlx::query_scalar(
+            "INSERT INTO session_requests (order_id, customer_id, plan_code, preferred_workshop_id, routing_type)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(order)
+        .bind(customer)
+        .bind(plan_code)
+        .bind(preferred)
+        .bind(routing)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        crate::ledger::post_payment(&mut tx, order, amount).await.unwrap();
+        lifecycle::on_request_created(&mut tx, request, &settings()).await.unwrap();
+        tx.commit().await.unwrap();
+        (order, request)
+    }
+
+    /// A sandbox connected account with payouts enabled, linked to the workshop or mechanic.
+    pub async fn connect(
+        pool: &PgPool,
+        workshop: Option<Uuid>,
+        mechanic: Option<Uuid>,
+        enabled: bool,
+    ) -> String {
+        let id = format!("acct_sbx_test{}", Uuid::new_v4().simple());
+        sqlx::query(
+            "INSERT INTO sandbox_accounts (id, idempotency_key, email, display_name, kind, metadata, details_submitted,
+                                           charges_enabled, payouts_enabled)
+             VALUES ($1, $1, 'p@example.com', 'Payee', 'company', '{}', $2, $2, $2)",
+        )
+        .bind(&id)
+        .bind(enabled)
         .execute(pool)
         .await
         .unwrap();
-        (order, request)
+        if let Some(w) = workshop {
+            sqlx::query("UPDATE organizations SET stripe_connect_account_id = $2, stripe_payouts_enabled = $3 WHERE id = $1")
+                .bind(w)
+                .bind(&id)
+                .bind(enabled)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        if let Some(m) = mechanic {
+            sqlx::query("UPDATE mechanics SET stripe_connect_account_id = $2, stripe_payouts_enabled = $3 WHERE user_id = $1")
+                .bind(m)
+                .bind(&id)
+                .bind(enabled)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        id
+    }
+
+    /// A completed $100 session, paid through the sandbox so that it can be refunded.
+    pub async fn completed_session(
+        app: &super::TestApp,
+        m: Uuid,
+        routing: RoutingType,
+        preferred: Option<Uuid>,
+    ) -> (Uuid, Uuid) {
+        let pool = app.pool();
+        let customer: Uuid = match sqlx::query_scalar("SELECT id FROM users WHERE email = 'c@example.com'")
+            .fetch_optional(pool)
+            .await
+            .unwrap()
+        {
+            Some(id) => id,
+            None => create_user(pool, "c@example.com", Role::Customer).await,
+        };
+        completed_session_for(app, customer, m, routing, preferred).await
+    }
+
+    /// A completed $100 session of `customer`, paid through the sandbox.
+    pub async fn completed_session_for(
+        app: &super::TestApp,
+        customer: Uuid,
+        m: Uuid,
+        routing: RoutingType,
+        preferred: Option<Uuid>,
+    ) -> (Uuid, Uuid) {
+        let pool = app.pool();
+        let (order, request) = paid_hundred(pool, customer, routing, preferred).await;
+        sandbox_payment(pool, order).await;
+        let created: chrono::DateTime<Utc> =
+            sqlx::query_scalar("SELECT created_at FROM session_requests WHERE id = $1")
+                .bind(request)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        let policy = lifecycle::RoutingSettings::from_config(&app.state.config).policy;
+        let session = lifecycle::accept(pool, m, request, created + chrono::Duration::seconds(120), &policy)
+            .await
+            .unwrap();
+        lifecycle::end_session(pool, session, m).await.unwrap();
+        (order, session)
+    }
+
+    /// Makes a paid order's payment exist at the sandbox gateway too (so that it
+    /// can be refunded).
+    pub async fn sandbox_payment(pool: &PgPool, order: Uuid) {
+        let amount: i64 = sqlx::query_scalar("SELECT amount_paid_cents FROM orders WHERE id = $1")
+            .bind(order)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let pi: String = sqlx::query_scalar("SELECT payment_intent_id FROM orders WHERE id = $1")
+            .bind(order)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO sandbox_checkout_sessions (id, idempotency_key, order_id, amount_cents, currency, product_name,
+                        customer_email, metadata, success_url, cancel_url, status, payment_intent, expires_at, completed_at)
+             VALUES ('cs_' || $1, 'k_' || $1, $2, $3, 'usd', 'Plan', 'c@example.com', '{}', 'x', 'y', 'complete', $1,
+                     now() + interval '1 day', now())",
+        )
+        .bind(&pi)
+        .bind(order)
+        .bind(amount)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query("UPDATE orders SET checkout_session_id = 'cs_' || payment_intent_id WHERE id = $1")
+            .bind(order)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+
+    /// A workshop owner (a workshop member with the owner membership).
+    pub async fn owner(pool: &PgPool, email: &str, workshop: Uuid) -> Uuid {
+        let id = create_user(pool, email, Role::WorkshopMember).await;
+        sqlx::query(
+            "INSERT INTO organization_members (organization_id, user_id, role) VALUES ($1, $2, 'owner')",
+        )
+        .bind(workshop)
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+        id
     }
 }

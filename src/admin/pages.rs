@@ -78,7 +78,7 @@ fn Approvals(
                         }}
                     </section>
                 }.into_any(),
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
         </Transition>
     }
@@ -237,7 +237,7 @@ fn WorkshopList(
                         </table>
                     </div>
                 }.into_any(),
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
         </Transition>
     }
@@ -291,7 +291,7 @@ fn Mailbox(
                         </pre>
                     </article>
                 }).collect_view().into_any(),
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
         </Suspense>
     }

@@ -41,7 +41,7 @@ pub struct RequestUser(pub Option<AuthUser>);
 /// Server functions under this prefix may be called without logging in, on purpose.
 pub const PUBLIC_PREFIX: &str = "/api/public/";
 
-fn server_fn_paths() -> &'static HashSet<String> {
+pub fn server_fn_paths() -> &'static HashSet<String> {
     static PATHS: OnceLock<HashSet<String>> = OnceLock::new();
     PATHS.get_or_init(|| {
         leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path.to_string()).collect()
@@ -83,6 +83,13 @@ async fn resolve(state: &AppState, session: &Session) -> Result<Option<AuthUser>
     }
 }
 
+fn accepts_html(req: &Request) -> bool {
+    req.headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
 /// Middleware: resolves the session to a user and guards non-public server functions.
 pub async fn load_user(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     // GET on a server function's path is answered by the router (405): none accepts it.
@@ -92,6 +99,7 @@ pub async fn load_user(State(state): State<AppState>, mut req: Request, next: Ne
         Some(session) => match resolve(&state, &session).await {
             Ok(user) => user,
             Err(err) if is_server_fn => return server_fn_error_response(err),
+            Err(err) if accepts_html(&req) => return err.into_page_response(),
             Err(err) => return err.into_response(),
         },
         None => None,

@@ -57,7 +57,7 @@ where
                             let path = format!("/login?next={}", urlencode(&here));
                             view! { <Redirect path=path /> }.into_any()
                         }
-                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
                     })
             }}
         </Suspense>

@@ -33,7 +33,7 @@ fn BookingLoader(options: Resource<Result<BookingOptions, crate::error::AppError
                 Err(e) => view! {
                     <section class="card narrow">
                         <h1>"Book a session"</h1>
-                        <p class="error">{e.to_string()}</p>
+                        <crate::ui::ErrorNotice error=e />
                         <p><a class="button" href="/workshops">"Back to the directory"</a></p>
                     </section>
                 }.into_any(),
@@ -206,7 +206,7 @@ fn MySessions(orders: Resource<Result<Vec<CustomerOrder>, crate::error::AppError
                         {list.into_iter().map(|o| view! { <OrderCard o /> }).collect_view()}
                     </div>
                 }.into_any(),
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
         </Suspense>
     }

@@ -8,12 +8,20 @@ use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
+/// The last page a link may ask for (far beyond any real directory).
+const MAX_PAGE: i64 = 100_000;
+
 #[component]
 pub fn WorkshopDirectoryPage() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.with(|m| m.get("q")).unwrap_or_default();
     let page = move || {
-        query.with(|m| m.get("page")).and_then(|p| p.parse::<i64>().ok()).filter(|p| *p >= 1).unwrap_or(1)
+        // Out-of-range page numbers (from an edited link) show the first page.
+        query
+            .with(|m| m.get("page"))
+            .and_then(|p| p.parse::<i64>().ok())
+            .filter(|p| (1..=MAX_PAGE).contains(p))
+            .unwrap_or(1)
     };
     let data = Resource::new(
         move || (q(), page()),
@@ -57,7 +65,7 @@ pub fn WorkshopDirectoryPage() -> impl IntoView {
                         <Pager current pages query=d.query.clone() />
                     }.into_any()
                 }
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
         </Transition>
     }

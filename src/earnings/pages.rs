@@ -90,10 +90,11 @@ fn WorkshopEarningsPanel(data: Loaded<WorkshopEarnings>) -> impl IntoView {
             {move || data.get().map(|r| match r {
                 Ok(d) => view! { <WorkshopEarningsView d error=None /> }.into_any(),
                 Err(e @ crate::error::AppError::Invalid(_)) => {
-                    view! { <p class="error">{e.field_message("from").or(e.field_message("to")).unwrap_or_else(|| e.to_string())}</p>
+                    let message = e.field_message("from").or(e.field_message("to")).unwrap_or_else(|| e.to_string());
+                    view! { <crate::ui::ErrorNotice error=crate::error::AppError::BadRequest(message) />
                             <p><a class="button" href="/workshop/earnings">"Show the last 30 days"</a></p> }.into_any()
                 }
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
         </Transition>
     }
@@ -227,7 +228,7 @@ fn MechanicEarningsView(data: Loaded<super::MechanicEarnings>) -> impl IntoView 
                         </section>
                     }.into_any()
                 }
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
         </Suspense>
     }
@@ -272,7 +273,7 @@ fn AdminRevenue(data: Loaded<super::PlatformRevenue>) -> impl IntoView {
                         </section>
                     }.into_any()
                 }
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
         </Suspense>
     }

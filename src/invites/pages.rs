@@ -22,7 +22,7 @@ pub fn InvitePage() -> impl IntoView {
                     .get()
                     .map(|r| match r {
                         Ok(d) => view! { <InviteView d token=token() /> }.into_any(),
-                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
                     })
             }}
         </Suspense>

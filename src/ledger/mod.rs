@@ -55,6 +55,32 @@ mod server_side {
         account: AccountRef,
     ) -> Result<i64, sqlx::Error> {
         let (kind, org, mechanic) = account.key();
+        // Conditions the unique index (kind, organization_id, mechanic_id) can use.
+        let find = match (org, mechanic) {
+            (None, None) => {
+                "SELECT id FROM ledger_accounts WHERE kind = $1::ledger_account_kind
+                   AND organization_id IS NULL AND mechanic_id IS NULL AND $2::uuid IS NULL AND $3::uuid IS NULL"
+            }
+            (Some(_), None) => {
+                "SELECT id FROM ledger_accounts WHERE kind = $1::ledger_account_kind
+                   AND organization_id = $2 AND mechanic_id IS NULL AND $3::uuid IS NULL"
+            }
+            (None, Some(_)) => {
+                "SELECT id FROM ledger_accounts WHERE kind = $1::ledger_account_kind
+                   AND organization_id IS NULL AND $2::uuid IS NULL AND mechanic_id = $3"
+            }
+            (Some(_), Some(_)) => {
+                "SELECT id FROM ledger_accounts WHERE kind = $1::ledger_account_kind
+                   AND organization_id = $2 AND mechanic_id = $3"
+            }
+        };
+        // Looked up before any insert: an `INSERT ... ON CONFLICT` on an existing
+        // account waits for whoever is updating its balance, which can deadlock.
+        let existing: Option<i64> =
+            sqlx::query_scalar(find).bind(kind).bind(org).bind(mechanic).fetch_optional(&mut **tx).await?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
         sqlx::query(
             "INSERT INTO ledger_accounts (kind, organization_id, mechanic_id)
              VALUES ($1::ledger_account_kind, $2, $3) ON CONFLICT DO NOTHING",
@@ -64,16 +90,7 @@ mod server_side {
         .bind(mechanic)
         .execute(&mut **tx)
         .await?;
-        sqlx::query_scalar(
-            "SELECT id FROM ledger_accounts
-              WHERE kind = $1::ledger_account_kind AND organization_id IS NOT DISTINCT FROM $2
-                AND mechanic_id IS NOT DISTINCT FROM $3",
-        )
-        .bind(kind)
-        .bind(org)
-        .bind(mechanic)
-        .fetch_one(&mut **tx)
-        .await
+        sqlx::query_scalar(find).bind(kind).bind(org).bind(mechanic).fetch_one(&mut **tx).await
     }
 
     /// What an account holds: for payables, what is owed to the payee.
@@ -143,8 +160,15 @@ mod server_side {
         .fetch_optional(&mut **tx)
         .await?;
         let Some(entry) = entry else { return Ok(None) };
+        // Postings update their accounts' balances (a row lock each); taking the
+        // locks in account-id order in every entry means two entries never wait
+        // for each other in a circle.
+        let mut resolved = Vec::with_capacity(lines.len());
         for line in lines {
-            let account = account_id(tx, line.account).await?;
+            resolved.push((account_id(tx, line.account).await?, line));
+        }
+        resolved.sort_by_key(|(account, _)| *account);
+        for (account, line) in resolved {
             sqlx::query(
                 "INSERT INTO postings (entry_id, account_id, amount_cents, share_kind, session_id) VALUES ($1, $2, $3, $4, $5)",
             )

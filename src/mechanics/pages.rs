@@ -76,7 +76,7 @@ fn MechanicDashboardView(
                     .get()
                     .map(|r| match r {
                         Ok(d) => view! { <MechanicStatus d set_online set_capacity /> }.into_any(),
-                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
                     })
             }}
         </Transition>

@@ -85,6 +85,7 @@ pub async fn handle_event(state: &AppState, event: &Event) -> Result<&'static st
         .bind(outcome)
         .execute(&mut *tx)
         .await?;
+    crate::faults::point("webhook.before_commit").await;
     tx.commit().await?;
     Ok(outcome)
 }
@@ -157,7 +158,6 @@ async fn checkout_paid(
     .bind(session.id.as_str())
     .execute(&mut **tx)
     .await?;
-    crate::ledger::post_payment(tx, order.id, amount).await?;
 
     // Routing as booked: the metadata we put on the session, else the order's record.
     let metadata = session.metadata.clone().unwrap_or_default();
@@ -199,6 +199,10 @@ async fn checkout_paid(
         crate::sessions::lifecycle::on_request_created(tx, id, &settings).await?;
         tracing::info!(request_id = %id, order_id = %order.id, "session request created");
     }
+    // The ledger last: every transaction that touches both the workshops'
+    // statistics and the ledger takes its locks in that order (a session's
+    // completion does too), so they never deadlock.
+    crate::ledger::post_payment(tx, order.id, amount).await?;
     Ok("fulfilled")
 }
 

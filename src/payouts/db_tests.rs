@@ -5,8 +5,7 @@ use crate::auth::Role;
 use crate::ledger::{balance, AccountRef};
 use crate::payments::sandbox::{deliver_due, WebhookSender};
 use crate::routing::RoutingType;
-use crate::sessions::lifecycle;
-use crate::testing::fixtures::{mechanic, paid_hundred, plan, workshop};
+use crate::testing::fixtures::{completed_session, connect, mechanic, plan, workshop};
 use crate::testing::{create_user, TestApp, ORIGIN, TEST_PASSWORD};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -32,95 +31,6 @@ async fn deliver(app: &TestApp) -> usize {
     deliver_due(app.pool(), &app.state.config.stripe_webhook_secret, &RouterSender(app.router.clone()))
         .await
         .unwrap()
-}
-
-/// A sandbox connected account with payouts enabled, linked to the workshop or mechanic.
-async fn connect(pool: &PgPool, workshop: Option<Uuid>, mechanic: Option<Uuid>, enabled: bool) -> String {
-    let id = format!("acct_sbx_test{}", Uuid::new_v4().simple());
-    sqlx::query(
-        "INSERT INTO sandbox_accounts (id, idempotency_key, email, display_name, kind, metadata, details_submitted,
-                                       charges_enabled, payouts_enabled)
-         VALUES ($1, $1, 'p@example.com', 'Payee', 'company', '{}', $2, $2, $2)",
-    )
-    .bind(&id)
-    .bind(enabled)
-    .execute(pool)
-    .await
-    .unwrap();
-    if let Some(w) = workshop {
-        sqlx::query("UPDATE organizations SET stripe_connect_account_id = $2, stripe_payouts_enabled = $3 WHERE id = $1")
-            .bind(w)
-            .bind(&id)
-            .bind(enabled)
-            .execute(pool)
-            .await
-            .unwrap();
-    }
-    if let Some(m) = mechanic {
-        sqlx::query("UPDATE mechanics SET stripe_connect_account_id = $2, stripe_payouts_enabled = $3 WHERE user_id = $1")
-            .bind(m)
-            .bind(&id)
-            .bind(enabled)
-            .execute(pool)
-            .await
-            .unwrap();
-    }
-    id
-}
-
-/// A completed $100 session, paid through the sandbox so that it can be refunded.
-async fn completed_session(
-    app: &TestApp,
-    m: Uuid,
-    routing: RoutingType,
-    preferred: Option<Uuid>,
-) -> (Uuid, Uuid) {
-    let pool = app.pool();
-    let customer: Uuid = match sqlx::query_scalar("SELECT id FROM users WHERE email = 'c@example.com'")
-        .fetch_optional(pool)
-        .await
-        .unwrap()
-    {
-        Some(id) => id,
-        None => create_user(pool, "c@example.com", Role::Customer).await,
-    };
-    let (order, request) = paid_hundred(pool, customer, routing, preferred).await;
-    // The payment exists at the sandbox and in the ledger, as the webhook would have made it.
-    let pi: String = sqlx::query_scalar("SELECT payment_intent_id FROM orders WHERE id = $1")
-        .bind(order)
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO sandbox_checkout_sessions (id, idempotency_key, order_id, amount_cents, currency, product_name,
-                    customer_email, metadata, success_url, cancel_url, status, payment_intent, expires_at, completed_at)
-         VALUES ('cs_' || $1, 'k_' || $1, $2, 10000, 'usd', 'Plan', 'c@example.com', '{}', 'x', 'y', 'complete', $1,
-                 now() + interval '1 day', now())",
-    )
-    .bind(&pi)
-    .bind(order)
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query("UPDATE orders SET checkout_session_id = 'cs_' || payment_intent_id WHERE id = $1")
-        .bind(order)
-        .execute(pool)
-        .await
-        .unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    crate::ledger::post_payment(&mut tx, order, 10000).await.unwrap();
-    tx.commit().await.unwrap();
-    let created: chrono::DateTime<Utc> =
-        sqlx::query_scalar("SELECT created_at FROM session_requests WHERE id = $1")
-            .bind(request)
-            .fetch_one(pool)
-            .await
-            .unwrap();
-    let policy = lifecycle::RoutingSettings::from_config(&app.state.config).policy;
-    let session =
-        lifecycle::accept(pool, m, request, created + chrono::Duration::seconds(120), &policy).await.unwrap();
-    lifecycle::end_session(pool, session, m).await.unwrap();
-    (order, session)
 }
 
 async fn owed(pool: &PgPool, a: AccountRef) -> i64 {

@@ -112,7 +112,7 @@ fn PayoutSetupView(setup: Loaded<PayoutSetup>, start: ServerAction<StartPayoutSe
                         }}
                     </section>
                 }.into_any(),
-                Err(e) => view! { <section class="card narrow"><p class="error">{e.to_string()}</p></section> }.into_any(),
+                Err(e) => view! { <section class="card narrow"><crate::ui::ErrorNotice error=e /></section> }.into_any(),
             })}
         </Suspense>
     }
@@ -183,7 +183,7 @@ fn AdminPayouts(run: ServerAction<RunPayoutsNow>, overview: Loaded<PayoutsOvervi
                         {payout_rows(o.recent.clone(), true)}
                     </section>
                 }.into_any(),
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
         </Transition>
     }
@@ -243,7 +243,7 @@ fn AdminOrders(refund: ServerAction<RefundOrder>, orders: Loaded<Vec<AdminOrder>
                         </tbody>
                     </table></div>
                 }.into_any(),
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
         </Transition>
     }

@@ -46,9 +46,10 @@ pub async fn reconcile(state: &AppState, days: i64) -> Result<ReconciliationRepo
         out.push(Discrepancy { area: area.into(), reference, detail });
     };
 
-    // The ledger itself: balanced entries, cached balances equal to postings.
-    for problem in crate::ledger::check_consistency(&state.pool).await? {
-        add("ledger", "ledger".into(), problem);
+    // The books themselves: the consistency suite (ledger balanced, every paid
+    // order with one request, every completed session split once, ...).
+    for problem in crate::consistency::check(&state.pool).await? {
+        add("consistency", "books".into(), problem);
     }
     // Every fulfilled order and every completed session is in the ledger once.
     let missing_sessions: Vec<Uuid> = sqlx::query_scalar(

@@ -225,6 +225,7 @@ pub async fn process_due(state: &AppState, now: DateTime<Utc>) -> Result<Process
         // The row stays locked during the call: no other instance works on it.
         match transfer(state, &p).await {
             Ok(transfer_id) => {
+                crate::faults::point("payout.after_transfer").await;
                 tx.commit().await?;
                 if record_paid(&state.pool, &p, &transfer_id).await? {
                     out.paid += 1;

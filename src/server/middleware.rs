@@ -161,6 +161,30 @@ pub async fn server_fn_status(req: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// Refuses a body announced as larger than the limit before reading it, with
+/// the app's own error (a message the page can show), rather than the bare
+/// 413 of the limit layer behind it, which still stops bodies of unknown length.
+pub async fn body_size_limit(req: Request, next: Next) -> Response {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > super::MAX_BODY_BYTES as u64) {
+        let err = AppError::PayloadTooLarge(format!(
+            "The request is too large: at most {} KB can be sent at once.",
+            super::MAX_BODY_BYTES / 1024
+        ));
+        // A server function's caller reads errors in the server functions' encoding.
+        return if crate::auth::guard::server_fn_paths().contains(req.uri().path()) {
+            crate::auth::guard::server_fn_error_response(err)
+        } else {
+            err.into_response()
+        };
+    }
+    next.run(req).await
+}
+
 /// Long-lived caching for the content-hashed files under `/pkg`.
 pub async fn immutable_cache(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;

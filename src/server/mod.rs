@@ -143,26 +143,19 @@ pub fn router(state: AppState) -> Router {
         .fallback_service(ServeDir::new(pkg_dir))
         .layer(axum::middleware::from_fn(middleware::immutable_cache));
 
-    // Static files and the health check need no session: they are merged in
-    // after the session and user layers so they never touch the session store.
-    let mut unauthenticated = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/stripe/webhook", post(crate::payments::webhook::stripe_webhook))
-        .route("/api/workshops/directory", get(crate::directory::api::directory_json))
-        .nest("/pkg", pkg);
-    if state.is_sandbox() {
-        use crate::payments::sandbox_pages as sandbox;
-        unauthenticated = unauthenticated
-            .route("/sandbox/checkout/{id}", get(sandbox::checkout_page))
-            .route("/sandbox/checkout/{id}/pay", post(sandbox::pay))
-            .route("/sandbox/connect/{account}", get(sandbox::connect_page).post(sandbox::connect_submit));
+    // Routes that need no session (static files, the health check, signed
+    // webhooks, public JSON, the sandbox's pages) are merged in after the
+    // session and user layers, so they never touch the session store.
+    let mut unauthenticated = Router::new().nest("/pkg", pkg);
+    let mut with_session = Router::new();
+    for route in plain_routes(state.is_sandbox()) {
+        match route.access {
+            Access::Public => unauthenticated = unauthenticated.route(route.path, route.handler),
+            Access::Session => with_session = with_session.route(route.path, route.handler),
+        }
     }
 
-    Router::new()
-        .route("/api/live/offers", get(crate::sessions::live::offers))
-        .route("/api/live/order/{order_id}", get(crate::sessions::live::order))
-        .route("/api/live/session/{session_id}", get(crate::sessions::live::session))
-        .route("/workshop/earnings.csv", get(crate::earnings::csv::workshop_earnings_csv))
+    with_session
         .leptos_routes_with_context(&state, routes, app_context, {
             let options = options.clone();
             move || shell(options.clone())
@@ -185,6 +178,67 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::new(middleware::REQUEST_ID.clone(), middleware::MakeRequestUuid))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(middleware::body_size_limit))
+}
+
+/// Whether a plain route runs behind the session and user layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No session: public data, or authenticated otherwise (signature, capability URL).
+    Public,
+    /// The handler authorises against the session's user itself.
+    Session,
+}
+
+/// A route outside Leptos (pages and server functions are listed by Leptos).
+pub struct PlainRoute {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+    pub handler: axum::routing::MethodRouter<AppState>,
+}
+
+/// Every plain route. The router is built from this list, and the authorization
+/// tests enumerate it, so a route cannot be added without being tested.
+pub fn plain_routes(sandbox: bool) -> Vec<PlainRoute> {
+    use crate::payments::sandbox_pages;
+    let route = |method, path, access, handler| PlainRoute { method, path, access, handler };
+    let mut routes = vec![
+        route("GET", "/healthz", Access::Public, get(healthz)),
+        route("POST", "/api/stripe/webhook", Access::Public, post(crate::payments::webhook::stripe_webhook)),
+        route("GET", "/api/workshops/directory", Access::Public, get(crate::directory::api::directory_json)),
+        route("GET", "/api/live/offers", Access::Session, get(crate::sessions::live::offers)),
+        route("GET", "/api/live/order/{order_id}", Access::Session, get(crate::sessions::live::order)),
+        route("GET", "/api/live/session/{session_id}", Access::Session, get(crate::sessions::live::session)),
+        route(
+            "GET",
+            "/workshop/earnings.csv",
+            Access::Session,
+            get(crate::earnings::csv::workshop_earnings_csv),
+        ),
+    ];
+    if sandbox {
+        routes.push(route(
+            "GET",
+            "/sandbox/checkout/{id}",
+            Access::Public,
+            get(sandbox_pages::checkout_page),
+        ));
+        routes.push(route("POST", "/sandbox/checkout/{id}/pay", Access::Public, post(sandbox_pages::pay)));
+        routes.push(route(
+            "GET",
+            "/sandbox/connect/{account}",
+            Access::Public,
+            get(sandbox_pages::connect_page),
+        ));
+        routes.push(route(
+            "POST",
+            "/sandbox/connect/{account}",
+            Access::Public,
+            post(sandbox_pages::connect_submit),
+        ));
+    }
+    routes
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).

@@ -101,6 +101,16 @@ pub async fn widen_request(order_id: Uuid, routing_type: String) -> Result<(), A
     };
     let now = chrono::Utc::now();
     let mut tx = state.pool.begin().await?;
+    let owned: Option<crate::booking::RequestStatus> = sqlx::query_scalar(
+        "SELECT status FROM session_requests WHERE order_id = $1 AND customer_id = $2 FOR UPDATE",
+    )
+    .bind(order_id)
+    .bind(customer.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if owned.is_none() {
+        return Err(AppError::not_found("You have no paid booking with that reference."));
+    }
     let widened: Option<(Uuid, Uuid)> = sqlx::query_as(
         "UPDATE session_requests SET routing_type = $3, status = 'pending', expires_at = NULL, closed_at = NULL,
                 escalated_at = $4

@@ -347,8 +347,17 @@ pub async fn accept(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::not_found("There is no such request."))?;
-    if r.status != crate::booking::RequestStatus::Pending {
-        return Err(AppError::conflict("Another mechanic has already taken this request."));
+    match r.status {
+        crate::booking::RequestStatus::Pending => {}
+        crate::booking::RequestStatus::Accepted => {
+            return Err(AppError::conflict("Another mechanic has already taken this request."));
+        }
+        crate::booking::RequestStatus::Cancelled => {
+            return Err(AppError::conflict("The customer has cancelled this request."));
+        }
+        crate::booking::RequestStatus::Expired => {
+            return Err(AppError::conflict("This request has expired."));
+        }
     }
     if let Err(why) = routing::eligibility(&me_candidate, policy) {
         return Err(AppError::forbidden(match why {
@@ -445,6 +454,7 @@ pub async fn accept(
     .await?;
     notify(&mut *tx, &Signal::RequestChanged { request_id, order_id: won.order_id }).await?;
     notify(&mut *tx, &Signal::SessionChanged { session_id, order_id: won.order_id }).await?;
+    crate::faults::point("accept.before_commit").await;
     tx.commit().await?;
     tracing::info!(%request_id, %mechanic, %session_id, "request accepted");
     Ok(session_id)
@@ -718,6 +728,7 @@ pub async fn end_session(pool: &PgPool, session_id: Uuid, mechanic: Uuid) -> Res
     notify(&mut *tx, &Signal::SessionChanged { session_id, order_id: ended.order_id }).await?;
     // Capacity freed: offers may change for this mechanic and for hybrid requests.
     notify(&mut *tx, &Signal::MechanicsChanged).await?;
+    crate::faults::point("complete.before_commit").await;
     tx.commit().await?;
     Ok(())
 }

@@ -46,6 +46,9 @@ pub async fn order(
     Path(order_id): Path<Uuid>,
 ) -> Response {
     let Some(user) = user.0 else { return AppError::Unauthenticated.into_response() };
+    if user.role != Role::Customer {
+        return AppError::forbidden("Only the customer who booked follows a booking.").into_response();
+    }
     let pool = state.pool.clone();
     let load = move || {
         let pool = pool.clone();

@@ -172,7 +172,7 @@ fn Room(id: Option<Uuid>, initial: RoomResource) -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || initial.get().map(|r| match r {
                 Ok(first) => view! { <RoomView first live /> }.into_any(),
-                Err(e) => view! { <section class="card narrow"><p class="error">{e.to_string()}</p></section> }.into_any(),
+                Err(e) => view! { <section class="card narrow"><crate::ui::ErrorNotice error=e /></section> }.into_any(),
             })}
         </Suspense>
     }
@@ -347,7 +347,7 @@ pub fn OrderLive(
                 };
                 order.map(|r| match r {
                     Ok(o) => view! { <OrderStatusCard o payment_cancelled /> }.into_any(),
-                    Err(e) => view! { <section class="card narrow"><p class="error">{e.to_string()}</p></section> }.into_any(),
+                    Err(e) => view! { <section class="card narrow"><crate::ui::ErrorNotice error=e /></section> }.into_any(),
                 })
             }}
         </Suspense>
@@ -507,7 +507,7 @@ fn AdminRequests(
                         </table>
                     </div>
                 }.into_any(),
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
         </Suspense>
         <Transition fallback=|| ()>
@@ -527,7 +527,7 @@ fn AdminRequests(
                     </section>
                 }.into_any(),
                 Ok(None) => ().into_any(),
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
         </Transition>
     }
@@ -567,7 +567,7 @@ fn AnalyticsTable(data: Resource<Result<Vec<WorkshopAnalytics>, crate::error::Ap
             <Suspense fallback=|| ()>
                 {move || data.get().map(|r| match r {
                     Ok(rows) => view! { <AnalyticsRows rows /> }.into_any(),
-                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
                 })}
             </Suspense>
         </section>

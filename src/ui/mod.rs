@@ -130,3 +130,16 @@ pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
         })
     }
 }
+
+/// A page's error: its message, and on the server the matching HTTP status
+/// (someone else's order is a 404 page, not a 200 with an error on it).
+#[component]
+pub fn ErrorNotice(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(status) = axum::http::StatusCode::from_u16(error.status_code()) {
+            response.set_status(status);
+        }
+    }
+    view! { <p class="error" role="alert">{error.to_string()}</p> }
+}

@@ -75,7 +75,7 @@ pub fn WorkshopDashboardPage() -> impl IntoView {
                     data.get()
                         .map(|result| match result {
                             Ok(d) => view! { <Dashboard d invite resend revoke remove /> }.into_any(),
-                            Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
                         })
                 }}
             </Transition>

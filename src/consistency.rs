@@ -1,0 +1,122 @@
+//! The consistency query suite: invariants that must hold after anything, a crash
+//! included. Used by `autodoctor check`, the reconciliation report and the fault
+//! and soak tests. Each problem is a sentence; an empty list means consistent.
+
+use sqlx::PgPool;
+
+/// (what is wrong, a query returning one text row per offending record)
+const CHECKS: &[(&str, &str)] = &[
+    (
+        "paid order without exactly one session request",
+        "SELECT o.id::text FROM orders o
+          WHERE o.status IN ('paid', 'refunded', 'partially_refunded') AND coalesce(o.amount_paid_cents, 0) > 0
+            AND (SELECT count(*) FROM session_requests r WHERE r.order_id = o.id) <> 1",
+    ),
+    (
+        "session request of an order that is not paid",
+        "SELECT r.id::text FROM session_requests r JOIN orders o ON o.id = r.order_id
+          WHERE o.status NOT IN ('paid', 'refunded', 'partially_refunded')",
+    ),
+    (
+        "accepted request without exactly one session",
+        "SELECT r.id::text FROM session_requests r
+          WHERE r.status = 'accepted' AND (SELECT count(*) FROM sessions s WHERE s.request_id = r.id) <> 1",
+    ),
+    (
+        "session whose request is not accepted, or whose mechanic differs",
+        "SELECT s.id::text FROM sessions s JOIN session_requests r ON r.id = s.request_id
+          WHERE r.status <> 'accepted' OR r.mechanic_id <> s.mechanic_id
+             OR r.workshop_id IS DISTINCT FROM s.workshop_id",
+    ),
+    (
+        "paid order whose payment is not in the ledger exactly once, with the paid amount",
+        "SELECT o.id::text FROM orders o
+          WHERE coalesce(o.amount_paid_cents, 0) > 0 AND o.status IN ('paid', 'refunded', 'partially_refunded')
+            AND coalesce((SELECT sum(p.amount_cents) FROM journal_entries e JOIN postings p ON p.entry_id = e.id
+                           JOIN ledger_accounts a ON a.id = p.account_id AND a.kind = 'gateway_cash'
+                          WHERE e.idempotency_key = 'payment:' || o.id), 0) <> o.amount_paid_cents",
+    ),
+    (
+        "completed session without its revenue split in the ledger",
+        "SELECT s.id::text FROM sessions s JOIN orders o ON o.id = s.order_id
+          WHERE s.status = 'completed'
+            AND coalesce(o.amount_paid_cents, 0) - o.amount_refunded_cents > 0
+            AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.session_id = s.id AND e.kind = 'session_revenue')
+            AND NOT EXISTS (SELECT 1 FROM refunds f WHERE f.order_id = o.id AND f.session_id IS NULL AND f.status = 'succeeded')",
+    ),
+    (
+        "revenue split of a session that is not completed",
+        "SELECT e.id::text FROM journal_entries e JOIN sessions s ON s.id = e.session_id
+          WHERE e.kind = 'session_revenue' AND s.status <> 'completed'",
+    ),
+    (
+        "order whose refunded total differs from its succeeded refunds",
+        "SELECT o.id::text FROM orders o
+          WHERE o.amount_refunded_cents <> coalesce((SELECT sum(f.amount_cents) FROM refunds f
+                                                      WHERE f.order_id = o.id AND f.status = 'succeeded'), 0)",
+    ),
+    (
+        "succeeded refund without exactly one ledger entry",
+        "SELECT f.id::text FROM refunds f
+          WHERE f.status = 'succeeded'
+            AND (SELECT count(*) FROM journal_entries e WHERE e.idempotency_key = 'refund:' || f.id) <> 1",
+    ),
+    (
+        "paid payout without exactly one ledger entry of its amount",
+        "SELECT po.id::text FROM payouts po
+          WHERE po.status = 'paid'
+            AND coalesce((SELECT sum(p.amount_cents) FROM journal_entries e JOIN postings p ON p.entry_id = e.id
+                           JOIN ledger_accounts a ON a.id = p.account_id AND a.kind = 'gateway_cash'
+                          WHERE e.idempotency_key = 'payout:' || po.id), 0) <> -po.amount_cents",
+    ),
+    (
+        "unpaid payout with a ledger entry",
+        "SELECT po.id::text FROM payouts po
+          WHERE po.status <> 'paid' AND EXISTS (SELECT 1 FROM journal_entries e WHERE e.idempotency_key = 'payout:' || po.id)",
+    ),
+    (
+        "mechanic whose count of open sessions is wrong",
+        "SELECT m.user_id::text FROM mechanics m
+          WHERE m.active_sessions <> (SELECT count(*) FROM sessions s
+                                       WHERE s.mechanic_id = m.user_id AND s.status IN ('accepted', 'active'))",
+    ),
+    (
+        "workshop whose mechanics counters are wrong",
+        "SELECT s.workshop_id::text FROM workshop_stats s
+          WHERE s.mechanics_total <> (SELECT count(*) FROM mechanics m
+                                       WHERE m.workshop_id = s.workshop_id AND m.application_status = 'approved')
+             OR s.mechanics_online <> (SELECT count(*) FROM mechanics m WHERE m.workshop_id = s.workshop_id
+                                         AND m.application_status = 'approved' AND m.is_online)",
+    ),
+    (
+        "workshop whose session or rating statistics are wrong",
+        "SELECT st.workshop_id::text FROM workshop_stats st
+          WHERE st.sessions_completed <> (SELECT count(*) FROM sessions s
+                                            WHERE s.workshop_id = st.workshop_id AND s.status = 'completed')
+             OR st.rating_count <> (SELECT count(*) FROM sessions s WHERE s.workshop_id = st.workshop_id AND s.rating IS NOT NULL)
+             OR st.rating_sum <> (SELECT coalesce(sum(s.rating), 0) FROM sessions s WHERE s.workshop_id = st.workshop_id)
+             OR st.requests_served <> (SELECT count(*) FROM session_requests r
+                                         WHERE r.workshop_id = st.workshop_id AND r.status = 'accepted')",
+    ),
+    (
+        "mechanic whose session or rating statistics are wrong",
+        "SELECT m.user_id::text FROM mechanics m
+          WHERE m.sessions_completed <> (SELECT count(*) FROM sessions s WHERE s.mechanic_id = m.user_id AND s.status = 'completed')
+             OR m.rating_count <> (SELECT count(*) FROM sessions s WHERE s.mechanic_id = m.user_id AND s.rating IS NOT NULL)",
+    ),
+];
+
+/// Runs every check; answers the problems found (empty: consistent).
+pub async fn check(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    let mut problems = crate::ledger::check_consistency(pool).await?;
+    for (what, sql) in CHECKS {
+        let offenders: Vec<String> = sqlx::query_scalar(sql).fetch_all(pool).await?;
+        for id in offenders.iter().take(20) {
+            problems.push(format!("{what}: {id}"));
+        }
+        if offenders.len() > 20 {
+            problems.push(format!("{what}: and {} more", offenders.len() - 20));
+        }
+    }
+    Ok(problems)
+}

@@ -1,0 +1,387 @@
+//! The authorization matrix: every route and server function the app registers,
+//! called by each kind of person with ids that belong to someone else. The
+//! expected outcomes are the table below; any difference fails the test, and so
+//! does a registered endpoint the table does not list.
+//!
+//! Outcomes: `ok` a 2xx answer, `see` a redirect elsewhere than the log-in page,
+//! `login` a redirect to the log-in page, or an exact status (`400`, `401`,
+//! `403`, `404`, `409`). Every answer that is not `ok`/`see` must leave every
+//! application table unchanged.
+//!
+//! Calls run in table order, and within a row from left to right, so a row can
+//! show that a one-time action succeeds once (`ok`) and then conflicts (`409`).
+
+use super::{World, EVERYONE};
+use crate::testing::{ChangeWatch, ORIGIN};
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use sqlx::PgPool;
+use std::collections::BTreeSet;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// A server function (form POST from this origin).
+    Call,
+    /// A server function that logs in, out or creates an account: each person
+    /// calls it on a fresh log-in of their own, after all the other rows.
+    Fresh,
+    /// A page rendered by Leptos.
+    Page,
+    /// A plain GET route.
+    Get,
+    /// A plain form POST route (from this origin).
+    Post,
+    /// A plain POST of a JSON body with no session (the webhook).
+    Json,
+    /// A live stream: only the status is read.
+    Stream,
+}
+
+pub(super) struct Case {
+    pub kind: Kind,
+    /// The route as registered (`/orders/{id}`); for server functions, its path.
+    pub route: &'static str,
+    /// What is requested, with `{name}` placeholders from the world.
+    pub uri: &'static str,
+    pub fields: &'static [(&'static str, &'static str)],
+    /// Outcomes for Anon Cust Cust2 MechA MechB Indie OwnerA OwnerB Admin.
+    pub expect: &'static str,
+}
+
+const fn call(
+    route: &'static str,
+    fields: &'static [(&'static str, &'static str)],
+    expect: &'static str,
+) -> Case {
+    Case { kind: Kind::Call, route, uri: route, fields, expect }
+}
+const fn fresh(
+    route: &'static str,
+    fields: &'static [(&'static str, &'static str)],
+    expect: &'static str,
+) -> Case {
+    Case { kind: Kind::Fresh, route, uri: route, fields, expect }
+}
+const fn page(route: &'static str, uri: &'static str, expect: &'static str) -> Case {
+    Case { kind: Kind::Page, route, uri, fields: &[], expect }
+}
+const fn plain(
+    kind: Kind,
+    route: &'static str,
+    uri: &'static str,
+    fields: &'static [(&'static str, &'static str)],
+    expect: &'static str,
+) -> Case {
+    Case { kind, route, uri, fields, expect }
+}
+
+const CHECKOUT: &[(&str, &str)] = &[
+    ("request_key", "{new_key}"),
+    ("plan_code", "video15"),
+    ("vehicle_make", "Toyota"),
+    ("vehicle_model", "Corolla"),
+    ("vehicle_year", "2016"),
+    ("problem_description", "Grinding noise from the front left wheel when braking."),
+    ("workshop_id", "{workshop_a}"),
+    ("routing_type", "hybrid"),
+];
+const MECHANIC_FORM: &[(&str, &str)] = &[
+    ("name", "New Mechanic"),
+    ("email", "{new_email}"),
+    ("password", "a long password"),
+    ("specialties", "Brakes"),
+    ("years_experience", "4"),
+    ("certifications", "ASE"),
+];
+const INVITE_FORM: &[(&str, &str)] = &[
+    ("token", "{fresh_token}"),
+    ("name", "Invited Mechanic"),
+    ("password", "a long password"),
+    ("specialties", "Brakes"),
+    ("years_experience", "4"),
+    ("certifications", "ASE"),
+];
+const WORKSHOP_FORM: &[(&str, &str)] = &[
+    ("owner_name", "New Owner"),
+    ("email", "{new_email}"),
+    ("password", "a long password"),
+    ("workshop_name", "New Garage {new_key}"),
+    ("contact_email", "garage@example.com"),
+    ("phone", "+33 1 23 45 67 89"),
+    ("city", "Lille"),
+    ("address", "1 rue de la Gare"),
+    ("description", "Brakes and diagnostics."),
+    ("specialties", "Brakes"),
+];
+
+#[rustfmt::skip]
+pub(super) const TABLE: &[Case] = &[
+    //                                                                                   Anon  Cust  Cus2  MchA  MchB  Indi  OwnA  OwnB  Admn
+    // Public reads.
+    call("/api/public/plans", &[],                                                      "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    call("/api/public/me", &[],                                                         "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    call("/api/public/directory", &[("q", "garage"), ("limit", "10"), ("offset", "0")], "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    call("/api/public/invites/details", &[("token", "{invite_token}")],                 "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    // Anyone's own account.
+    call("/api/account/name", &[("name", "Test Person")],                               "401   ok    ok    ok    ok    ok    ok    ok    ok"),
+    call("/api/account/password", &[("current_password", "not the password"),
+        ("new_password", "another secret"), ("confirm_password", "another secret")],     "401   400   400   400   400   400   400   400   400"),
+    // Customers: booking and their own orders.
+    call("/api/booking/options", &[("workshop", "{workshop_a}")],                       "401   ok    ok    403   403   403   403   403   403"),
+    call("/api/booking/checkout", CHECKOUT,                                             "401   ok    ok    403   403   403   403   403   403"),
+    call("/api/booking/mine", &[],                                                      "401   ok    ok    403   403   403   403   403   403"),
+    call("/api/booking/order", &[("order_id", "{order_live}")],                         "401   ok    404   403   403   403   403   403   403"),
+    call("/api/booking/widen", &[("order_id", "{order_widen}"),
+        ("routing_type", "broadcast")],                                                  "401   ok    404   403   403   403   403   403   403"),
+    call("/api/booking/cancel", &[("order_id", "{order_cancel}")],                      "401   ok    404   403   403   403   403   403   403"),
+    // Mechanics: offers, accepting, their dashboard.
+    call("/api/mechanic/offers", &[],                                                   "401   403   403   ok    ok    ok    403   403   403"),
+    call("/api/mechanic/accept", &[("request_id", "{request_elsewhere}")],              "401   403   403   403   403   403   403   403   403"),
+    call("/api/mechanic/accept", &[("request_id", "{request_open}")],                   "401   403   403   ok    409   409   403   403   403"),
+    call("/api/mechanic/dashboard", &[],                                                "401   403   403   ok    ok    ok    403   403   403"),
+    call("/api/mechanic/profile", &[],                                                  "401   403   403   ok    ok    ok    403   403   403"),
+    call("/api/mechanic/earnings", &[],                                                 "401   403   403   ok    ok    ok    403   403   403"),
+    call("/api/mechanic/online", &[("online", "true")],                                 "401   403   403   ok    ok    ok    403   403   403"),
+    call("/api/mechanic/capacity", &[("capacity", "3")],                                "401   403   403   ok    ok    ok    403   403   403"),
+    // A session belongs to its customer and its mechanic.
+    call("/api/session/room", &[("session_id", "{session_live}")],                      "401   ok    404   ok    404   404   404   404   404"),
+    call("/api/session/chat", &[("session_id", "{session_live}"), ("body", "Hello")],   "401   ok    404   ok    404   404   404   404   404"),
+    call("/api/session/end", &[("session_id", "{session_end}")],                        "401   403   403   ok    404   404   403   403   403"),
+    call("/api/session/rate", &[("session_id", "{session_done}"), ("rating", "5"),
+        ("comment", "Clear and quick.")],                                                "401   ok    404   403   403   403   403   403   403"),
+    // Workshop owners: their workshop, invites and mechanics.
+    call("/api/workshop/dashboard", &[],                                                "401   403   403   403   403   403   ok    ok    403"),
+    call("/api/workshop/earnings", &[("from", "2026-01-01"), ("to", "2026-12-31")],      "401   403   403   403   403   403   ok    ok    403"),
+    call("/api/workshop/invite", &[("email", "{new_email}")],                           "401   403   403   403   403   403   ok    ok    403"),
+    call("/api/workshop/invite/resend", &[("invite_id", "{invite_resend}")],            "401   403   403   403   403   403   ok    404   403"),
+    call("/api/workshop/invite/revoke", &[("invite_id", "{invite_revoke}")],            "401   403   403   403   403   403   ok    404   403"),
+    call("/api/workshop/remove-mechanic", &[("mechanic_id", "{mechanic_a2}")],          "401   403   403   403   403   403   ok    404   403"),
+    // Payout set-up: workshops and independent mechanics are paid.
+    // (a workshop's mechanics are paid by their workshop: nothing to set up).
+    call("/api/payouts/setup", &[],                                                     "401   403   403   403   403   ok    ok    ok    403"),
+    call("/api/payouts/start", &[],                                                     "401   403   403   403   403   ok    ok    ok    403"),
+    call("/api/payouts/refresh", &[],                                                   "401   403   403   403   403   ok    ok    ok    403"),
+    // The platform admin.
+    call("/api/admin/queues", &[],                                                      "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/workshops", &[],                                                   "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/workshop/decide", &[("workshop_id", "{workshop_pending}"),
+        ("decision", "approve"), ("reason", "")],                                        "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/mechanic/decide", &[("mechanic_id", "{mechanic_pending}"),
+        ("decision", "approve"), ("reason", "")],                                        "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/workshop/fee", &[("workshop_id", "{workshop_b}"),
+        ("fee_percent", "17.5"), ("note", "Volume deal")],                               "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/mailbox", &[],                                                     "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/requests", &[],                                                    "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/request-audit", &[("request_id", "{request_open}")],               "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/analytics", &[],                                                   "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/revenue", &[],                                                     "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/orders", &[],                                                      "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/refund", &[("order_id", "{order_done}"), ("amount", "1.00"),
+        ("reason", "Goodwill")],                                                         "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/payouts", &[],                                                     "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/payouts/run", &[],                                                 "401   403   403   403   403   403   403   403   ok"),
+    call("/api/admin/reconcile", &[],                                                   "401   403   403   403   403   403   403   403   ok"),
+
+    // Pages.
+    page("/", "/",                                                                      "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    page("/signup", "/signup",                                                          "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    page("/login", "/login",                                                            "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    page("/workshops", "/workshops",                                                    "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    page("/workshops/join", "/workshops/join",                                          "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    page("/mechanics/apply", "/mechanics/apply",                                        "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    page("/invite/{token}", "/invite/{invite_token}",                                   "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    page("/account", "/account",                                                        "login ok    ok    ok    ok    ok    ok    ok    ok"),
+    page("/book", "/book",                                                              "login ok    ok    403   403   403   403   403   403"),
+    page("/sessions", "/sessions",                                                      "login ok    ok    403   403   403   403   403   403"),
+    page("/checkout/return", "/checkout/return?order={order_live}",                     "login ok    404   403   403   403   403   403   403"),
+    page("/orders/{id}", "/orders/{order_live}",                                        "login ok    404   403   403   403   403   403   403"),
+    page("/session/{id}", "/session/{session_live}",                                    "login ok    404   ok    404   404   404   404   404"),
+    page("/mechanic", "/mechanic",                                                      "login 403   403   ok    ok    ok    403   403   403"),
+    page("/mechanic/earnings", "/mechanic/earnings",                                    "login 403   403   ok    ok    ok    403   403   403"),
+    page("/mechanic/payouts", "/mechanic/payouts",                                      "login 403   403   403   403   ok    ok    ok    403"),
+    page("/workshop", "/workshop",                                                      "login 403   403   403   403   403   ok    ok    403"),
+    page("/workshop/earnings", "/workshop/earnings",                                    "login 403   403   403   403   403   ok    ok    403"),
+    page("/workshop/payouts", "/workshop/payouts",                                      "login 403   403   403   403   ok    ok    ok    403"),
+    page("/admin", "/admin",                                                            "login 403   403   403   403   403   403   403   ok"),
+    page("/admin/workshops", "/admin/workshops",                                        "login 403   403   403   403   403   403   403   ok"),
+    page("/admin/mailbox", "/admin/mailbox",                                            "login 403   403   403   403   403   403   403   ok"),
+    page("/admin/requests", "/admin/requests",                                          "login 403   403   403   403   403   403   403   ok"),
+    page("/admin/revenue", "/admin/revenue",                                            "login 403   403   403   403   403   403   403   ok"),
+    page("/admin/payouts", "/admin/payouts",                                            "login 403   403   403   403   403   403   403   ok"),
+    page("/admin/orders", "/admin/orders",                                              "login 403   403   403   403   403   403   403   ok"),
+    page("/admin/reconciliation", "/admin/reconciliation",                              "login 403   403   403   403   403   403   403   ok"),
+
+    // Plain routes.
+    plain(Kind::Get, "/healthz", "/healthz", &[],                                       "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    plain(Kind::Get, "/api/workshops/directory", "/api/workshops/directory?q=garage", &[],
+                                                                                         "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    plain(Kind::Json, "/api/stripe/webhook", "/api/stripe/webhook", &[],                "400   400   400   400   400   400   400   400   400"),
+    plain(Kind::Stream, "/api/live/offers", "/api/live/offers", &[],                    "401   403   403   ok    ok    ok    403   403   403"),
+    plain(Kind::Stream, "/api/live/order/{order_id}", "/api/live/order/{order_live}", &[],
+                                                                                         "401   ok    404   403   403   403   403   403   403"),
+    plain(Kind::Stream, "/api/live/session/{session_id}", "/api/live/session/{session_live}", &[],
+                                                                                         "401   ok    404   ok    404   404   404   404   404"),
+    plain(Kind::Get, "/workshop/earnings.csv", "/workshop/earnings.csv", &[],           "401   403   403   403   403   403   ok    ok    403"),
+    // The sandbox's hosted pages stand in for Stripe's: the unguessable id in the
+    // link is the credential, as it is at Stripe.
+    plain(Kind::Get, "/sandbox/checkout/{id}", "/sandbox/checkout/{checkout}", &[],     "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    plain(Kind::Post, "/sandbox/checkout/{id}/pay", "/sandbox/checkout/{checkout}/pay", &[("card_number", "4242 4242 4242 4242")],
+                                                                                         "see   see   see   see   see   see   see   see   see"),
+    plain(Kind::Get, "/sandbox/connect/{account}", "/sandbox/connect/{connect_account}", &[],
+                                                                                         "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    plain(Kind::Post, "/sandbox/connect/{account}", "/sandbox/connect/{connect_account}", &[("legal_name", "Beta Motors"),
+        ("routing_number", "110000000"), ("account_number", "000123456789")],            "see   see   see   see   see   see   see   see   see"),
+
+    // Logging in and out and creating accounts, each on a fresh log-in.
+    fresh("/api/public/auth/sign-up", &[("name", "New Person"), ("email", "{new_email}"),
+        ("password", "a long password")],                                                "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    fresh("/api/public/workshops/register", WORKSHOP_FORM,                              "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    fresh("/api/public/mechanics/apply", MECHANIC_FORM,                                 "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    fresh("/api/public/invites/accept", INVITE_FORM,                                    "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    fresh("/api/public/auth/log-in", &[("email", "cust2@example.com"),
+        ("password", "password123"), ("next", "/sessions")],                             "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    fresh("/api/public/auth/log-out", &[],                                              "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    // Joining a workshop with an invite meant for the independent mechanic's email
+    // (last: it turns that mechanic into a workshop mechanic).
+    fresh("/api/invites/join", &[("token", "{join_token}")],                            "401   403   403   403   403   ok    403   403   403"),
+];
+
+/// What a request answered, in the table's words.
+fn outcome(status: StatusCode, location: Option<&str>) -> String {
+    if status.is_success() {
+        "ok".into()
+    } else if status.is_redirection() {
+        if location.is_some_and(|l| l.starts_with("/login")) {
+            "login".into()
+        } else {
+            "see".into()
+        }
+    } else {
+        status.as_u16().to_string()
+    }
+}
+
+pub(super) fn request(kind: Kind, uri: &str, body: String) -> Request<Body> {
+    let builder = Request::builder().uri(uri);
+    match kind {
+        // A browser asks for HTML (which is what makes a log-in redirect a real 302).
+        Kind::Page => builder.header(header::ACCEPT, "text/html,application/xhtml+xml").body(Body::empty()),
+        Kind::Get => builder.body(Body::empty()),
+        Kind::Stream => builder.header(header::ACCEPT, "text/event-stream").body(Body::empty()),
+        Kind::Json => builder
+            .method(Method::POST)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"id":"evt_1","type":"checkout.session.completed","data":{"object":{}}}"#)),
+        Kind::Call | Kind::Fresh | Kind::Post => builder
+            .method(Method::POST)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, ORIGIN)
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(body)),
+    }
+    .unwrap()
+}
+
+/// Every endpoint the router serves: server functions, Leptos pages and plain routes.
+fn registered_endpoints() -> BTreeSet<String> {
+    let mut all = BTreeSet::new();
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        all.insert(format!("{method} {path}"));
+    }
+    for listing in leptos_axum::generate_route_list(crate::app::App) {
+        all.insert(format!("GET {}", listing.path()));
+    }
+    for route in crate::server::plain_routes(true) {
+        all.insert(format!("{} {}", route.method, route.path));
+    }
+    all
+}
+
+fn method_of(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Page | Kind::Get | Kind::Stream => "GET",
+        _ => "POST",
+    }
+}
+
+#[tokio::test]
+async fn the_table_lists_every_registered_endpoint_exactly() {
+    let listed: BTreeSet<String> =
+        TABLE.iter().map(|c| format!("{} {}", method_of(c.kind), c.route)).collect();
+    let registered = registered_endpoints();
+    let missing: Vec<_> = registered.difference(&listed).collect();
+    let unknown: Vec<_> = listed.difference(&registered).collect();
+    assert!(missing.is_empty(), "endpoints without a row in the authorization table: {missing:?}");
+    assert!(unknown.is_empty(), "rows for endpoints the app does not register: {unknown:?}");
+    for case in TABLE {
+        assert_eq!(case.expect.split_whitespace().count(), EVERYONE.len(), "{}", case.route);
+    }
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn everyone_gets_exactly_what_the_table_says(pool: PgPool) {
+    let mut world = World::new(pool.clone()).await;
+    let mut watch = ChangeWatch::install(&pool).await;
+    let mut differences = Vec::new();
+    let mut unexpected_changes = Vec::new();
+    let mut counter = 0;
+
+    let ordered =
+        TABLE.iter().filter(|c| c.kind != Kind::Fresh).chain(TABLE.iter().filter(|c| c.kind == Kind::Fresh));
+    for case in ordered {
+        for (who, expected) in EVERYONE.into_iter().zip(case.expect.split_whitespace()) {
+            counter += 1;
+            let fields = world.expand(case.fields, counter).await;
+            let body = crate::testing::form_body(
+                &fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
+            );
+            let uri = world.fill(case.uri);
+            let req = request(case.kind, &uri, body);
+
+            // A fresh log-in first: logging in is not part of what is measured.
+            let mut fresh_client =
+                if case.kind == Kind::Fresh { Some(World::log_in(&world.app, who).await) } else { None };
+            watch.settle().await;
+            let (status, location, text) = if case.kind == Kind::Stream {
+                let (status, headers) = world.clients.get_mut(&who).unwrap().status_only(req).await;
+                (
+                    status,
+                    headers.get(header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_string),
+                    String::new(),
+                )
+            } else if let Some(client) = fresh_client.as_mut() {
+                let res = client.send(req).await;
+                (res.status, res.header("location").map(str::to_string), res.body)
+            } else {
+                let res = world.clients.get_mut(&who).unwrap().send(req).await;
+                (res.status, res.header("location").map(str::to_string), res.body)
+            };
+            let got = outcome(status, location.as_deref());
+            if got != expected {
+                let excerpt: String = text.chars().take(160).collect();
+                differences.push(format!(
+                    "{:<6} {who:?}: expected {expected}, got {got} ({uri}) {excerpt}",
+                    method_of(case.kind)
+                ));
+            }
+            if !matches!(got.as_str(), "ok" | "see") {
+                let changed = watch.changes().await;
+                if !changed.is_empty() {
+                    unexpected_changes
+                        .push(format!("{uri} as {who:?} answered {got} but changed {changed:?}"));
+                }
+            }
+            if status.is_server_error() {
+                differences.push(format!("{uri} as {who:?}: server error {status}: {text}"));
+            }
+        }
+    }
+    assert!(
+        differences.is_empty() && unexpected_changes.is_empty(),
+        "{} difference(s) from the table:\n{}\n{} refused call(s) that changed data:\n{}",
+        differences.len(),
+        differences.join("\n"),
+        unexpected_changes.len(),
+        unexpected_changes.join("\n")
+    );
+}

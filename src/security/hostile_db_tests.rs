@@ -1,0 +1,457 @@
+//! Hostile input: every server function's fields, every path id, the directory's
+//! query, invite tokens and webhook bodies, fed with wrong types, empty and huge
+//! values, unicode, extreme numbers and injection payloads (a fixed list plus
+//! values drawn by proptest from a seeded runner). Every answer must be a
+//! success or a 4xx with a message, never a 5xx, and a 4xx must change nothing.
+//! Afterwards no page shows any of the markup that went in unescaped.
+
+use super::authz_db_tests::{request, Kind, TABLE};
+use super::{Who, World, EVERYONE};
+use crate::testing::{form_body, ChangeWatch, TestClient, TestResponse, ORIGIN};
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestRng, TestRunner};
+use sqlx::PgPool;
+
+/// Markup that must never come back unescaped.
+const MARKUP: &[&str] =
+    &["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>"];
+
+fn hostile_values() -> Vec<String> {
+    let mut v: Vec<String> = [
+        "",
+        " ",
+        "\t\n",
+        "0",
+        "-1",
+        "-9223372036854775808",
+        "9223372036854775807",
+        "99999999999999999999999999999",
+        "1e308",
+        "-0.0000001",
+        "NaN",
+        "Infinity",
+        "true",
+        "null",
+        "[]",
+        "{}",
+        "00000000-0000-0000-0000-000000000000",
+        "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        "Ωmega 🚗 ñandú 漢字",
+        "\u{202e}evil\u{200b}",
+        "a\0b",
+        "'; DROP TABLE users; --",
+        "\" OR 1=1 --",
+        "1; SELECT pg_sleep(5)",
+        "../../../../etc/passwd",
+        "%00%0d%0aSet-Cookie: x=y",
+        "\r\nSet-Cookie: x=y",
+        "https://evil.example/steal",
+        "//evil.example",
+        "javascript:alert(1)",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(MARKUP.iter().map(|s| s.to_string()));
+    v.push("x".repeat(100_000));
+    v.push("é".repeat(20_000));
+    v
+}
+
+/// Values drawn by proptest: arbitrary unicode strings and numbers of any size.
+fn drawn_values(runner: &mut TestRunner, n: usize) -> Vec<String> {
+    let strategies = [
+        proptest::string::string_regex("(?s).{0,80}").unwrap().boxed(),
+        proptest::num::i64::ANY.prop_map(|n| n.to_string()).boxed(),
+        proptest::num::f64::ANY.prop_map(|n| n.to_string()).boxed(),
+        proptest::string::string_regex("[0-9a-f-]{0,40}").unwrap().boxed(),
+    ];
+    (0..n).map(|i| strategies[i % strategies.len()].new_tree(runner).unwrap().current()).collect()
+}
+
+/// Problems with one answer: a 5xx, a 4xx without a message, or a 4xx that changed data.
+struct Judge {
+    watch: ChangeWatch,
+    problems: Vec<String>,
+    calls: usize,
+}
+
+impl Judge {
+    async fn new(pool: &PgPool) -> Judge {
+        Judge { watch: ChangeWatch::install(pool).await, problems: Vec::new(), calls: 0 }
+    }
+
+    /// Takes the present data as the reference for the next call.
+    async fn settle(&mut self) {
+        self.watch.settle().await;
+    }
+
+    async fn judge(&mut self, what: &str, status: StatusCode, body: &str, server_fn: bool) {
+        self.calls += 1;
+        let label = || {
+            let what: String = what.chars().take(200).collect();
+            let body: String = body.chars().take(200).collect();
+            format!("{what} -> {status} {body}")
+        };
+        if status.is_server_error() {
+            self.problems.push(format!("server error: {}", label()));
+        }
+        if status.is_client_error() {
+            if body.trim().is_empty() {
+                self.problems.push(format!("4xx without a message: {}", label()));
+            } else if server_fn && serde_json::from_str::<crate::error::AppError>(body).is_err() {
+                self.problems.push(format!("4xx that is not an error the app can show: {}", label()));
+            }
+            let changed = self.watch.changes().await;
+            if !changed.is_empty() {
+                self.problems.push(format!("4xx that changed {changed:?}: {}", label()));
+            }
+        }
+    }
+}
+
+fn post_form(path: &str, body: impl Into<Body>, content_type: &str) -> Request<Body> {
+    Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::ORIGIN, ORIGIN)
+        .header("sec-fetch-site", "same-origin")
+        .body(body.into())
+        .unwrap()
+}
+
+/// The person who may call a row (the first `ok` in it), or anyone for public rows.
+fn caller(expect: &str) -> Who {
+    EVERYONE
+        .into_iter()
+        .zip(expect.split_whitespace())
+        .find(|(_, e)| *e == "ok")
+        .map(|(w, _)| w)
+        .unwrap_or(Who::Anon)
+}
+
+async fn send(world: &mut World, who: Who, kind: Kind, req: Request<Body>) -> TestResponse {
+    if kind == Kind::Fresh && who == Who::Anon {
+        // Calls that log in or create accounts run on a throwaway client.
+        let mut client: TestClient = world.app.client();
+        client.send(req).await
+    } else {
+        world.clients.get_mut(&who).unwrap().send(req).await
+    }
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn hostile_server_function_input_is_refused_cleanly(pool: PgPool) {
+    let mut world = World::new(pool.clone()).await;
+    let mut judge = Judge::new(&pool).await;
+    let mut runner = TestRunner::new_with_rng(
+        ProptestConfig::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
+    );
+    let fixed = hostile_values();
+    let mut counter = 0;
+    for case in TABLE.iter().filter(|c| matches!(c.kind, Kind::Call | Kind::Fresh)) {
+        let who = caller(case.expect);
+        // The fresh log-ins of `send` must not count as changes of the call.
+        counter += 1;
+        let base = world.expand(case.fields, counter).await;
+        judge.settle().await;
+        for (i, (name, _)) in base.iter().enumerate() {
+            let mut values = fixed.clone();
+            values.extend(drawn_values(&mut runner, 8));
+            for value in values {
+                counter += 1;
+                let mut fields = world.expand(case.fields, counter).await;
+                fields[i].1 = value.clone();
+                let body =
+                    form_body(&fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>());
+                judge.settle().await;
+                let res = send(&mut world, who, case.kind, request(case.kind, case.route, body)).await;
+                judge
+                    .judge(
+                        &format!("{} as {who:?} with {name}={value:?}", case.route),
+                        res.status,
+                        &res.body,
+                        true,
+                    )
+                    .await;
+            }
+            // The field missing, and given twice.
+            counter += 1;
+            let mut fields = world.expand(case.fields, counter).await;
+            let (k, v) = fields.remove(i);
+            let without =
+                form_body(&fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>());
+            judge.settle().await;
+            let res = send(&mut world, who, case.kind, request(case.kind, case.route, without.clone())).await;
+            judge
+                .judge(&format!("{} as {who:?} without {name}", case.route), res.status, &res.body, true)
+                .await;
+            let twice = format!("{without}&{k}=a&{k}={}", v.replace('&', ""));
+            judge.settle().await;
+            let res = send(&mut world, who, case.kind, request(case.kind, case.route, twice)).await;
+            judge
+                .judge(&format!("{} as {who:?} with {name} twice", case.route), res.status, &res.body, true)
+                .await;
+        }
+        // Bodies that are not a form at all.
+        for (content_type, body) in [
+            ("application/x-www-form-urlencoded", Body::from(vec![0xff, 0xfe, b'=', 0x00, b'%', b'z'])),
+            ("application/x-www-form-urlencoded", Body::from("%%%%&&&===")),
+            ("application/json", Body::from(r#"{"email": 1, "password": [true]}"#)),
+            ("text/plain", Body::from("hello")),
+            ("multipart/form-data; boundary=x", Body::from("--x\r\n\r\n--x--")),
+            ("application/x-www-form-urlencoded", Body::from(vec![b'a'; 1_000_000])),
+        ] {
+            judge.settle().await;
+            let res = send(&mut world, who, case.kind, post_form(case.route, body, content_type)).await;
+            judge
+                .judge(
+                    &format!("{} as {who:?} with a {content_type} body", case.route),
+                    res.status,
+                    &res.body,
+                    true,
+                )
+                .await;
+        }
+    }
+    assert!(judge.calls > 3000, "only {} calls were made", judge.calls);
+    assert!(judge.problems.is_empty(), "{} problem(s):\n{}", judge.problems.len(), judge.problems.join("\n"));
+    no_page_shows_markup(&mut world).await;
+}
+
+/// Every page, as everyone, after the hostile run: markup that went in (names,
+/// chat messages, workshop details) comes back escaped, never as markup.
+async fn no_page_shows_markup(world: &mut World) {
+    let mut shown = Vec::new();
+    for case in TABLE.iter().filter(|c| c.kind == Kind::Page) {
+        let uri = world.fill(case.uri);
+        for who in EVERYONE {
+            let res =
+                world.clients.get_mut(&who).unwrap().send(request(Kind::Page, &uri, String::new())).await;
+            for m in MARKUP {
+                if res.body.contains(m) {
+                    shown.push(format!("{uri} as {who:?} shows {m}"));
+                }
+            }
+        }
+    }
+    assert!(shown.is_empty(), "unescaped markup:\n{}", shown.join("\n"));
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn hostile_paths_queries_and_tokens_are_refused_cleanly(pool: PgPool) {
+    let mut world = World::new(pool.clone()).await;
+    let mut judge = Judge::new(&pool).await;
+    let mut runner = TestRunner::new_with_rng(
+        ProptestConfig::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[11; 32]),
+    );
+    let mut segments: Vec<String> = [
+        "not-a-uuid",
+        "-1",
+        "0",
+        "99999999999999999999999",
+        "00000000-0000-0000-0000-000000000000",
+        "%00",
+        "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "'%20OR%201=1",
+        "%F0%9F%9A%97",
+        "%FF%FE",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    segments.push("a".repeat(5000));
+    segments.extend(
+        drawn_values(&mut runner, 12)
+            .into_iter()
+            .map(|v| crate::auth::pages::urlencode(&v))
+            .filter(|v| !v.is_empty()),
+    );
+
+    // Path ids of pages, live streams and plain routes.
+    for case in TABLE.iter().filter(|c| c.route.contains('{') && c.kind != Kind::Json) {
+        let prefix = case.route.split('{').next().unwrap();
+        let suffix = case.route.rsplit('}').next().unwrap();
+        for who in [Who::Anon, Who::Cust, Who::MechA, Who::Admin] {
+            for seg in &segments {
+                let uri = format!("{prefix}{seg}{suffix}");
+                judge.settle().await;
+                let (status, body) = if case.kind == Kind::Stream {
+                    let req = request(Kind::Stream, &uri, String::new());
+                    let (status, _) = world.clients.get_mut(&who).unwrap().status_only(req).await;
+                    (status, if status.is_success() { String::new() } else { "(stream refused)".into() })
+                } else {
+                    let body = form_body(&case.fields.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>());
+                    let res = world.clients.get_mut(&who).unwrap().send(request(case.kind, &uri, body)).await;
+                    (res.status, res.body)
+                };
+                judge.judge(&format!("{} {uri} as {who:?}", case.route), status, &body, false).await;
+            }
+        }
+    }
+
+    // Query strings: the directory (JSON and page), the log-in page's return path,
+    // the checkout return page.
+    let mut values = hostile_values();
+    values.truncate(values.len() - 2); // a URL is not the place for 100 kB
+    values.extend(drawn_values(&mut runner, 16));
+    for value in &values {
+        let v = crate::auth::pages::urlencode(value);
+        for uri in [
+            format!("/api/workshops/directory?q={v}"),
+            format!("/api/workshops/directory?q=garage&limit={v}&offset={v}"),
+            format!("/api/workshops/directory?limit=5&cursor={v}"),
+            format!("/workshops?q={v}"),
+            format!("/workshops?page={v}"),
+            format!("/login?next={v}"),
+            format!("/checkout/return?order={v}"),
+            format!("/invite/{v}"),
+        ] {
+            judge.settle().await;
+            let res = world
+                .clients
+                .get_mut(&Who::Cust)
+                .unwrap()
+                .send(request(Kind::Page, &uri, String::new()))
+                .await;
+            judge.judge(&uri, res.status, &res.body, false).await;
+        }
+        // A log-in never sends anyone off-site afterwards.
+        let mut client = world.app.client();
+        let res = client
+            .call(
+                "/api/public/auth/log-in",
+                &[("email", "cust2@example.com"), ("password", "password123"), ("next", value)],
+            )
+            .await;
+        if res.status == StatusCode::OK {
+            let target = res.json().as_str().unwrap_or_default().to_string();
+            assert!(
+                target.starts_with('/') && !target.starts_with("//") && !target.contains('\\'),
+                "next={value:?} sends the user to {target:?}"
+            );
+        }
+        judge.settle().await;
+    }
+    assert!(judge.problems.is_empty(), "{} problem(s):\n{}", judge.problems.len(), judge.problems.join("\n"));
+}
+
+/// A signed copy of `event` (as Stripe would sign it with the configured secret).
+fn signed(world: &World, payload: &str) -> Request<Body> {
+    let secret = &world.app.state.config.stripe_webhook_secret;
+    let signature =
+        crate::payments::signing::signature_header(secret, chrono::Utc::now().timestamp(), payload);
+    Request::builder()
+        .method(Method::POST)
+        .uri("/api/stripe/webhook")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("stripe-signature", signature)
+        .body(Body::from(payload.to_string()))
+        .unwrap()
+}
+
+/// Every leaf of a JSON document, as a path of keys.
+fn leaves(value: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                path.push(k.clone());
+                leaves(v, path, out);
+                path.pop();
+            }
+        }
+        _ => out.push(path.clone()),
+    }
+}
+
+fn set_leaf(value: &mut serde_json::Value, path: &[String], new: serde_json::Value) {
+    let mut at = value;
+    for key in path {
+        at = &mut at[key.as_str()];
+    }
+    *at = new;
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn hostile_webhooks_are_refused_cleanly(pool: PgPool) {
+    let mut world = World::new(pool.clone()).await;
+    let mut judge = Judge::new(&pool).await;
+    let mut client = world.app.client();
+
+    // Unsigned, badly signed, stale, and not JSON.
+    let event = include_str!("../payments/fixtures/evt_checkout_completed.json");
+    let secret = world.app.state.config.stripe_webhook_secret.clone();
+    let stale =
+        crate::payments::signing::signature_header(&secret, chrono::Utc::now().timestamp() - 3600, event);
+    for (signature, body) in [
+        (None, event.to_string()),
+        (Some("t=1,v1=deadbeef".to_string()), event.to_string()),
+        (Some("garbage".to_string()), event.to_string()),
+        (Some(stale), event.to_string()),
+        (Some("t=,v1=".to_string()), String::new()),
+    ] {
+        let mut req = Request::builder().method(Method::POST).uri("/api/stripe/webhook");
+        if let Some(s) = signature {
+            req = req.header("stripe-signature", s);
+        }
+        judge.settle().await;
+        let res = client.send(req.body(Body::from(body)).unwrap()).await;
+        judge.judge("webhook with a bad signature", res.status, &res.body, false).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    }
+    judge.settle().await;
+    let res = client.send(signed(&world, "\u{0}not json")).await;
+    judge.judge("signed webhook that is not JSON", res.status, &res.body, false).await;
+
+    // Correctly signed events whose every field in turn holds a hostile value.
+    // The event ids are fresh, so each is processed, not skipped as a replay.
+    let order = world.fill("{order_live}");
+    let mut hostile: Vec<serde_json::Value> =
+        hostile_values().into_iter().take(36).map(serde_json::Value::String).collect();
+    hostile.extend([
+        serde_json::json!(-1),
+        serde_json::json!(i64::MAX),
+        serde_json::json!(-9.9e300),
+        serde_json::json!(null),
+        serde_json::json!([]),
+        serde_json::json!({}),
+        serde_json::json!(order),
+    ]);
+    for fixture in [
+        include_str!("../payments/fixtures/evt_checkout_completed.json"),
+        include_str!("../payments/fixtures/evt_account_updated.json"),
+    ] {
+        let base: serde_json::Value = serde_json::from_str(fixture).unwrap();
+        let mut paths = Vec::new();
+        leaves(&base, &mut Vec::new(), &mut paths);
+        for path in paths.iter().filter(|p| p.first().map(String::as_str) != Some("id")) {
+            for value in &hostile {
+                let mut event = base.clone();
+                event["id"] = serde_json::json!(format!("evt_hostile_{}", uuid::Uuid::new_v4().simple()));
+                set_leaf(&mut event, path, value.clone());
+                let payload = event.to_string();
+                judge.settle().await;
+                let res = client.send(signed(&world, &payload)).await;
+                judge
+                    .judge(
+                        &format!("signed event with {}={value}", path.join(".")),
+                        res.status,
+                        &res.body,
+                        false,
+                    )
+                    .await;
+            }
+        }
+    }
+    // The order the events named is as it was: none of them paid for anything.
+    let problems = crate::consistency::check(&pool).await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(judge.problems.is_empty(), "{} problem(s):\n{}", judge.problems.len(), judge.problems.join("\n"));
+    let _ = &mut world;
+}

@@ -1,0 +1,242 @@
+//! The reliability and security suite (tests only): who may call what, what
+//! hostile input does, and what a long run of bookings with replayed webhooks
+//! leaves behind. The crash tests are end-to-end (`end2end/tests/faults.test.mjs`),
+//! because a crash needs a real process to kill.
+//!
+//! Each suite runs on its own fresh database through the real router.
+
+mod authz_db_tests;
+mod hostile_db_tests;
+mod soak_db_tests;
+
+use crate::auth::Role;
+use crate::routing::RoutingType;
+use crate::sessions::lifecycle;
+use crate::testing::fixtures::{
+    completed_session_for, connect, mechanic, owner, paid_request, plan, workshop,
+};
+use crate::testing::{create_user, TestApp, TestClient, TEST_PASSWORD};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// The people the suites act as. Workshop A and B are active; every object in
+/// the world belongs to the customer, to workshop A or to its mechanic, so the
+/// second customer, workshop B and its people are "someone else".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Who {
+    Anon,
+    Cust,
+    Cust2,
+    MechA,
+    MechB,
+    Indie,
+    OwnerA,
+    OwnerB,
+    Admin,
+}
+
+pub const EVERYONE: [Who; 9] = [
+    Who::Anon,
+    Who::Cust,
+    Who::Cust2,
+    Who::MechA,
+    Who::MechB,
+    Who::Indie,
+    Who::OwnerA,
+    Who::OwnerB,
+    Who::Admin,
+];
+
+impl Who {
+    pub fn email(self) -> Option<&'static str> {
+        Some(match self {
+            Who::Anon => return None,
+            Who::Cust => "cust@example.com",
+            Who::Cust2 => "cust2@example.com",
+            Who::MechA => "mech.a@example.com",
+            Who::MechB => "mech.b@example.com",
+            Who::Indie => "indie@example.com",
+            Who::OwnerA => "owner.a@example.com",
+            Who::OwnerB => "owner.b@example.com",
+            Who::Admin => "admin@example.com",
+        })
+    }
+}
+
+/// A world with one object of every kind, and a logged-in client per person.
+pub struct World {
+    pub app: TestApp,
+    /// Named ids and values, substituted for `{name}` in paths and fields.
+    pub vars: HashMap<&'static str, String>,
+    pub clients: HashMap<Who, TestClient>,
+    pub users: HashMap<Who, Uuid>,
+}
+
+async fn invite(pool: &PgPool, workshop: Uuid, by: Uuid, email: &str) -> (Uuid, String) {
+    let (token, hash) = crate::invites::token::new_token();
+    let id = sqlx::query_scalar(
+        "INSERT INTO mechanic_invites (organization_id, email, token_hash, invited_by, expires_at)
+         VALUES ($1, $2, $3, $4, now() + interval '7 days') RETURNING id",
+    )
+    .bind(workshop)
+    .bind(email)
+    .bind(hash)
+    .bind(by)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    (id, token)
+}
+
+impl World {
+    pub async fn new(pool: PgPool) -> World {
+        let app = TestApp::new(pool.clone());
+        let pool = &pool;
+        plan(pool).await;
+        let a = workshop(pool, "Alpha Garage").await;
+        let b = workshop(pool, "Beta Motors").await;
+        let mut users = HashMap::new();
+        users.insert(Who::Cust, create_user(pool, "cust@example.com", Role::Customer).await);
+        users.insert(Who::Cust2, create_user(pool, "cust2@example.com", Role::Customer).await);
+        users.insert(Who::MechA, mechanic(pool, "mech.a@example.com", Some(a), true).await);
+        users.insert(Who::MechB, mechanic(pool, "mech.b@example.com", Some(b), true).await);
+        users.insert(Who::Indie, mechanic(pool, "indie@example.com", None, true).await);
+        users.insert(Who::OwnerA, owner(pool, "owner.a@example.com", a).await);
+        users.insert(Who::OwnerB, owner(pool, "owner.b@example.com", b).await);
+        users.insert(Who::Admin, create_user(pool, "admin@example.com", Role::Admin).await);
+        let cust = users[&Who::Cust];
+        let mech_a = users[&Who::MechA];
+        sqlx::query("UPDATE mechanics SET capacity = 10").execute(pool).await.unwrap();
+
+        let mut vars: HashMap<&'static str, String> = HashMap::new();
+        vars.insert("workshop_a", a.to_string());
+        vars.insert("workshop_b", b.to_string());
+        // Someone waiting for the admin: a workshop and an independent mechanic.
+        let pending_workshop: Uuid = sqlx::query_scalar(
+            "INSERT INTO organizations (name, contact_email, city, status)
+             VALUES ('Pending Garage', 'p@example.com', 'Nantes', 'pending') RETURNING id",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        owner(pool, "owner.p@example.com", pending_workshop).await;
+        vars.insert("workshop_pending", pending_workshop.to_string());
+        let pending_mechanic = mechanic(pool, "pending.mech@example.com", None, false).await;
+        sqlx::query("UPDATE mechanics SET application_status = 'pending' WHERE user_id = $1")
+            .bind(pending_mechanic)
+            .execute(pool)
+            .await
+            .unwrap();
+        vars.insert("mechanic_pending", pending_mechanic.to_string());
+        vars.insert("mechanic_a2", mechanic(pool, "mech.a2@example.com", Some(a), false).await.to_string());
+
+        // The customer's requests: one waiting for workshop A, one to widen, one to cancel.
+        let (_, request) = paid_request(pool, cust, RoutingType::WorkshopOnly, Some(a)).await;
+        vars.insert("request_open", request.to_string());
+        // Workshop C has none of the people above: its request is offered to none of them.
+        let c = workshop(pool, "Gamma Auto").await;
+        mechanic(pool, "mech.c@example.com", Some(c), true).await;
+        let (_, request) = paid_request(pool, cust, RoutingType::WorkshopOnly, Some(c)).await;
+        vars.insert("request_elsewhere", request.to_string());
+        // Workshop A did not answer in time: the customer may open the request to others.
+        let (order, request) = paid_request(pool, cust, RoutingType::WorkshopOnly, Some(a)).await;
+        sqlx::query("UPDATE session_requests SET status = 'expired', closed_at = now() WHERE id = $1")
+            .bind(request)
+            .execute(pool)
+            .await
+            .unwrap();
+        vars.insert("order_widen", order.to_string());
+        let (order, _) = paid_request(pool, cust, RoutingType::WorkshopOnly, Some(a)).await;
+        crate::testing::fixtures::sandbox_payment(pool, order).await;
+        vars.insert("order_cancel", order.to_string());
+
+        // Sessions of the customer with mechanic A: live (chat, room), one to end, one completed.
+        let policy = lifecycle::RoutingSettings::from_config(&app.state.config).policy;
+        for name in ["live", "end"] {
+            let (order, request) = paid_request(pool, cust, RoutingType::WorkshopOnly, Some(a)).await;
+            let session =
+                lifecycle::accept(pool, mech_a, request, chrono::Utc::now(), &policy).await.unwrap();
+            vars.insert(if name == "live" { "order_live" } else { "order_end" }, order.to_string());
+            vars.insert(if name == "live" { "session_live" } else { "session_end" }, session.to_string());
+        }
+        let (order, session) =
+            completed_session_for(&app, cust, mech_a, RoutingType::WorkshopOnly, Some(a)).await;
+        vars.insert("order_done", order.to_string());
+        vars.insert("session_done", session.to_string());
+
+        // Workshop A's invites: to resend, to revoke, to look at, and one for the independent mechanic.
+        let owner_a = users[&Who::OwnerA];
+        vars.insert("invite_resend", invite(pool, a, owner_a, "r@example.com").await.0.to_string());
+        vars.insert("invite_revoke", invite(pool, a, owner_a, "v@example.com").await.0.to_string());
+        vars.insert("invite_token", invite(pool, a, owner_a, "new.mech@example.com").await.1);
+        vars.insert("join_token", invite(pool, a, owner_a, "indie@example.com").await.1);
+        // A Connect account in the sandbox, as onboarding makes it.
+        vars.insert("connect_account", connect(pool, Some(b), None, false).await);
+
+        let mut clients = HashMap::new();
+        for who in EVERYONE {
+            clients.insert(who, Self::log_in(&app, who).await);
+        }
+        // A checkout started by the customer: its hosted page in the sandbox.
+        let key = Uuid::new_v4().to_string();
+        let res = clients
+            .get_mut(&Who::Cust)
+            .unwrap()
+            .call(
+                "/api/booking/checkout",
+                &[
+                    ("request_key", key.as_str()),
+                    ("plan_code", "video15"),
+                    ("vehicle_make", "Toyota"),
+                    ("vehicle_model", "Corolla"),
+                    ("vehicle_year", "2016"),
+                    ("problem_description", "Grinding noise from the front left wheel when braking."),
+                    ("workshop_id", ""),
+                    ("routing_type", "broadcast"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, axum::http::StatusCode::OK, "{}", res.body);
+        let url = res.json().as_str().unwrap().to_string();
+        vars.insert("checkout", url.rsplit('/').next().unwrap().to_string());
+
+        World { app, vars, clients, users }
+    }
+
+    /// A client logged in as `who` (a new session each time).
+    pub async fn log_in(app: &TestApp, who: Who) -> TestClient {
+        let mut client = app.client();
+        if let Some(email) = who.email() {
+            let res = client.log_in(email, TEST_PASSWORD).await;
+            assert_eq!(res.status, axum::http::StatusCode::OK, "log in {email}: {}", res.body);
+        }
+        client
+    }
+
+    /// A form's fields with the world's values; `{new_email}` and `{new_key}` are
+    /// new on every call and `{fresh_token}` is a new invite to workshop A.
+    pub async fn expand(&self, fields: &[(&str, &str)], counter: usize) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (k, v) in fields {
+            let mut v = self.fill(v).replace("{new_email}", &format!("new{counter}@example.com"));
+            v = v.replace("{new_key}", &Uuid::new_v4().to_string());
+            if v == "{fresh_token}" {
+                let workshop = self.vars["workshop_a"].parse().unwrap();
+                let email = format!("invited{counter}@example.com");
+                v = invite(self.app.pool(), workshop, self.users[&Who::OwnerA], &email).await.1;
+            }
+            out.push((k.to_string(), v));
+        }
+        out
+    }
+
+    /// Replaces each `{name}` with the world's value.
+    pub fn fill(&self, template: &str) -> String {
+        let mut out = template.to_string();
+        for (k, v) in &self.vars {
+            out = out.replace(&format!("{{{k}}}"), v);
+        }
+        out
+    }
+}

@@ -1,0 +1,471 @@
+//! Load with faults: customers book and pay, mechanics accept and complete,
+//! customers rate and cancel, all over a real loopback socket, while the
+//! sandbox delivers its webhooks and a chaos task replays old ones, shuffled,
+//! puts delivered ones back in the queue, sends stale signatures, and clients
+//! hang up in the middle of requests (so handlers are cancelled mid-transaction).
+//!
+//! Afterwards the books must be whole: the consistency suite finds nothing, the
+//! ledger's cash equals what was paid less what was refunded, to the cent, each
+//! paid checkout is one order with exactly one request, and each event was
+//! processed once.
+//!
+//! `SOAK_SECONDS` sets the length (default 15); `SOAK_SECONDS=300 scripts/test db`
+//! is the long run.
+
+use crate::auth::Role;
+use crate::payments::signing::signature_header;
+use crate::testing::{create_user, fixtures, test_config, TestApp, ORIGIN, TEST_PASSWORD};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use sqlx::PgPool;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const CUSTOMERS: usize = 5;
+
+/// What the soak saw, shared by its tasks.
+#[derive(Default)]
+struct Tally {
+    /// Answers that should never happen: 5xx, or a status the step can't give.
+    unexpected: Mutex<Vec<String>>,
+    checkouts: AtomicU64,
+    payments: AtomicU64,
+    accepts: AtomicU64,
+    lost_races: AtomicU64,
+    completions: AtomicU64,
+    ratings: AtomicU64,
+    cancels: AtomicU64,
+    hang_ups: AtomicU64,
+    replays: AtomicU64,
+    requeued: AtomicU64,
+}
+
+impl Tally {
+    fn unexpected(&self, what: String) {
+        self.unexpected.lock().unwrap().push(what);
+    }
+}
+
+/// A browser-like client on the loopback socket: a cookie jar, the app's
+/// origin on every POST, redirects not followed.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    tally: Arc<Tally>,
+}
+
+impl Browser {
+    fn new(base: &str, tally: Arc<Tally>) -> Self {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Browser { base: base.to_string(), http, tally }
+    }
+
+    fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("origin", ORIGIN)
+            .header("sec-fetch-site", "same-origin")
+            .form(fields)
+    }
+
+    /// Posts, and answers (status, body); a 5xx is recorded as unexpected.
+    async fn call(&self, path: &str, fields: &[(&str, &str)]) -> Option<(u16, String)> {
+        match self.post(path, fields).send().await {
+            Ok(res) => {
+                let status = res.status().as_u16();
+                let body = res.text().await.unwrap_or_default();
+                if status >= 500 {
+                    self.tally.unexpected(format!("{path}: {status} {body}"));
+                }
+                Some((status, body))
+            }
+            Err(e) => {
+                self.tally.unexpected(format!("{path}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Sends the request and hangs up before the answer: the server's handler
+    /// is dropped wherever it happens to be.
+    async fn hang_up(&self, path: &str, fields: &[(&str, &str)]) {
+        let wait = pause(1..15);
+        let _ = tokio::time::timeout(wait, self.post(path, fields).send()).await;
+        self.tally.hang_ups.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// The thread's random generator is not Send: these take it and let it go
+// before any await.
+fn chance(p: f64) -> bool {
+    rand::thread_rng().gen_bool(p)
+}
+
+fn pause(millis: std::ops::Range<u64>) -> Duration {
+    Duration::from_millis(rand::thread_rng().gen_range(millis))
+}
+
+fn pick<T: Clone>(items: &[T]) -> Option<T> {
+    items.choose(&mut rand::thread_rng()).cloned()
+}
+
+async fn log_in(browser: &Browser, email: &str) {
+    let (status, body) = browser
+        .call("/api/public/auth/log-in", &[("email", email), ("password", TEST_PASSWORD)])
+        .await
+        .expect("log-in answers");
+    assert_eq!(status, 200, "log-in of {email}: {body}");
+}
+
+/// One customer: books (sometimes hanging up and submitting the same form
+/// again), pays, rates finished sessions and now and then cancels a booking.
+async fn customer(pool: PgPool, browser: Browser, id: Uuid, workshops: [Uuid; 2], until: Instant) {
+    let tally = browser.tally.clone();
+    while Instant::now() < until {
+        let key = Uuid::new_v4().to_string();
+        let workshop = pick(&workshops).unwrap().to_string();
+        let routing = pick(&["broadcast", "hybrid", "workshop_only"]).unwrap();
+        let mut fields = vec![
+            ("request_key", key.as_str()),
+            ("plan_code", "video15"),
+            ("vehicle_make", "Ford"),
+            ("vehicle_model", "Fiesta"),
+            ("vehicle_year", "2011"),
+            ("problem_description", "A whine from the gearbox above 50 km/h."),
+            ("routing_type", routing),
+        ];
+        if routing != "broadcast" {
+            fields.push(("workshop_id", workshop.as_str()));
+        }
+        if chance(0.2) {
+            browser.hang_up("/api/booking/checkout", &fields).await;
+        }
+        let Some((status, body)) = browser.call("/api/booking/checkout", &fields).await else { continue };
+        if status != 200 {
+            tally.unexpected(format!("checkout: {status} {body}"));
+            continue;
+        }
+        tally.checkouts.fetch_add(1, Ordering::Relaxed);
+        let url: String = serde_json::from_str(&body).unwrap();
+        let checkout = url.rsplit('/').next().unwrap().to_string();
+        let pay = format!("/sandbox/checkout/{checkout}/pay");
+        let card = [("card_number", "4242 4242 4242 4242")];
+        if chance(0.2) {
+            browser.hang_up(&pay, &card).await;
+        }
+        // A paid checkout answers with the redirect to the return page; paying
+        // again (after a hang-up) redirects too and charges nothing.
+        match browser.call(&pay, &card).await {
+            Some((303, _)) => {
+                tally.payments.fetch_add(1, Ordering::Relaxed);
+            }
+            Some((status, body)) => tally.unexpected(format!("pay: {status} {body}")),
+            None => {}
+        }
+
+        // Rate what has finished; cancel a booking nobody has taken yet now and then.
+        let unrated: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT s.id FROM sessions s JOIN orders o ON o.id = s.order_id
+              WHERE o.customer_id = $1 AND s.status = 'completed' AND s.rating IS NULL",
+        )
+        .bind(id)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        for session in unrated {
+            let stars = pick(&["1", "2", "3", "4", "5"]).unwrap();
+            let session = session.to_string();
+            match browser.call("/api/session/rate", &[("session_id", &session), ("rating", stars)]).await {
+                Some((200, _)) => {
+                    tally.ratings.fetch_add(1, Ordering::Relaxed);
+                }
+                Some((status, body)) => tally.unexpected(format!("rate: {status} {body}")),
+                None => {}
+            }
+        }
+        if chance(0.15) {
+            let waiting: Option<Uuid> = sqlx::query_scalar(
+                "SELECT order_id FROM session_requests WHERE customer_id = $1 AND status = 'pending' LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+            if let Some(order) = waiting {
+                let order = order.to_string();
+                match browser.call("/api/booking/cancel", &[("order_id", &order)]).await {
+                    Some((200, _)) => {
+                        tally.cancels.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // A mechanic took it first.
+                    Some((409, _)) => {}
+                    Some((status, body)) => tally.unexpected(format!("cancel: {status} {body}")),
+                    None => {}
+                }
+            }
+        }
+        tokio::time::sleep(pause(10..60)).await;
+    }
+}
+
+/// One mechanic: takes an offer (racing the others), then ends the session.
+async fn mechanic(pool: PgPool, browser: Browser, id: Uuid, until: Instant) {
+    let tally = browser.tally.clone();
+    while Instant::now() < until {
+        let open: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM sessions WHERE mechanic_id = $1 AND status IN ('accepted', 'active') LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        if let Some(session) = open {
+            let session = session.to_string();
+            let fields = [("session_id", session.as_str())];
+            if chance(0.2) {
+                browser.hang_up("/api/session/end", &fields).await;
+            }
+            match browser.call("/api/session/end", &fields).await {
+                Some((200, _)) => {
+                    tally.completions.fetch_add(1, Ordering::Relaxed);
+                }
+                // The hung-up call had finished it.
+                Some((409, _)) => {}
+                Some((status, body)) => tally.unexpected(format!("end: {status} {body}")),
+                None => {}
+            }
+        } else if let Some((status, body)) = browser.call("/api/mechanic/offers", &[]).await {
+            if status != 200 {
+                tally.unexpected(format!("offers: {status} {body}"));
+                continue;
+            }
+            let offers: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+            if let Some(offer) = pick(&offers) {
+                let request = offer["request_id"].as_str().unwrap().to_string();
+                let fields = [("request_id", request.as_str())];
+                if chance(0.15) {
+                    browser.hang_up("/api/mechanic/accept", &fields).await;
+                }
+                match browser.call("/api/mechanic/accept", &fields).await {
+                    Some((200, _)) => {
+                        tally.accepts.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // Taken by another mechanic, cancelled by the customer, or
+                    // already ours through the hung-up call: all told as 409.
+                    // Or no longer offered to this mechanic: a hybrid request goes
+                    // back to its workshop when one of its mechanics frees up.
+                    Some((409, _)) | Some((403, _)) => {
+                        tally.lost_races.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some((status, body)) => tally.unexpected(format!("accept: {status} {body}")),
+                    None => {}
+                }
+            }
+        }
+        tokio::time::sleep(pause(10..80)).await;
+    }
+}
+
+/// Replays delivered webhooks (freshly signed, in shuffled order), sends some
+/// with a stale signature, and puts some back in the sandbox's queue.
+async fn chaos(pool: PgPool, base: String, secret: String, tally: Arc<Tally>, until: Instant) {
+    let http = reqwest::Client::new();
+    let url = format!("{base}/api/stripe/webhook");
+    while Instant::now() < until {
+        let mut payloads: Vec<String> = sqlx::query_scalar(
+            "SELECT payload FROM sandbox_webhook_deliveries WHERE delivered_at IS NOT NULL ORDER BY random() LIMIT 4",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        {
+            payloads.shuffle(&mut rand::thread_rng());
+        }
+        for payload in payloads {
+            let stale = chance(0.1);
+            let at = chrono::Utc::now().timestamp() - if stale { 3600 } else { 0 };
+            let res = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("stripe-signature", signature_header(&secret, at, &payload))
+                .body(payload)
+                .send()
+                .await;
+            match res.map(|r| r.status().as_u16()) {
+                Ok(s) if stale && s == 400 => {}
+                Ok(s) if !stale && (200..300).contains(&s) => {
+                    tally.replays.fetch_add(1, Ordering::Relaxed);
+                }
+                other => tally.unexpected(format!("webhook replay (stale: {stale}): {other:?}")),
+            }
+        }
+        let requeued = sqlx::query(
+            "UPDATE sandbox_webhook_deliveries SET delivered_at = NULL, next_attempt_at = now()
+              WHERE id IN (SELECT id FROM sandbox_webhook_deliveries WHERE delivered_at IS NOT NULL
+                            ORDER BY random() LIMIT 2)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap()
+        .rows_affected();
+        tally.requeued.fetch_add(requeued, Ordering::Relaxed);
+        tokio::time::sleep(pause(50..150)).await;
+    }
+}
+
+fn soak_seconds() -> u64 {
+    std::env::var("SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(15)
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(pool: PgPool) {
+    // Server-side errors are logged; the test prints them when it fails.
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
+    fixtures::plan(&pool).await;
+    let a = fixtures::workshop(&pool, "Soak North").await;
+    let b = fixtures::workshop(&pool, "Soak Harbor").await;
+    let mut mechanics = Vec::new();
+    for (i, workshop) in [Some(a), Some(a), Some(a), Some(b), Some(b), None, None].into_iter().enumerate() {
+        let email = format!("mechanic{i}@soak.test");
+        mechanics.push((fixtures::mechanic(&pool, &email, workshop, true).await, email));
+    }
+    let mut customers = Vec::new();
+    for i in 0..CUSTOMERS {
+        let email = format!("customer{i}@soak.test");
+        customers.push((create_user(&pool, &email, Role::Customer).await, email));
+    }
+
+    // The app as `autodoctor serve` runs it, on a loopback port, with its
+    // sandbox deliverer and routing worker (escalating hybrid requests quickly).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = test_config();
+    config.routing_escalation_secs = 1;
+    config.database_max_connections = 20;
+    let app = TestApp::with_config(pool.clone(), config);
+    let state = app.state.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .await
+            .unwrap()
+    });
+    let deliverer = tokio::spawn(crate::payments::sandbox::run_deliverer(
+        pool.clone(),
+        state.config.stripe_webhook_secret.clone(),
+        format!("{base}/api/stripe/webhook"),
+        state.sandbox_deliveries.clone().expect("sandbox mode"),
+    ));
+    let routing = tokio::spawn(crate::sessions::lifecycle::run_routing_worker(
+        pool.clone(),
+        crate::sessions::lifecycle::RoutingSettings::from_config(&state.config),
+    ));
+
+    let tally = Arc::new(Tally::default());
+    let until = Instant::now() + Duration::from_secs(soak_seconds());
+    let mut tasks = Vec::new();
+    for (id, email) in &customers {
+        let browser = Browser::new(&base, tally.clone());
+        log_in(&browser, email).await;
+        tasks.push(tokio::spawn(customer(pool.clone(), browser, *id, [a, b], until)));
+    }
+    for (id, email) in &mechanics {
+        let browser = Browser::new(&base, tally.clone());
+        log_in(&browser, email).await;
+        tasks.push(tokio::spawn(mechanic(pool.clone(), browser, *id, until)));
+    }
+    tasks.push(tokio::spawn(chaos(
+        pool.clone(),
+        base.clone(),
+        state.config.stripe_webhook_secret.clone(),
+        tally.clone(),
+        until,
+    )));
+    for t in tasks {
+        t.await.expect("no soak task panics");
+    }
+
+    // Let the sandbox deliver what is still queued (requeued events included).
+    let drained = Instant::now() + Duration::from_secs(30);
+    loop {
+        let queued: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sandbox_webhook_deliveries WHERE delivered_at IS NULL")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if queued == 0 {
+            break;
+        }
+        assert!(Instant::now() < drained, "{queued} webhook(s) still undelivered after 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    deliverer.abort();
+    routing.abort();
+    server.abort();
+
+    let unexpected = tally.unexpected.lock().unwrap().clone();
+    assert!(unexpected.is_empty(), "unexpected answers:\n{}", unexpected.join("\n"));
+    let problems = crate::consistency::check(&pool).await.unwrap();
+    assert!(problems.is_empty(), "the books are not whole after the soak:\n{}", problems.join("\n"));
+
+    // Every paid checkout became one paid order (refunded ones included), no more.
+    let (paid_checkouts, paid_orders, requests): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM sandbox_checkout_sessions WHERE status = 'complete'),
+                (SELECT count(*) FROM orders WHERE paid_at IS NOT NULL),
+                (SELECT count(*) FROM session_requests)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(paid_checkouts, paid_orders, "each paid checkout is one paid order");
+    assert_eq!(paid_orders, requests, "each paid order has exactly one request");
+
+    // The gateway's cash in the ledger is what customers paid less what was refunded, to the cent.
+    let (cash, paid, refunded): (i64, i64, i64) = sqlx::query_as(
+        "SELECT coalesce((SELECT sum(p.amount_cents) FROM postings p JOIN ledger_accounts a ON a.id = p.account_id
+                           WHERE a.kind = 'gateway_cash'), 0)::bigint,
+                coalesce((SELECT sum(amount_paid_cents) FROM orders WHERE paid_at IS NOT NULL), 0)::bigint,
+                coalesce((SELECT sum(amount_cents) FROM refunds WHERE status = 'succeeded'), 0)::bigint",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(cash, paid - refunded, "ledger cash = paid {paid} - refunded {refunded}");
+
+    // Every event was recorded once however often it came.
+    let (events, distinct_payloads): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM stripe_events),
+                (SELECT count(DISTINCT payload::json ->> 'id') FROM sandbox_webhook_deliveries)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(events, distinct_payloads, "one stripe_events row per event id");
+
+    let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    eprintln!(
+        "soak: {} checkouts, {} payments, {} accepts ({} lost races), {} completions, {} ratings, {} cancels, \
+         {} hang-ups, {} webhook replays, {} redeliveries",
+        n(&tally.checkouts),
+        n(&tally.payments),
+        n(&tally.accepts),
+        n(&tally.lost_races),
+        n(&tally.completions),
+        n(&tally.ratings),
+        n(&tally.cancels),
+        n(&tally.hang_ups),
+        n(&tally.replays),
+        n(&tally.requeued),
+    );
+    // The soak did real work, and every kind of fault happened.
+    assert!(paid_orders >= 5, "only {paid_orders} paid orders");
+    assert!(n(&tally.completions) >= 2, "only {} completed sessions", n(&tally.completions));
+    assert!(n(&tally.replays) >= 5 && n(&tally.requeued) >= 5, "too few replays");
+    assert!(n(&tally.hang_ups) >= 5, "too few hang-ups");
+}
