@@ -22,7 +22,28 @@ commands:
 
 Configuration comes from environment variables (and an optional .env file); see README.md.";
 
+/// glibc serves large allocations with mmap only until the first one is freed,
+/// then raises its threshold, after which each 19 MiB argon2 block stays in the
+/// arena of the blocking thread that hashed (BENCHMARKS.md: 505 MB after a burst
+/// of log-ins). A fixed 1 MiB threshold hands freed blocks back to the system.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_freed_blocks_to_the_system() {
+    use std::os::raw::c_int;
+    extern "C" {
+        fn mallopt(param: c_int, value: c_int) -> c_int;
+    }
+    const M_MMAP_THRESHOLD: c_int = -3;
+    // SAFETY: called first thing in main, before any other thread allocates.
+    unsafe {
+        mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_freed_blocks_to_the_system() {}
+
 fn main() -> ExitCode {
+    return_freed_blocks_to_the_system();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = args.first().map(String::as_str).unwrap_or("serve");
     if matches!(command, "help" | "-h" | "--help") {

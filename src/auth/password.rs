@@ -1,7 +1,9 @@
 //! Password hashing with argon2id (OWASP parameters: m=19 MiB, t=2, p=1).
 //!
 //! Hashing takes tens of milliseconds of CPU, so it runs on the blocking pool,
-//! never on the async workers.
+//! never on the async workers, and at most one hash per core runs at a time:
+//! each needs 19 MiB, and a burst of log-ins must not turn into a burst of
+//! memory (or starve the cores the rest of the app needs).
 
 use crate::error::AppError;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -42,20 +44,40 @@ fn decoy_hash() -> &'static str {
     })
 }
 
-pub async fn hash(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
+/// One permit per core: the hashes running at once.
+async fn hashing_slot() -> Result<tokio::sync::SemaphorePermit<'static>, AppError> {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS
+        .get_or_init(|| {
+            tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+        })
+        .acquire()
         .await
-        .map_err(|e| AppError::internal("password hashing task failed", e))?
+        .map_err(|e| AppError::internal("password hashing slots closed", e))
+}
+
+pub async fn hash(password: String) -> Result<String, AppError> {
+    let slot = hashing_slot().await?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        hash_blocking(&password)
+    })
+    .await
+    .map_err(|e| AppError::internal("password hashing task failed", e))?
 }
 
 /// Verifies `password` against the stored hash, or against a decoy when there is
 /// no account, taking the same time either way.
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool, AppError> {
-    tokio::task::spawn_blocking(move || match stored {
-        Some(phc) => verify_blocking(&password, &phc),
-        None => {
-            let _ = verify_blocking(&password, decoy_hash());
-            false
+    let slot = hashing_slot().await?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        match stored {
+            Some(phc) => verify_blocking(&password, &phc),
+            None => {
+                let _ = verify_blocking(&password, decoy_hash());
+                false
+            }
         }
     })
     .await

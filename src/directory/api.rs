@@ -7,10 +7,11 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 pub async fn load(pool: &sqlx::PgPool, params: &super::DirectoryParams) -> Result<DirectoryPage, AppError> {
-    let (workshops, mut total) = super::queries::page(pool, params).await?;
-    if workshops.is_empty() && params.offset > 0 {
-        total = super::queries::count(pool, params).await?;
-    }
+    let workshops = super::queries::page(pool, params).await?;
+    let total = match super::queries::total_from_page(params, workshops.len()) {
+        Some(total) => total,
+        None => super::queries::count(pool, params).await?,
+    };
     let any_available = super::queries::any_available(pool).await?;
     Ok(DirectoryPage {
         workshops,

@@ -10,24 +10,20 @@ pub fn like_pattern(q: &str) -> String {
     format!("%{escaped}%")
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    #[sqlx(flatten)]
-    workshop: DirectoryWorkshop,
-    total: i64,
-}
-
+/// The cards of one page, in the directory's order. The order's leading keys come
+/// from `workshop_stats_directory_idx`, so a page reads its `offset + limit`
+/// workshops and stops (no window count over every workshop); the total, when the
+/// page does not reveal it, is `count`'s.
 pub async fn page(
     db: impl PgExecutor<'_>,
     p: &DirectoryParams,
-) -> Result<(Vec<DirectoryWorkshop>, i64), sqlx::Error> {
-    let rows = sqlx::query_as::<_, Row>(
+) -> Result<Vec<DirectoryWorkshop>, sqlx::Error> {
+    sqlx::query_as::<_, DirectoryWorkshop>(
         "SELECT o.id AS workshop_id, o.name AS workshop_name, o.contact_email AS workshop_email,
                 o.status::text AS workshop_status, o.city, o.specialties,
                 s.mechanics_total AS total_mechanics, s.mechanics_online AS available_mechanics,
                 s.rating_avg::float8 AS avg_rating, s.rating_count, s.sessions_completed AS total_sessions,
-                s.median_accept_secs_30d AS median_accept_seconds, o.created_at,
-                count(*) OVER () AS total
+                s.median_accept_secs_30d AS median_accept_seconds, o.created_at
            FROM workshop_stats s
            JOIN organizations o ON o.id = s.workshop_id
           WHERE o.status = 'active' AND s.mechanics_total > 0
@@ -41,12 +37,24 @@ pub async fn page(
     .bind(p.limit)
     .bind(p.offset)
     .fetch_all(db)
-    .await?;
-    let total = rows.first().map(|r| r.total).unwrap_or(0);
-    Ok((rows.into_iter().map(|r| r.workshop).collect(), total))
+    .await
 }
 
-/// The total for a page past the end (where the window count has no row to ride on).
+/// The total a page shows without counting: on a short last page it is the
+/// offset plus the page; on a first page with nothing, nothing. Otherwise `None`
+/// (a full page, or a page past the end): ask `count`.
+pub fn total_from_page(p: &DirectoryParams, rows: usize) -> Option<i64> {
+    let rows = rows as i64;
+    if rows > 0 && rows < p.limit {
+        Some(p.offset + rows)
+    } else if rows == 0 && p.offset == 0 {
+        Some(0)
+    } else {
+        None
+    }
+}
+
+/// How many workshops the directory lists for the search.
 pub async fn count(db: impl PgExecutor<'_>, p: &DirectoryParams) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT count(*) FROM workshop_stats s JOIN organizations o ON o.id = s.workshop_id
@@ -60,12 +68,18 @@ pub async fn count(db: impl PgExecutor<'_>, p: &DirectoryParams) -> Result<i64, 
     .await
 }
 
-/// Approved mechanics online now, of active workshops or independent.
+/// Approved mechanics online now, of active workshops or independent: the
+/// workshops' share from their kept counters (`workshop_stats.mechanics_online`,
+/// maintained by the `mechanics_workshop_stats` trigger), the independents' from
+/// the partial index `mechanics_online_independent_idx`, so it never reads every
+/// online mechanic's row.
 pub async fn any_available(db: impl PgExecutor<'_>) -> Result<AnyAvailable, sqlx::Error> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM mechanics m LEFT JOIN organizations o ON o.id = m.workshop_id
-          WHERE m.is_online AND m.application_status = 'approved'
-            AND (m.workshop_id IS NULL OR o.status = 'active')",
+        "SELECT (SELECT coalesce(sum(s.mechanics_online), 0)::bigint
+                   FROM workshop_stats s JOIN organizations o ON o.id = s.workshop_id
+                  WHERE o.status = 'active')
+              + (SELECT count(*) FROM mechanics
+                  WHERE workshop_id IS NULL AND is_online AND application_status = 'approved')",
     )
     .fetch_one(db)
     .await?;
@@ -74,10 +88,21 @@ pub async fn any_available(db: impl PgExecutor<'_>) -> Result<AnyAvailable, sqlx
 
 #[cfg(test)]
 mod tests {
-    use super::like_pattern;
+    use super::{like_pattern, total_from_page};
+    use crate::directory::DirectoryParams;
 
     #[test]
     fn wildcards_are_escaped() {
         assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+
+    #[test]
+    fn a_short_or_empty_first_page_tells_its_total() {
+        let p = |offset| DirectoryParams { limit: 20, offset, query: String::new() };
+        assert_eq!(total_from_page(&p(0), 0), Some(0));
+        assert_eq!(total_from_page(&p(0), 7), Some(7));
+        assert_eq!(total_from_page(&p(40), 7), Some(47));
+        assert_eq!(total_from_page(&p(0), 20), None);
+        assert_eq!(total_from_page(&p(60), 0), None);
     }
 }

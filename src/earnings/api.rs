@@ -14,8 +14,31 @@ pub mod queries {
     use sqlx::PgPool;
     use uuid::Uuid;
 
+    /// The condition that picks one ledger account by kind ($1), workshop ($2) and
+    /// mechanic ($3), shaped so the unique index (kind, organization_id, mechanic_id)
+    /// finds it (`IS NOT DISTINCT FROM` would scan every account).
+    fn account_condition(org: Option<Uuid>, mechanic: Option<Uuid>) -> &'static str {
+        match (org, mechanic) {
+            (Some(_), Some(_)) => {
+                "a.kind = $1::ledger_account_kind AND a.organization_id = $2 AND a.mechanic_id = $3"
+            }
+            (Some(_), None) => {
+                "a.kind = $1::ledger_account_kind AND a.organization_id = $2 AND a.mechanic_id IS NULL AND $3::uuid IS NULL"
+            }
+            (None, Some(_)) => {
+                "a.kind = $1::ledger_account_kind AND a.organization_id IS NULL AND $2::uuid IS NULL AND a.mechanic_id = $3"
+            }
+            (None, None) => {
+                "a.kind = $1::ledger_account_kind AND a.organization_id IS NULL AND $2::uuid IS NULL
+                 AND a.mechanic_id IS NULL AND $3::uuid IS NULL"
+            }
+        }
+    }
+
     /// Pending, paid and lifetime for one payable, from its cached balance and its
-    /// payouts (net of what transfer reversals took back after refunds).
+    /// payouts (net of what transfer reversals took back after refunds). The paid
+    /// total is kept per account by a trigger (`ledger_account_paid`), so this
+    /// never reads the account's history.
     pub async fn totals(pool: &PgPool, account: AccountRef) -> Result<EarningsTotals, sqlx::Error> {
         let pending = crate::ledger::balance(pool, account).await?;
         let (kind, org, mechanic) = match account {
@@ -23,13 +46,12 @@ pub mod queries {
             AccountRef::Mechanic(m) => ("mechanic_payable", None, Some(m)),
             _ => return Ok(EarningsTotals { pending_cents: pending, ..Default::default() }),
         };
-        let paid: i64 = sqlx::query_scalar(
-            "SELECT coalesce(sum(p.amount_cents), 0)::bigint
-               FROM postings p JOIN journal_entries e ON e.id = p.entry_id
-               JOIN ledger_accounts a ON a.id = p.account_id
-              WHERE e.kind IN ('payout', 'transfer_reversal') AND a.kind = $1::ledger_account_kind
-                AND a.organization_id IS NOT DISTINCT FROM $2 AND a.mechanic_id IS NOT DISTINCT FROM $3",
-        )
+        let paid: i64 = sqlx::query_scalar(&format!(
+            "SELECT coalesce(sum(t.paid_cents), 0)::bigint
+               FROM ledger_accounts a JOIN ledger_account_paid t ON t.account_id = a.id
+              WHERE {}",
+            account_condition(org, mechanic)
+        ))
         .bind(kind)
         .bind(org)
         .bind(mechanic)
@@ -47,13 +69,13 @@ pub mod queries {
         last: chrono::NaiveDate,
         days: i64,
     ) -> Result<Vec<DailyPoint>, sqlx::Error> {
-        let rows: Vec<(chrono::NaiveDate, i64)> = sqlx::query_as(
+        let rows: Vec<(chrono::NaiveDate, i64)> = sqlx::query_as(&format!(
             "SELECT d.day, (d.credits_cents - d.debits_cents)::bigint
                FROM ledger_daily d JOIN ledger_accounts a ON a.id = d.account_id
-              WHERE a.kind = $1::ledger_account_kind AND a.organization_id IS NOT DISTINCT FROM $2
-                AND a.mechanic_id IS NOT DISTINCT FROM $3 AND d.day > $4 - $5::int AND d.day <= $4
+              WHERE {} AND d.day > $4 - $5::int AND d.day <= $4
               ORDER BY d.day",
-        )
+            account_condition(org, mechanic)
+        ))
         .bind(kind)
         .bind(org)
         .bind(mechanic)
@@ -98,11 +120,11 @@ pub mod queries {
         };
         sqlx::query_as::<_, EarningRow>(&format!(
             "{ROW_SELECT}
-              WHERE p.account_id = (SELECT id FROM ledger_accounts WHERE kind = $1::ledger_account_kind
-                                      AND organization_id IS NOT DISTINCT FROM $2 AND mechanic_id IS NOT DISTINCT FROM $3)
+              WHERE p.account_id = (SELECT a.id FROM ledger_accounts a WHERE {})
                 AND p.created_at >= $4::date AND p.created_at < ($5::date + 1)
               ORDER BY p.created_at DESC, p.id DESC
-              LIMIT $6"
+              LIMIT $6",
+            account_condition(org, mechanic)
         ))
         .bind(kind)
         .bind(org)
