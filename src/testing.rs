@@ -496,18 +496,29 @@ pub mod fixtures {
         let pool = app.pool();
         let (order, request) = paid_hundred(pool, customer, routing, preferred).await;
         sandbox_payment(pool, order).await;
+        let policy = lifecycle::RoutingSettings::from_config(&app.state.config).policy;
+        (order, serve(pool, &policy, m, request).await)
+    }
+
+    /// Accepts a request as `m` (past the hybrid window, so any routing offers it)
+    /// and ends the session; returns the session.
+    pub async fn serve(
+        pool: &PgPool,
+        policy: &crate::routing::RoutingPolicy,
+        m: Uuid,
+        request: Uuid,
+    ) -> Uuid {
         let created: chrono::DateTime<Utc> =
             sqlx::query_scalar("SELECT created_at FROM session_requests WHERE id = $1")
                 .bind(request)
                 .fetch_one(pool)
                 .await
                 .unwrap();
-        let policy = lifecycle::RoutingSettings::from_config(&app.state.config).policy;
-        let session = lifecycle::accept(pool, m, request, created + chrono::Duration::seconds(120), &policy)
+        let session = lifecycle::accept(pool, m, request, created + chrono::Duration::seconds(120), policy)
             .await
             .unwrap();
         lifecycle::end_session(pool, session, m).await.unwrap();
-        (order, session)
+        session
     }
 
     /// Makes a paid order's payment exist at the sandbox gateway too (so that it

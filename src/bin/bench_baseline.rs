@@ -32,15 +32,7 @@ async fn directory(State(pool): State<PgPool>, Query(q): Query<HashMap<String, S
         }
     };
     match load(&pool, &params).await {
-        Ok(page) => Json(serde_json::json!({
-            "ok": true,
-            "workshops": page.workshops,
-            "total": page.total,
-            "limit": page.limit,
-            "offset": page.offset,
-            "any_available": page.any_available,
-        }))
-        .into_response(),
+        Ok(page) => Json(autodoctor::directory::api::page_json(&page)).into_response(),
         Err(e) => {
             eprintln!("bench_baseline: query failed: {e}");
             (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "ok": false }))).into_response()

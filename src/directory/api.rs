@@ -36,6 +36,19 @@ pub async fn get_directory_page(
     load(&state.pool, &params).await
 }
 
+/// The directory's JSON answer (also served by the benchmark's bare handler).
+#[cfg(feature = "ssr")]
+pub fn page_json(page: &DirectoryPage) -> serde_json::Value {
+    serde_json::json!({
+        "ok": true,
+        "workshops": page.workshops,
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "any_available": page.any_available,
+    })
+}
+
 /// `GET /api/workshops/directory?limit=20&offset=0&q=`
 #[cfg(feature = "ssr")]
 pub async fn directory_json(
@@ -52,15 +65,7 @@ pub async fn directory_json(
         Err(message) => return AppError::BadRequest(message).into_response(),
     };
     match load(&state.pool, &params).await {
-        Ok(page) => axum::Json(serde_json::json!({
-            "ok": true,
-            "workshops": page.workshops,
-            "total": page.total,
-            "limit": page.limit,
-            "offset": page.offset,
-            "any_available": page.any_available,
-        }))
-        .into_response(),
+        Ok(page) => axum::Json(page_json(&page)).into_response(),
         Err(e) => e.into_response(),
     }
 }

@@ -6,7 +6,7 @@ use crate::sessions::lifecycle;
 use crate::testing::fixtures::{mechanic, paid_hundred, plan, workshop};
 use crate::testing::{create_user, TestApp, TEST_PASSWORD};
 use axum::http::StatusCode;
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -16,17 +16,7 @@ fn policy() -> RoutingPolicy {
 
 /// Accepts (after the hybrid window if need be) and ends a request; returns the session.
 async fn serve(pool: &PgPool, mechanic_id: Uuid, request: Uuid) -> Uuid {
-    let created: chrono::DateTime<Utc> =
-        sqlx::query_scalar("SELECT created_at FROM session_requests WHERE id = $1")
-            .bind(request)
-            .fetch_one(pool)
-            .await
-            .unwrap();
-    let session = lifecycle::accept(pool, mechanic_id, request, created + Duration::seconds(120), &policy())
-        .await
-        .unwrap();
-    lifecycle::end_session(pool, session, mechanic_id).await.unwrap();
-    session
+    crate::testing::fixtures::serve(pool, &policy(), mechanic_id, request).await
 }
 
 /// (account kind, owner, signed amount, share kind) of a session's revenue entry.
