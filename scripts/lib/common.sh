@@ -182,10 +182,72 @@ ensure_tools() {
   log "toolchain ready in $((SECONDS - started)) s ($TOOLCHAIN_MODE: $(rustc -V))"
 }
 
+# ------------------------------------------------------------------ locks and background processes
+# What the scripts keep at run time lives in .data/ (AUTODOCTOR_DATA_DIR moves it;
+# scripts/lib/ops_test.sh uses a temporary one).
+DATA_DIR="${AUTODOCTOR_DATA_DIR:-$ROOT/.data}"
+rel() { printf '%s' "${1#"$ROOT"/}"; }  # a path as messages show it
+
+# detached CMD...: runs CMD with only this shell's stdin, stdout and stderr. Whatever
+# may outlive the script (the PostgreSQL cluster) is started so: an inherited lock
+# descriptor would keep the script's lock held long after it ended (issue #19).
+detached() {
+  (
+    for fd in "/proc/$BASHPID/fd"/*; do
+      fd="${fd##*/}"
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+    done
+    "$@"
+  )
+}
+
+proc_cmdline() {  # proc_cmdline PID: its command line, empty once it is gone
+  { tr '\0' ' ' < "/proc/$1/cmdline" | sed 's/ *$//'; } 2>/dev/null || true
+}
+
+# lock_holders FILE: "PID command line" of every process that has FILE open, from
+# /proc/*/fd (a PID file could name a process that is long gone, or a new one).
+lock_holders() {
+  local target pid
+  target="$(readlink -f "$1" | sed 's/[][*?\\]/\\&/g')"
+  { find /proc/[0-9]*/fd -maxdepth 1 -lname "$target" 2>/dev/null || true; } \
+    | cut -d/ -f3 | sort -un | while read -r pid; do printf '%s %s\n' "$pid" "$(proc_cmdline "$pid")"; done
+}
+
+# take_lock FD FILE WHAT HINT: holds an exclusive lock on FILE through descriptor FD
+# while this shell, and what it execs, lives; or dies with WHAT, the processes that
+# really hold FILE, and HINT.
+take_lock() {
+  local fd="$1" file="$2" what="$3" hint="$4" holders
+  mkdir -p "$(dirname "$file")"
+  eval "exec $fd>>\"\$file\""
+  flock -n "$fd" && return 0
+  eval "exec $fd>&-"
+  holders="$(lock_holders "$file")"
+  if [ -z "$holders" ]; then
+    die "$what: $(rel "$file") is locked by a process this user cannot see (sudo fuser -v $(rel "$file") names it)"
+  elif ! grep -Evq '^[0-9]+ ([^ ]*/)?postgres( |:)' <<<"$holders"; then
+    # Only PostgreSQL: a cluster started by a script from before issue #19 was fixed.
+    die "$(rel "$file") is held by the PostgreSQL cluster, not by a running script:
+$(sed 's/^/  PID /' <<<"$holders")
+It was started by an older script that passed its lock on; this releases it: scripts/db stop"
+  fi
+  die "$what; $(rel "$file") is held by:
+$(sed 's/^/  PID /' <<<"$holders")
+$hint"
+}
+
+# One scripts/run per checkout: a second one would fight over the port and the build.
+take_run_lock() {
+  take_lock 9 "$DATA_DIR/run.lock" "autodoctor is already running from this folder" \
+    "Stop it first (Ctrl-C in its terminal)."
+}
+
 # ------------------------------------------------------------------ PostgreSQL
 # With DATABASE_URL set, that server is used as it is. Otherwise a cluster of the
-# project's own lives in .data/postgres, on its own port, and is reused while it runs.
-PG_DIR="$ROOT/.data/postgres"
+# project's own lives in .data/postgres, on its own port (AUTODOCTOR_PG_PORT), and
+# is reused while it runs.
+PG_DIR="$DATA_DIR/postgres"
 PG_PORT="${AUTODOCTOR_PG_PORT:-54329}"
 PG_HOST=127.0.0.1
 
@@ -193,26 +255,86 @@ pg_run() {  # PostgreSQL refuses to run as root: run its programs as "postgres" 
   if [ $IS_ROOT = 1 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# pid_is_our_postmaster PID: PID is alive, a postgres program, and works in PG_DIR.
+# After a reboot or a kill -9, postmaster.pid stays behind and its PID may since
+# have gone to another process, which pg_ctl would take for the server.
+pid_is_our_postmaster() {
+  local cwd
+  [[ "$1" =~ ^[0-9]+$ ]] || return 1
+  [[ "$(proc_cmdline "$1")" =~ ^([^ ]*/)?(postgres|postmaster)( |$) ]] || return 1
+  cwd="$(readlink "/proc/$1/cwd" 2>/dev/null)" || return 0  # cannot tell: assume it is
+  [ "$cwd" = "$(cd "$PG_DIR" && pwd -P)" ]
+}
+
+postmaster_pid() { head -1 "$PG_DIR/postmaster.pid" 2>/dev/null || true; }
+
 local_cluster_running() {
-  [ -f "$PG_DIR/postmaster.pid" ] && pg_run "$PG_BIN/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1
+  [ -f "$PG_DIR/postmaster.pid" ] && pid_is_our_postmaster "$(postmaster_pid)"
+}
+
+# cluster_state: none, ready, unfinished (an initdb that never completed; nothing was
+# ever stored in it) or damaged (it has run, yet its core files are missing). A cluster
+# that never ran is complete once initdb made its last database, postgres (base/5).
+cluster_state() {
+  if [ ! -e "$PG_DIR" ]; then echo none
+  elif [ -f "$PG_DIR/PG_VERSION" ] && [ -f "$PG_DIR/global/pg_control" ] \
+       && { [ -f "$PG_DIR/postmaster.opts" ] || [ -f "$PG_DIR/base/5/PG_VERSION" ]; }; then echo ready
+  elif [ -f "$PG_DIR/postmaster.opts" ]; then echo damaged
+  else echo unfinished
+  fi
 }
 
 start_local_cluster() {
   [ -x "$PG_BIN/initdb" ] || apt_install postgresql-15
-  mkdir -p "$ROOT/.data"
-  if [ ! -f "$PG_DIR/PG_VERSION" ]; then
-    log "creating the local PostgreSQL cluster in .data/postgres (port $PG_PORT)"
-    mkdir -p "$PG_DIR"
-    [ $IS_ROOT = 1 ] && chown postgres:postgres "$PG_DIR"
-    chmod 700 "$PG_DIR"
-    pg_run "$PG_BIN/initdb" -D "$PG_DIR" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  mkdir -p "$DATA_DIR"
+  # One setup at a time (scripts/run and scripts/test may start together). The lock's
+  # descriptor is closed before PostgreSQL starts and never reaches it.
+  local lock_fd
+  exec {lock_fd}>>"$DATA_DIR/postgres.lock"
+  flock -w 120 "$lock_fd" || die "another script has been setting up $(rel "$PG_DIR") for 2 minutes"
+  setup_local_cluster
+  exec {lock_fd}>&-
+}
+
+setup_local_cluster() {
+  local d pid
+  # initdb works in a temporary directory renamed into place when it is done, so a
+  # killed initdb leaves only that directory behind.
+  for d in "$PG_DIR".init.*; do
+    [ -d "$d" ] || continue
+    warn "removing $(rel "$d"), left by an initdb that was interrupted"
+    rm -rf "$d"
+  done
+  case "$(cluster_state)" in
+    unfinished)
+      warn "removing $(rel "$PG_DIR"): its initdb never finished (it never ran; nothing is lost)"
+      rm -rf "$PG_DIR" ;;
+    damaged)
+      die "$(rel "$PG_DIR") has run before but lacks PG_VERSION or global/pg_control. Move it aside and the next start makes a fresh cluster: mv $(rel "$PG_DIR") $(rel "$PG_DIR").damaged" ;;
+  esac
+  if [ ! -e "$PG_DIR" ]; then
+    log "creating the local PostgreSQL cluster in $(rel "$PG_DIR") (port $PG_PORT)"
+    d="$(mktemp -d "$PG_DIR.init.XXXXXX")"
+    [ $IS_ROOT = 1 ] && chown postgres:postgres "$d"
+    chmod 700 "$d"
+    local nosync=()  # a cluster without fsync need not be synced once made either
+    [ "${AUTODOCTOR_PG_FSYNC:-on}" = off ] && nosync=(--no-sync)
+    pg_run "$PG_BIN/initdb" "${nosync[@]}" -D "$d" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null \
+      || { rm -rf "$d"; die "initdb failed"; }
+    mv -T "$d" "$PG_DIR"
   fi
   if local_cluster_running; then return 0; fi
+  if [ -f "$PG_DIR/postmaster.pid" ]; then
+    pid="$(postmaster_pid)"
+    if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then d="now $(proc_cmdline "$pid")"; else d="not running"; fi
+    warn "removing the stale $(rel "$PG_DIR")/postmaster.pid of a server that did not stop (reboot or kill -9): PID $pid is $d"
+    rm -f "$PG_DIR/postmaster.pid" "$PG_DIR"/.s.PGSQL.*.lock
+  fi
   log "starting the local PostgreSQL cluster (port $PG_PORT)"
   # The socket lives in the data directory: the machine's own cluster is never touched.
-  pg_run "$PG_BIN/pg_ctl" -D "$PG_DIR" -l "$PG_DIR/server.log" -w -t 60 start \
+  detached pg_run "$PG_BIN/pg_ctl" -D "$PG_DIR" -l "$PG_DIR/server.log" -w -t 60 start \
     -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=$PG_HOST -c max_connections=300 -c fsync=${AUTODOCTOR_PG_FSYNC:-on}" >/dev/null \
-    || { tail -20 "$PG_DIR/server.log" >&2; die "PostgreSQL did not start (log: .data/postgres/server.log)"; }
+    || { tail -20 "$PG_DIR/server.log" >&2; die "PostgreSQL did not start (log: $(rel "$PG_DIR")/server.log; another port: AUTODOCTOR_PG_PORT)"; }
 }
 
 stop_local_cluster() {
