@@ -1,17 +1,20 @@
 //! The application shell, the layout and the route table.
 
 use crate::admin::pages::{AdminHomePage, AdminWorkshopsPage, MailboxPage};
+use crate::admin::requests_page::AdminRequestsPage;
 use crate::auth::api::get_current_user;
 use crate::auth::pages::{AccountPage, LogOutButton, LoginPage, SignUpPage, UserResource};
 use crate::auth::Role;
+use crate::booking::order_page::OrderPage;
 use crate::booking::pages::{BookPage, CheckoutReturnPage, MySessionsPage};
 use crate::directory::pages::WorkshopDirectoryPage;
 use crate::earnings::pages::{AdminRevenuePage, MechanicEarningsPage, WorkshopEarningsPage};
 use crate::home::HomePage;
-use crate::invites::pages::InvitePage;
-use crate::mechanics::pages::{MechanicApplyPage, MechanicDashboardPage};
+use crate::mechanics::pages::MechanicApplyPage;
+use crate::offers::dashboard::MechanicDashboardPage;
 use crate::payouts::pages::{AdminOrdersPage, AdminPayoutsPage, AdminReconciliationPage, PayoutSetupPage};
-use crate::sessions::pages::{AdminRequestsPage, OrderPage, SessionRoomPage};
+use crate::sessions::pages::SessionRoomPage;
+use crate::workshops::invites::pages::InvitePage;
 use crate::workshops::pages::{WorkshopDashboardPage, WorkshopSignUpPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};

@@ -20,7 +20,10 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Clone, Debug)]
+/// The configuration. `Debug` prints every setting but the secrets (database
+/// URL, SMTP URL, Stripe key, webhook secret, bootstrap password): a log line or
+/// a panic message can never carry them.
+#[derive(Clone)]
 pub struct Config {
     pub database_url: String,
     pub database_max_connections: u32,
@@ -33,11 +36,15 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A session unused for this long ends.
     pub session_idle_timeout: Duration,
+    /// How long a stopping server waits for requests and background jobs in progress.
+    pub shutdown_grace: Duration,
     /// A session ends this long after log-in, however active.
     pub session_absolute_timeout: Duration,
     /// Use the first `X-Forwarded-For` address as the client's (only behind a proxy you run).
     pub trust_proxy: bool,
-    pub login_throttle: crate::auth::throttle::ThrottleRules,
+    pub login_throttle: ThrottleRules,
+    /// Multiplies the per-hour limits of `limits` (`RATE_LIMIT_SCALE`, 1 by default).
+    pub rate_limit_scale: u32,
     /// The first admin, created at start-up when no admin exists.
     pub bootstrap_admin: Option<(String, String)>,
     /// How long an invite link works.
@@ -67,8 +74,91 @@ pub struct Config {
     pub payout_interval_hours: i64,
 }
 
-/// The sandbox's signing secret when no Stripe webhook secret is configured.
-pub const SANDBOX_WEBHOOK_SECRET: &str = "whsec_autodoctor_sandbox_local_only";
+/// Stands in for a secret in `Debug` output.
+fn redacted<T>(value: &Option<T>) -> &'static str {
+    if value.is_some() {
+        "Some(<redacted>)"
+    } else {
+        "None"
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &"<redacted>")
+            .field("database_max_connections", &self.database_max_connections)
+            .field("database_connect_timeout", &self.database_connect_timeout)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("public_url", &self.public_url)
+            .field("site_root", &self.site_root)
+            .field("log_format", &self.log_format)
+            .field("session_idle_timeout", &self.session_idle_timeout)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("session_absolute_timeout", &self.session_absolute_timeout)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("login_throttle", &self.login_throttle)
+            .field("rate_limit_scale", &self.rate_limit_scale)
+            .field("bootstrap_admin", &self.bootstrap_admin.as_ref().map(|(email, _)| (email, "<redacted>")))
+            .field("invite_ttl", &self.invite_ttl)
+            .field("smtp_url", &redacted(&self.smtp_url))
+            .field("mail_from", &self.mail_from)
+            .field("stripe_secret_key", &redacted(&self.stripe_secret_key))
+            .field("stripe_webhook_secret", &"<redacted>")
+            .field("stripe_api_base", &self.stripe_api_base)
+            .field("sandbox_webhook_url", &self.sandbox_webhook_url)
+            .field("platform_fee_bps", &self.platform_fee_bps)
+            .field("referral_fee_bps", &self.referral_fee_bps)
+            .field("routing_escalation_secs", &self.routing_escalation_secs)
+            .field("workshop_only_expiry_secs", &self.workshop_only_expiry_secs)
+            .field("routing_require_payouts", &self.routing_require_payouts)
+            .field("payout_interval_hours", &self.payout_interval_hours)
+            .finish()
+    }
+}
+
+/// The signing secret every sandbox install once shared, published in this
+/// source: anyone could sign events with it. Refused as a configured secret; each
+/// sandbox install now makes its own (`payments::sandbox::install_webhook_secret`).
+pub const PUBLISHED_SANDBOX_WEBHOOK_SECRET: &str = "whsec_autodoctor_sandbox_local_only";
+
+/// The webhook signing secret from `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET`.
+/// Empty in sandbox mode without a configured secret: the install's own secret
+/// is read from the database at start-up (`AppState::start`).
+pub fn webhook_secret(stripe_key: Option<&str>, secret: Option<String>) -> Result<String, ConfigError> {
+    let published = |s: &str| s.trim() == PUBLISHED_SANDBOX_WEBHOOK_SECRET;
+    match (stripe_key, secret) {
+        (Some(key), Some(secret)) => {
+            check(
+                key.starts_with("sk_") || key.starts_with("rk_"),
+                "STRIPE_SECRET_KEY",
+                "must start with sk_ or rk_",
+            )?;
+            check(secret.starts_with("whsec_"), "STRIPE_WEBHOOK_SECRET", "must start with whsec_")?;
+            check(
+                !published(&secret),
+                "STRIPE_WEBHOOK_SECRET",
+                "is the sandbox's published secret; use the signing secret of your Stripe webhook endpoint",
+            )?;
+            Ok(secret)
+        }
+        (Some(_), None) => Err(ConfigError {
+            var: "STRIPE_WEBHOOK_SECRET",
+            message: "must be set with STRIPE_SECRET_KEY (the signing secret of your webhook endpoint)"
+                .into(),
+        }),
+        (None, Some(secret)) => {
+            check(
+                !published(&secret),
+                "STRIPE_WEBHOOK_SECRET",
+                "is the sandbox's published secret, which anyone can sign with; leave it unset (the sandbox makes its own)",
+            )?;
+            Ok(secret)
+        }
+        (None, None) => Ok(String::new()),
+    }
+}
 
 /// Reads a variable, treating an empty value like an absent one.
 fn var(name: &str) -> Option<String> {
@@ -155,8 +245,12 @@ impl Config {
         check((5..=60 * 24 * 30).contains(&idle_minutes), "SESSION_IDLE_MINUTES", "must be 5 to 43200")?;
         let absolute_hours = parse_or("SESSION_ABSOLUTE_HOURS", 168u64, "a number of hours")?;
         check((1..=24 * 90).contains(&absolute_hours), "SESSION_ABSOLUTE_HOURS", "must be 1 to 2160")?;
+        let rate_limit_scale = parse_or("RATE_LIMIT_SCALE", 1u32, "a whole number")?;
+        check((1..=100_000).contains(&rate_limit_scale), "RATE_LIMIT_SCALE", "must be 1 to 100000")?;
+        let grace_secs = parse_or("SHUTDOWN_GRACE_SECS", 20u64, "a number of seconds")?;
+        check((1..=600).contains(&grace_secs), "SHUTDOWN_GRACE_SECS", "must be 1 to 600")?;
         let trust_proxy = parse_or("TRUST_PROXY", false, "true or false")?;
-        let mut login_throttle = crate::auth::throttle::ThrottleRules::default();
+        let mut login_throttle = ThrottleRules::default();
         login_throttle.free_per_account =
             parse_or("LOGIN_FREE_ATTEMPTS", login_throttle.free_per_account, "a number of attempts")?;
         check(
@@ -166,9 +260,9 @@ impl Config {
         )?;
         let bootstrap_admin = match (var("ADMIN_EMAIL"), var("ADMIN_PASSWORD")) {
             (Some(email), Some(password)) => {
-                let email = crate::auth::normalize_email(&email);
-                check(crate::auth::email_looks_valid(&email), "ADMIN_EMAIL", "is not an email address")?;
-                if let Some(problem) = crate::auth::password_problem(&password) {
+                let email = crate::validate::normalize_email(&email);
+                check(crate::validate::email_looks_valid(&email), "ADMIN_EMAIL", "is not an email address")?;
+                if let Some(problem) = crate::validate::password_problem(&password) {
                     return Err(ConfigError { var: "ADMIN_PASSWORD", message: problem });
                 }
                 Some((email, password))
@@ -202,26 +296,7 @@ impl Config {
 
         let stripe_secret_key = var("STRIPE_SECRET_KEY");
         let stripe_webhook_secret = var("STRIPE_WEBHOOK_SECRET");
-        let stripe_webhook_secret = match (&stripe_secret_key, stripe_webhook_secret) {
-            (Some(key), Some(secret)) => {
-                check(
-                    key.starts_with("sk_") || key.starts_with("rk_"),
-                    "STRIPE_SECRET_KEY",
-                    "must start with sk_ or rk_",
-                )?;
-                check(secret.starts_with("whsec_"), "STRIPE_WEBHOOK_SECRET", "must start with whsec_")?;
-                secret
-            }
-            (Some(_), None) => {
-                return Err(ConfigError {
-                    var: "STRIPE_WEBHOOK_SECRET",
-                    message:
-                        "must be set with STRIPE_SECRET_KEY (the signing secret of your webhook endpoint)"
-                            .into(),
-                })
-            }
-            (None, secret) => secret.unwrap_or_else(|| SANDBOX_WEBHOOK_SECRET.to_string()),
-        };
+        let stripe_webhook_secret = webhook_secret(stripe_secret_key.as_deref(), stripe_webhook_secret)?;
         let stripe_api_base = var("STRIPE_API_BASE");
         if let Some(base) = &stripe_api_base {
             check(
@@ -264,6 +339,8 @@ impl Config {
             site_root,
             log_format,
             session_idle_timeout: Duration::from_secs(idle_minutes * 60),
+            shutdown_grace: Duration::from_secs(grace_secs),
+            rate_limit_scale,
             session_absolute_timeout: Duration::from_secs(absolute_hours * 3600),
             trust_proxy,
             login_throttle,
@@ -299,6 +376,33 @@ impl Config {
     }
 }
 
+/// Limits on failed log-ins (see `auth::throttle`).
+#[derive(Clone, Copy, Debug)]
+pub struct ThrottleRules {
+    /// Failures allowed per account before delays start.
+    pub free_per_account: i32,
+    /// Failures allowed per client address before delays start (a shared office
+    /// or NAT may have several people mistyping).
+    pub free_per_address: i32,
+    /// The first delay; each further failure doubles it.
+    pub base_delay_secs: i64,
+    pub max_delay_secs: i64,
+    /// Failures older than this are forgotten.
+    pub memory_secs: i64,
+}
+
+impl Default for ThrottleRules {
+    fn default() -> Self {
+        ThrottleRules {
+            free_per_account: 5,
+            free_per_address: 20,
+            base_delay_secs: 2,
+            max_delay_secs: 15 * 60,
+            memory_secs: 60 * 60,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +414,47 @@ mod tests {
         assert_eq!(err.var, "AUTODOCTOR_TEST_PORT_VALUE");
         assert!(err.to_string().contains("AUTODOCTOR_TEST_PORT_VALUE"));
         assert!(err.to_string().contains("not-a-port"));
+    }
+
+    #[test]
+    fn debug_output_never_carries_a_secret() {
+        let mut c = crate::testing::test_config();
+        c.database_url = "postgres://app:db-password-123@db.internal/autodoctor".into();
+        c.smtp_url = Some("smtps://mailer:smtp-password-456@smtp.example".into());
+        c.stripe_secret_key = Some("sk_live_stripe-key-789".into());
+        c.stripe_webhook_secret = "whsec_webhook-secret-000".into();
+        c.bootstrap_admin = Some(("admin@example.com".into(), "bootstrap-password-111".into()));
+        let printed = format!("{c:?} {c:#?}");
+        for secret in [
+            "db-password-123",
+            "smtp-password-456",
+            "stripe-key-789",
+            "webhook-secret-000",
+            "bootstrap-password-111",
+        ] {
+            assert!(!printed.contains(secret), "{secret} printed: {printed}");
+        }
+        assert!(
+            printed.contains("admin@example.com") && printed.contains("platform_fee_bps"),
+            "the rest is printed"
+        );
+    }
+
+    #[test]
+    fn the_published_sandbox_secret_is_refused_in_both_modes() {
+        let published = Some(PUBLISHED_SANDBOX_WEBHOOK_SECRET.to_string());
+        let stripe = webhook_secret(Some("sk_test_123"), published.clone()).unwrap_err();
+        assert_eq!(stripe.var, "STRIPE_WEBHOOK_SECRET");
+        assert!(stripe.to_string().contains("published"), "{stripe}");
+        assert_eq!(webhook_secret(None, published).unwrap_err().var, "STRIPE_WEBHOOK_SECRET");
+        assert_eq!(webhook_secret(Some("sk_test_123"), Some("whsec_real".into())).unwrap(), "whsec_real");
+        assert_eq!(webhook_secret(None, Some("whsec_mine".into())).unwrap(), "whsec_mine");
+        assert_eq!(
+            webhook_secret(None, None).unwrap(),
+            "",
+            "the install's own secret comes from the database"
+        );
+        assert_eq!(webhook_secret(Some("sk_test_123"), None).unwrap_err().var, "STRIPE_WEBHOOK_SECRET");
     }
 
     #[test]

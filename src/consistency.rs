@@ -7,6 +7,19 @@ use sqlx::PgPool;
 /// (what is wrong, a query returning one text row per offending record)
 const CHECKS: &[(&str, &str)] = &[
     (
+        "paid order whose payment differs from the price of what was bought",
+        "SELECT o.id::text FROM orders o
+          WHERE o.status IN ('paid', 'refunded', 'partially_refunded')
+            AND (o.amount_paid_cents IS DISTINCT FROM o.amount_cents)",
+    ),
+    (
+        "held order (payment did not match) with a session request or a ledger entry",
+        "SELECT o.id::text FROM orders o
+          WHERE o.status = 'held'
+            AND (EXISTS (SELECT 1 FROM session_requests r WHERE r.order_id = o.id)
+                 OR EXISTS (SELECT 1 FROM journal_entries e WHERE e.idempotency_key = 'payment:' || o.id))",
+    ),
+    (
         "paid order without exactly one session request",
         "SELECT o.id::text FROM orders o
           WHERE o.status IN ('paid', 'refunded', 'partially_refunded') AND coalesce(o.amount_paid_cents, 0) > 0

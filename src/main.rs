@@ -1,6 +1,7 @@
 //! The `autodoctor` command: the web server and its maintenance commands.
 
 use autodoctor::config::Config;
+use autodoctor::workers::Supervisor;
 use autodoctor::{db, seed, server, telemetry};
 use std::process::ExitCode;
 
@@ -120,7 +121,7 @@ async fn run(command: &str, args: &[String], config: Config) -> Result<(), Box<d
                     .filter(|d| (1..=3650).contains(d))
                     .ok_or("DAYS must be 1 to 3650")?,
             };
-            let state = server::AppState::new(config, pool);
+            let state = autodoctor::state::AppState::start(config, pool).await?;
             let report = autodoctor::payouts::reconcile::reconcile(&state, days)
                 .await
                 .map_err(|e| format!("reconciliation failed: {e}"))?;
@@ -141,33 +142,69 @@ async fn run(command: &str, args: &[String], config: Config) -> Result<(), Box<d
         _ => {
             autodoctor::auth::admin::bootstrap(&pool, config.bootstrap_admin.as_ref()).await?;
             autodoctor::auth::password::warm_up();
-            if let Some(url) = config.smtp_url.clone() {
-                tokio::spawn(autodoctor::mail::outbox::run_sender(
-                    pool.clone(),
-                    url,
-                    config.mail_from.clone(),
-                ));
-            }
-            let state = server::AppState::new(config, pool);
-            tokio::spawn(autodoctor::sessions::lifecycle::run_routing_worker(
-                state.pool.clone(),
-                autodoctor::sessions::lifecycle::RoutingSettings::from_config(&state.config),
-            ));
-            tokio::spawn(autodoctor::payouts::run::run_scheduler(
-                state.clone(),
-                state.config.payout_interval_hours,
-            ));
-            if let Some(notify) = state.sandbox_deliveries.clone() {
-                tokio::spawn(autodoctor::payments::sandbox::run_deliverer(
-                    state.pool.clone(),
-                    state.config.stripe_webhook_secret.clone(),
-                    state.config.sandbox_webhook_url.clone(),
-                    notify,
-                ));
-            }
-            server::serve(state).await?;
+            let state = autodoctor::state::AppState::start(config, pool).await?;
+            let workers = start_workers(&state);
+            // SIGTERM or Ctrl-C: stop taking work, let requests and jobs in progress finish.
+            let stop = workers.shutdown_handle();
+            let signals = {
+                let workers_stop = workers_stopper(&workers);
+                tokio::spawn(async move {
+                    server::shutdown_signal().await;
+                    workers_stop();
+                })
+            };
+            let grace = state.config.shutdown_grace;
+            let served = server::serve(state, stop, grace).await;
+            signals.abort();
+            workers.shutdown(grace).await;
+            served?;
             Ok(())
         }
+    }
+}
+
+/// The background workers of `serve`, each under the supervisor.
+fn start_workers(state: &autodoctor::state::AppState) -> Supervisor {
+    let mut workers = Supervisor::new();
+    if let Some(url) = state.config.smtp_url.clone() {
+        let (pool, from) = (state.pool.clone(), state.config.mail_from.clone());
+        workers.spawn("email", move |stop| {
+            autodoctor::mail::outbox::run_sender(pool.clone(), url.clone(), from.clone(), stop)
+        });
+    }
+    {
+        let pool = state.pool.clone();
+        let settings = autodoctor::offers::store::RoutingSettings::from_config(&state.config);
+        workers.spawn("dispatch", move |stop| {
+            autodoctor::offers::store::run_routing_worker(pool.clone(), settings.clone(), stop)
+        });
+    }
+    {
+        let (s, hours) = (state.clone(), state.config.payout_interval_hours);
+        workers.spawn("payouts", move |stop| autodoctor::payouts::run::run_scheduler(s.clone(), hours, stop));
+    }
+    if let Some(notify) = state.sandbox_deliveries.clone() {
+        let pool = state.pool.clone();
+        let secret = state.config.stripe_webhook_secret.clone();
+        let url = state.config.sandbox_webhook_url.clone();
+        workers.spawn("sandbox-webhooks", move |stop| {
+            autodoctor::payments::sandbox::run_deliverer(
+                pool.clone(),
+                secret.clone(),
+                url.clone(),
+                notify.clone(),
+                stop,
+            )
+        });
+    }
+    workers
+}
+
+/// A function that asks the supervisor's workers (and the server) to stop.
+fn workers_stopper(workers: &Supervisor) -> impl FnOnce() + Send + 'static {
+    let handle = workers.stop_sender();
+    move || {
+        let _ = handle.send(true);
     }
 }
 

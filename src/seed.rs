@@ -179,7 +179,7 @@ async fn load_workshops(pool: &PgPool, hash: &str) -> Result<Vec<DemoLogin>, sql
             .rows_affected();
             if inserted == 1 {
                 // The invite they joined through, already used.
-                let (_, token_hash) = crate::invites::token::new_token();
+                let (_, token_hash) = crate::workshops::invites::token::new_token();
                 sqlx::query(
                     "INSERT INTO mechanic_invites (organization_id, email, token_hash, invited_by, expires_at,
                                                    accepted_at, accepted_by)

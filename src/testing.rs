@@ -2,7 +2,8 @@
 //! small HTTP client that keeps cookies like a browser.
 
 use crate::config::{Config, LogFormat};
-use crate::server::{router, AppState};
+use crate::server::router;
+use crate::state::AppState;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
@@ -11,6 +12,9 @@ use std::time::Duration;
 use tower::ServiceExt;
 
 pub const ORIGIN: &str = "http://127.0.0.1:3000";
+
+/// The tests' webhook signing secret (a real install makes its own).
+pub const TEST_WEBHOOK_SECRET: &str = "whsec_tests_only_0123456789abcdef";
 
 pub fn test_config() -> Config {
     Config {
@@ -23,15 +27,18 @@ pub fn test_config() -> Config {
         site_root: "target/site".into(),
         log_format: LogFormat::Text,
         session_idle_timeout: Duration::from_secs(3600),
+        shutdown_grace: std::time::Duration::from_secs(5),
         session_absolute_timeout: Duration::from_secs(7 * 24 * 3600),
         trust_proxy: false,
         login_throttle: Default::default(),
+        // The suites sign up and book far more from one address than a person would.
+        rate_limit_scale: 1000,
         bootstrap_admin: None,
         invite_ttl: chrono::Duration::days(7),
         smtp_url: None,
         mail_from: "autodoctor <no-reply@autodoctor.test>".into(),
         stripe_secret_key: None,
-        stripe_webhook_secret: crate::config::SANDBOX_WEBHOOK_SECRET.into(),
+        stripe_webhook_secret: TEST_WEBHOOK_SECRET.into(),
         stripe_api_base: None,
         sandbox_webhook_url: "http://127.0.0.1:3000/api/stripe/webhook".into(),
         platform_fee_bps: 2000,
@@ -102,7 +109,7 @@ pub struct TestClient {
 pub fn form_body(fields: &[(&str, &str)]) -> String {
     fields
         .iter()
-        .map(|(k, v)| format!("{}={}", crate::auth::pages::urlencode(k), crate::auth::pages::urlencode(v)))
+        .map(|(k, v)| format!("{}={}", crate::url::urlencode(k), crate::url::urlencode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -122,7 +129,7 @@ impl TestClient {
         for set in res.headers().get_all(header::SET_COOKIE) {
             let set = set.to_str().unwrap_or("");
             let pair = set.split(';').next().unwrap_or("").trim();
-            if pair.starts_with(&format!("{}=", crate::auth::session::COOKIE_NAME)) {
+            if pair.starts_with(&format!("{}=", crate::auth::login::COOKIE_NAME)) {
                 let removed = set.contains("Max-Age=0") || pair.ends_with('=');
                 self.cookie = if removed { None } else { Some(pair.to_string()) };
             }
@@ -154,6 +161,21 @@ impl TestClient {
             .method(Method::POST)
             .uri(path)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, ORIGIN)
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(form_body(fields)))
+            .unwrap();
+        self.send(req).await
+    }
+
+    /// Posts a form the way a browser without JavaScript does (it accepts HTML,
+    /// so server functions answer with a redirect).
+    pub async fn form_post(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html,application/xhtml+xml")
             .header(header::ORIGIN, ORIGIN)
             .header("sec-fetch-site", "same-origin")
             .body(Body::from(form_body(fields)))
@@ -201,7 +223,7 @@ pub async fn fingerprint(pool: &PgPool) -> std::collections::BTreeMap<String, St
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables
           WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
-            AND table_name NOT IN ('login_throttle', 'user_sessions', '_sqlx_migrations')
+            AND table_name NOT IN ('login_throttle', 'login_known_clients', 'rate_limits', 'user_sessions', '_sqlx_migrations')
           ORDER BY table_name",
     )
     .fetch_all(pool)
@@ -313,8 +335,8 @@ pub const TEST_PASSWORD: &str = "password123";
 pub mod fixtures {
     use super::create_user;
     use crate::auth::Role;
-    use crate::routing::RoutingType;
-    use crate::sessions::lifecycle::{self, RoutingSettings};
+    use crate::dispatch::RoutingType;
+    use crate::offers::store::RoutingSettings;
     use chrono::Utc;
     use sqlx::PgPool;
     use uuid::Uuid;
@@ -422,7 +444,7 @@ pub mod fixtures {
         .await
         .unwrap();
         crate::ledger::post_payment(&mut tx, order, amount).await.unwrap();
-        lifecycle::on_request_created(&mut tx, request, &settings()).await.unwrap();
+        crate::offers::store::on_request_created(&mut tx, request, &settings()).await.unwrap();
         tx.commit().await.unwrap();
         (order, request)
     }
@@ -496,7 +518,7 @@ pub mod fixtures {
         let pool = app.pool();
         let (order, request) = paid_hundred(pool, customer, routing, preferred).await;
         sandbox_payment(pool, order).await;
-        let policy = lifecycle::RoutingSettings::from_config(&app.state.config).policy;
+        let policy = crate::offers::store::RoutingSettings::from_config(&app.state.config).policy;
         (order, serve(pool, &policy, m, request).await)
     }
 
@@ -504,7 +526,7 @@ pub mod fixtures {
     /// and ends the session; returns the session.
     pub async fn serve(
         pool: &PgPool,
-        policy: &crate::routing::RoutingPolicy,
+        policy: &crate::dispatch::RoutingPolicy,
         m: Uuid,
         request: Uuid,
     ) -> Uuid {
@@ -514,10 +536,11 @@ pub mod fixtures {
                 .fetch_one(pool)
                 .await
                 .unwrap();
-        let session = lifecycle::accept(pool, m, request, created + chrono::Duration::seconds(120), policy)
-            .await
-            .unwrap();
-        lifecycle::end_session(pool, session, m).await.unwrap();
+        let session =
+            crate::offers::accept::accept(pool, m, request, created + chrono::Duration::seconds(120), policy)
+                .await
+                .unwrap();
+        crate::sessions::room::end_session(pool, session, m).await.unwrap();
         session
     }
 

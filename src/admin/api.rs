@@ -1,5 +1,6 @@
 //! Server functions for the platform admin. Every one starts with `require_admin`.
 
+use super::{AdminRequest, RoutingAuditRow};
 use super::{AdminWorkshop, ApprovalQueues, MechanicDecision, WorkshopDecision};
 use crate::error::AppError;
 use crate::mail::MailboxMessage;
@@ -18,7 +19,7 @@ const ADMIN_WORKSHOP_SELECT: &str = "SELECT o.id, o.name, o.city, o.contact_emai
 #[server(prefix = "/api", endpoint = "admin/queues")]
 pub async fn get_approval_queues() -> Result<ApprovalQueues, AppError> {
     crate::auth::guard::require_admin()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let workshops = sqlx::query_as::<_, AdminWorkshop>(&format!(
         "{ADMIN_WORKSHOP_SELECT} WHERE o.status = 'pending' ORDER BY o.created_at, o.id"
     ))
@@ -39,7 +40,7 @@ pub async fn get_approval_queues() -> Result<ApprovalQueues, AppError> {
 #[server(prefix = "/api", endpoint = "admin/workshops")]
 pub async fn admin_workshops() -> Result<Vec<AdminWorkshop>, AppError> {
     crate::auth::guard::require_admin()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     Ok(sqlx::query_as::<_, AdminWorkshop>(&format!(
         "{ADMIN_WORKSHOP_SELECT} ORDER BY (o.status = 'pending') DESC, o.name, o.id LIMIT 1000"
     ))
@@ -56,17 +57,17 @@ pub async fn decide_workshop(
     reason: Option<String>,
 ) -> Result<(), AppError> {
     let admin = crate::auth::guard::require_admin()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
     if decision.needs_reason() && reason.is_none() {
         return Err(AppError::field("reason", "Give a reason: the workshop's owner will see it."));
     }
-    if let Some(p) = reason.as_deref().and_then(|r| crate::workshops::text_problem(r, 1, 500, "the reason")) {
+    if let Some(p) = reason.as_deref().and_then(|r| crate::validate::text_problem(r, 1, 500, "the reason")) {
         return Err(AppError::field("reason", p));
     }
     let (to, from) = decision.transition();
     let mut tx = state.pool.begin().await?;
-    let current: Option<crate::workshops::WorkshopStatus> =
+    let current: Option<crate::status::WorkshopStatus> =
         sqlx::query_scalar("SELECT status FROM organizations WHERE id = $1 FOR UPDATE")
             .bind(workshop_id)
             .fetch_optional(&mut *tx)
@@ -89,7 +90,7 @@ pub async fn decide_workshop(
     .bind(admin.id)
     .execute(&mut *tx)
     .await?;
-    if to != crate::workshops::WorkshopStatus::Active {
+    if to != crate::status::WorkshopStatus::Active {
         // A workshop that is not active serves nobody: its mechanics go offline.
         sqlx::query("UPDATE mechanics SET is_online = false, online_since = NULL WHERE workshop_id = $1")
             .bind(workshop_id)
@@ -109,17 +110,17 @@ pub async fn decide_mechanic(
     reason: Option<String>,
 ) -> Result<(), AppError> {
     let admin = crate::auth::guard::require_admin()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
     if decision == MechanicDecision::Reject && reason.is_none() {
         return Err(AppError::field("reason", "Give a reason: the mechanic will see it."));
     }
-    if let Some(p) = reason.as_deref().and_then(|r| crate::workshops::text_problem(r, 1, 500, "the reason")) {
+    if let Some(p) = reason.as_deref().and_then(|r| crate::validate::text_problem(r, 1, 500, "the reason")) {
         return Err(AppError::field("reason", p));
     }
     let status = match decision {
-        MechanicDecision::Approve => crate::mechanics::ApplicationStatus::Approved,
-        MechanicDecision::Reject => crate::mechanics::ApplicationStatus::Rejected,
+        MechanicDecision::Approve => crate::status::ApplicationStatus::Approved,
+        MechanicDecision::Reject => crate::status::ApplicationStatus::Rejected,
     };
     let done = sqlx::query(
         "UPDATE mechanics SET application_status = $2, rejection_reason = $3, reviewed_at = now(),
@@ -149,10 +150,10 @@ pub async fn set_workshop_fee(
     note: Option<String>,
 ) -> Result<i32, AppError> {
     let admin = crate::auth::guard::require_admin()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let bps = super::parse_percent_to_bps(&fee_percent).map_err(|p| AppError::field("fee_percent", p))?;
     let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
-    if let Some(p) = note.as_deref().and_then(|n| crate::workshops::text_problem(n, 1, 500, "the note")) {
+    if let Some(p) = note.as_deref().and_then(|n| crate::validate::text_problem(n, 1, 500, "the note")) {
         return Err(AppError::field("note", p));
     }
     let mut tx = state.pool.begin().await?;
@@ -185,6 +186,41 @@ pub async fn set_workshop_fee(
 #[server(prefix = "/api", endpoint = "admin/mailbox")]
 pub async fn mailbox() -> Result<Vec<MailboxMessage>, AppError> {
     crate::auth::guard::require_admin()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     Ok(crate::mail::outbox::recent(&state.pool, 200).await?)
+}
+
+/// Recent requests, for the admin's routing audit.
+#[server(prefix = "/api", endpoint = "admin/requests")]
+pub async fn admin_requests() -> Result<Vec<AdminRequest>, AppError> {
+    crate::auth::guard::require_admin()?;
+    let state = crate::state::app_state()?;
+    Ok(sqlx::query_as::<_, AdminRequest>(
+        "SELECT r.id AS request_id, r.order_id, cu.email AS customer_email, r.routing_type,
+                pw.name AS preferred_workshop_name, r.status, mu.name AS mechanic_name, sw.name AS serving_workshop_name,
+                r.created_at, r.accepted_at
+           FROM session_requests r
+           JOIN users cu ON cu.id = r.customer_id
+           LEFT JOIN organizations pw ON pw.id = r.preferred_workshop_id
+           LEFT JOIN users mu ON mu.id = r.mechanic_id
+           LEFT JOIN organizations sw ON sw.id = r.workshop_id
+          ORDER BY r.created_at DESC, r.id LIMIT 100",
+    )
+    .fetch_all(&state.pool)
+    .await?)
+}
+
+/// Every routing decision about one request, in order.
+#[server(prefix = "/api", endpoint = "admin/request-audit")]
+pub async fn request_audit(request_id: Uuid) -> Result<Vec<RoutingAuditRow>, AppError> {
+    crate::auth::guard::require_admin()?;
+    let state = crate::state::app_state()?;
+    Ok(sqlx::query_as::<_, RoutingAuditRow>(
+        "SELECT e.id, e.kind, u.name AS mechanic_name, e.details, e.created_at
+           FROM routing_events e LEFT JOIN users u ON u.id = e.mechanic_id
+          WHERE e.request_id = $1 ORDER BY e.id",
+    )
+    .bind(request_id)
+    .fetch_all(&state.pool)
+    .await?)
 }

@@ -1,9 +1,12 @@
-//! The platform admin's pages: approval queues, workshops and their fees, the mailbox.
+//! The platform admin's pages: approval queues, workshops and their fees, the
+//! mailbox, and the requests with their routing audit.
 
 pub mod api;
 pub mod pages;
+pub mod requests_page;
 
-use crate::workshops::WorkshopStatus;
+use crate::dispatch::RoutingType;
+use crate::status::WorkshopStatus;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -128,4 +131,31 @@ mod tests {
         assert!(WorkshopDecision::Reject.needs_reason());
         assert!(!WorkshopDecision::Approve.needs_reason());
     }
+}
+
+/// A routing decision, as the admin reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct RoutingAuditRow {
+    pub id: i64,
+    pub kind: String,
+    pub mechanic_name: Option<String>,
+    pub details: serde_json::Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A request in the admin's list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct AdminRequest {
+    pub request_id: Uuid,
+    pub order_id: Uuid,
+    pub customer_email: String,
+    pub routing_type: RoutingType,
+    pub preferred_workshop_name: Option<String>,
+    pub status: crate::status::RequestStatus,
+    pub mechanic_name: Option<String>,
+    pub serving_workshop_name: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub accepted_at: Option<chrono::DateTime<chrono::Utc>>,
 }

@@ -4,29 +4,14 @@ use super::api::{
     admin_workshops, get_approval_queues, mailbox, DecideMechanic, DecideWorkshop, SetWorkshopFee,
 };
 use super::{AdminWorkshop, MechanicDecision, PendingMechanic, WorkshopDecision};
-use crate::auth::pages::RoleGate;
 use crate::auth::Role;
 use crate::mail::split_links;
+use crate::status::WorkshopStatus;
 use crate::ui::{action_error, FormError};
-use crate::workshops::{format_bps, WorkshopStatus};
+use crate::ui::{AdminNav, RoleGate};
+use crate::workshops::format_bps;
 use leptos::prelude::*;
 use leptos_meta::Title;
-
-#[component]
-pub fn AdminNav() -> impl IntoView {
-    view! {
-        <nav class="subnav" aria-label="Admin">
-            <a href="/admin">"Approvals"</a>
-            <a href="/admin/workshops">"Workshops & fees"</a>
-            <a href="/admin/requests">"Requests & routing"</a>
-            <a href="/admin/revenue">"Revenue"</a>
-            <a href="/admin/payouts">"Payouts"</a>
-            <a href="/admin/orders">"Orders & refunds"</a>
-            <a href="/admin/reconciliation">"Reconciliation"</a>
-            <a href="/admin/mailbox">"Mailbox"</a>
-        </nav>
-    }
-}
 
 // Resources are created where the page starts, never inside the gated content
 // (which may render more than once on the server): their hydration ids then

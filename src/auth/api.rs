@@ -6,8 +6,8 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use super::{
-    email_looks_valid, guard, name_problem, normalize_email, password, password_problem, queries,
-    safe_next_path, session, throttle, Role,
+    email_looks_valid, guard, login, name_problem, normalize_email, password, password_problem, queries,
+    safe_next_path, throttle, Role,
 };
 #[cfg(feature = "ssr")]
 use crate::error::FieldErrors;
@@ -21,7 +21,7 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
 /// Creates a customer account and logs it in. Answers with the path to go to.
 #[server(prefix = "/api/public", endpoint = "auth/sign-up")]
 pub async fn sign_up(name: String, email: String, password: String) -> Result<String, AppError> {
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let email = normalize_email(&email);
     let name = name.trim().to_string();
     let mut errors = FieldErrors::new();
@@ -33,10 +33,18 @@ pub async fn sign_up(name: String, email: String, password: String) -> Result<St
         errors.add("password", p);
     }
     errors.into_result()?;
+    crate::limits::check(
+        &state.pool,
+        state.config.rate_limit_scale,
+        crate::limits::Action::SignUp,
+        &guard::client_address(state.config.trust_proxy),
+        &email,
+    )
+    .await?;
 
     let user_id = create_account(&state.pool, &email, &name, Role::Customer, password).await?;
     let session = guard::request_session()?;
-    session::log_in(&state.pool, &session, user_id, 1).await?;
+    login::log_in(&state.pool, &session, user_id, 1).await?;
     tracing::info!(%user_id, "customer signed up");
     let next = Role::Customer.home_path().to_string();
     guard::redirect_form_post(&next);
@@ -65,7 +73,7 @@ pub async fn create_account(
 /// exceeded). Answers with the path to go to next.
 #[server(prefix = "/api/public", endpoint = "auth/log-in")]
 pub async fn log_in(email: String, password: String, next: Option<String>) -> Result<String, AppError> {
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let email = normalize_email(&email);
     let mut errors = FieldErrors::new();
     errors.check(!email.is_empty(), "email", "Enter your email address.");
@@ -85,9 +93,9 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
         tracing::info!("failed log-in");
         return Err(AppError::field("password", "The email or password is not right."));
     };
-    throttle::record_success(&state.pool, &email).await?;
+    throttle::record_success(&state.pool, &email, &address).await?;
     let session = guard::request_session()?;
-    session::log_in(&state.pool, &session, account.id, account.auth_version).await?;
+    login::log_in(&state.pool, &session, account.id, account.auth_version).await?;
     tracing::info!(user_id = %account.id, "logged in");
     let next = safe_next_path(next.as_deref()).unwrap_or_else(|| account.role.home_path().to_string());
     guard::redirect_form_post(&next);
@@ -97,9 +105,9 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
 /// Logs out: the session is deleted on the server, not just forgotten by the browser.
 #[server(prefix = "/api/public", endpoint = "auth/log-out")]
 pub async fn log_out() -> Result<(), AppError> {
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let session = guard::request_session()?;
-    session::log_out(&state.pool, &session).await?;
+    login::log_out(&state.pool, &session).await?;
     guard::redirect_form_post("/");
     Ok(())
 }
@@ -107,7 +115,7 @@ pub async fn log_out() -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "account/name")]
 pub async fn update_name(name: String) -> Result<String, AppError> {
     let user = guard::require_user()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let name = name.trim().to_string();
     if let Some(p) = name_problem(&name) {
         return Err(AppError::field("name", p));
@@ -126,7 +134,7 @@ pub async fn change_password(
     confirm_password: String,
 ) -> Result<(), AppError> {
     let user = guard::require_user()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let mut errors = FieldErrors::new();
     errors.check(!current_password.is_empty(), "current_password", "Enter your current password.");
     if let Some(p) = password_problem(&new_password) {
@@ -149,7 +157,8 @@ pub async fn change_password(
     let version = queries::update_password(&mut *tx, user.id, &hash).await?;
     let ended = queries::end_other_sessions(&mut *tx, user.id, keep.as_deref()).await?;
     tx.commit().await?;
-    session::refresh_version(&session, version).await?;
+    login::refresh_version(&session, version).await?;
+    login::login_ended(&state.pool, user.id).await?;
     tracing::info!(user_id = %user.id, other_sessions_ended = ended, "password changed");
     guard::redirect_form_post("/account?saved=password");
     Ok(())

@@ -109,6 +109,44 @@ async fn log_in_continues_only_to_local_paths(pool: PgPool) {
     assert_eq!(res.json(), serde_json::json!(Role::Customer.home_path()));
 }
 
+/// Browsers drop TAB, CR and LF from a URL and read `\\` as `/`, so these once
+/// led off-site after log-in; a control character made the handler panic on the
+/// `Location` header. Judged by a WHATWG URL parser, as a browser would.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn log_in_never_leaves_the_site_whatever_next_says(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    create_user(&pool, "bob@example.com", Role::Customer).await;
+    let page = ::url::Url::parse(crate::testing::ORIGIN).unwrap().join("/login").unwrap();
+    for next in [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "/\\evil.example",
+        "/\u{1}/evil.example",
+        "/ok\r\nSet-Cookie: stolen=1",
+        "/\u{7f}",
+        "/account",
+    ] {
+        let fields = [("email", "bob@example.com"), ("password", TEST_PASSWORD), ("next", next)];
+        let res = app.client().call("/api/public/auth/log-in", &fields).await;
+        assert_eq!(res.status, StatusCode::OK, "next={next:?}: {}", res.body);
+        let target = res.json().as_str().unwrap_or_default().to_string();
+        assert_eq!(page.join(&target).unwrap().origin(), page.origin(), "next={next:?} leads to {target:?}");
+
+        let res = app.client().form_post("/api/public/auth/log-in", &fields).await;
+        assert!(
+            res.status.is_redirection(),
+            "next={next:?}: a plain form post is redirected, got {}",
+            res.status
+        );
+        let location = res.header("location").unwrap_or_default().to_string();
+        let landed = page.join(&location).unwrap();
+        assert_eq!(landed.origin(), page.origin(), "next={next:?} redirects to {location:?}");
+        let expected = if next == "/account" { "/account" } else { Role::Customer.home_path() };
+        assert_eq!(landed.path(), expected, "next={next:?}");
+    }
+}
+
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
 async fn session_id_changes_at_log_in(pool: PgPool) {
     let app = TestApp::new(pool.clone());
@@ -183,11 +221,11 @@ async fn failed_log_ins_are_limited_and_released(pool: PgPool) {
         .unwrap();
     let res = attacker.log_in("bob@example.com", TEST_PASSWORD).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let account_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM login_throttle WHERE scope = 'account'")
+    let account_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM login_throttle WHERE scope = 'pair'")
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(account_rows, 0, "success clears the account's counter");
+    assert_eq!(account_rows, 0, "success clears the account's counter for this client");
 }
 
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
@@ -200,7 +238,7 @@ async fn delays_grow_with_each_further_failure(pool: PgPool) {
         attacker.log_in("carol@example.com", "guess").await;
         let secs: Option<f64> = sqlx::query_scalar(
             "SELECT EXTRACT(EPOCH FROM locked_until - last_failure_at)::float8 FROM login_throttle
-              WHERE scope = 'account' AND key = 'carol@example.com'",
+              WHERE scope = 'pair' AND key = 'carol@example.com unknown'",
         )
         .fetch_one(&pool)
         .await
@@ -383,4 +421,89 @@ async fn pages_carry_security_headers_with_a_script_nonce(pool: PgPool) {
     assert_eq!(res.header("cache-control"), Some("no-store"));
     let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap();
     assert!(res.body.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the nonce");
+}
+
+/// Issue: failed log-ins were throttled per account alone, so anyone could keep
+/// any account (the admin's) locked by failing its password. Now the strict
+/// limit is per account and client together; the account-wide one is softer
+/// and does not apply to a client that logged in to the account before.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn nobody_can_lock_the_owner_out_of_their_account(pool: PgPool) {
+    let mut config = crate::testing::test_config();
+    config.trust_proxy = true;
+    let app = TestApp::with_config(pool.clone(), config);
+    create_user(&pool, "admin@example.com", Role::Admin).await;
+    let free = app.state.config.login_throttle.free_per_account;
+    let from = |address: &'static str, password: &'static str| {
+        let app = app.clone();
+        async move {
+            // A proxy we trust appended the address it saw; the client's own entry comes first.
+            let forwarded = format!("10.0.0.1, {address}");
+            app.client()
+                .post_raw(
+                    "/api/public/auth/log-in",
+                    "application/x-www-form-urlencoded",
+                    crate::testing::form_body(&[("email", "admin@example.com"), ("password", password)]),
+                    &[("origin", crate::testing::ORIGIN), ("x-forwarded-for", &forwarded)],
+                )
+                .await
+        }
+    };
+    // The owner logged in from home before.
+    assert_eq!(from("198.51.100.7", TEST_PASSWORD).await.status, StatusCode::OK);
+
+    // An attacker fails again and again from one address, then from many.
+    for _ in 0..free + 1 {
+        assert_eq!(from("203.0.113.66", "guess").await.status, StatusCode::BAD_REQUEST);
+    }
+    let res = from("203.0.113.66", TEST_PASSWORD).await;
+    assert_eq!(
+        res.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the attacker's client is slowed down: {}",
+        res.body
+    );
+    for i in 0..(free * 10) as usize {
+        let address: &'static str = Box::leak(format!("192.0.2.{}", i % 200 + 1).into_boxed_str());
+        from(address, "guess").await;
+    }
+    let res = from("198.51.100.7", TEST_PASSWORD).await;
+    assert_eq!(res.status, StatusCode::OK, "the owner still gets in from a known client: {}", res.body);
+    // A client new to the account meets the account-wide (soft) limit.
+    let res = from("233.252.0.9", TEST_PASSWORD).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
+}
+
+/// Issue: sign-ups (and applications, workshop registrations, invites and
+/// checkouts) had no limits, so one client could make the server hash and mail
+/// without end. Each is limited per client address and per account, in the
+/// database; past a limit the answer is 429 with Retry-After and nothing is made.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn sign_ups_are_limited_per_client_and_per_email(pool: PgPool) {
+    let mut config = crate::testing::test_config();
+    config.rate_limit_scale = 1;
+    let app = TestApp::with_config(pool.clone(), config);
+    let (per_client, per_email) = crate::limits::Action::SignUp.per_hour();
+    let users = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users").fetch_one(&pool).await.unwrap()
+    };
+    // The same email again and again: the first creates the account, the
+    // next are told it exists, then refused.
+    for i in 0..per_email {
+        let res = app.client().sign_up("Ann", "ann@example.com", "a long password").await;
+        assert_eq!(res.status, if i == 0 { StatusCode::OK } else { StatusCode::BAD_REQUEST }, "{}", res.body);
+    }
+    let res = app.client().sign_up("Ann", "ann@example.com", "a long password").await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
+    assert!(res.header("retry-after").is_some());
+    // Many emails from one client.
+    for i in 1..per_client - per_email {
+        let res = app.client().sign_up("Bo", &format!("bo{i}@example.com"), "a long password").await;
+        assert_eq!(res.status, StatusCode::OK, "{i}: {}", res.body);
+    }
+    let before = users(pool.clone()).await;
+    let res = app.client().sign_up("Cy", "cy@example.com", "a long password").await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
+    assert!(res.app_error().to_string().contains("Too many sign-ups"), "{}", res.body);
+    assert_eq!(users(pool.clone()).await, before, "a refused sign-up creates nothing");
 }

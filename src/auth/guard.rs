@@ -5,10 +5,10 @@
 //! helpers read it from there. Server functions outside `/api/public/` are
 //! refused to anonymous callers before their arguments are even read.
 
-use super::session::{self, KEY_AUTHENTICATED_AT, KEY_AUTH_VERSION, KEY_USER_ID};
+use super::login::{self, KEY_AUTHENTICATED_AT, KEY_AUTH_VERSION, KEY_USER_ID};
 use super::{queries, CurrentUser, Role};
 use crate::error::AppError;
-use crate::server::AppState;
+use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -26,6 +26,8 @@ pub struct AuthUser {
     pub email: String,
     pub name: String,
     pub role: Role,
+    /// The log-in session this request came with (its tower-sessions id).
+    pub login_id: Option<String>,
 }
 
 impl AuthUser {
@@ -59,25 +61,29 @@ pub fn server_fn_error_response(err: AppError) -> Response {
 }
 
 async fn resolve(state: &AppState, session: &Session) -> Result<Option<AuthUser>, AppError> {
-    let user_id: Option<Uuid> = session.get(KEY_USER_ID).await.map_err(session::session_error)?;
+    let user_id: Option<Uuid> = session.get(KEY_USER_ID).await.map_err(login::session_error)?;
     let Some(user_id) = user_id else { return Ok(None) };
-    let version: Option<i32> = session.get(KEY_AUTH_VERSION).await.map_err(session::session_error)?;
+    let version: Option<i32> = session.get(KEY_AUTH_VERSION).await.map_err(login::session_error)?;
     let authenticated_at: Option<i64> =
-        session.get(KEY_AUTHENTICATED_AT).await.map_err(session::session_error)?;
+        session.get(KEY_AUTHENTICATED_AT).await.map_err(login::session_error)?;
 
     let age = chrono::Utc::now().timestamp() - authenticated_at.unwrap_or(0);
     if age > state.config.session_absolute_timeout.as_secs() as i64 {
         // Past the absolute lifetime: the person must log in again, however active.
-        session::log_out(&state.pool, session).await?;
+        login::log_out(&state.pool, session).await?;
         return Ok(None);
     }
     match queries::user_by_id(&state.pool, user_id).await? {
-        Some(user) if Some(user.auth_version) == version => {
-            Ok(Some(AuthUser { id: user.id, email: user.email, name: user.name, role: user.role }))
-        }
+        Some(user) if Some(user.auth_version) == version => Ok(Some(AuthUser {
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            role: user.role,
+            login_id: session.id().map(|id| id.to_string()),
+        })),
         // The password changed since this session logged in, or the account is gone.
         _ => {
-            session::log_out(&state.pool, session).await?;
+            login::log_out(&state.pool, session).await?;
             Ok(None)
         }
     }
@@ -146,15 +152,56 @@ pub fn request_session() -> Result<Session, AppError> {
         .ok_or_else(|| AppError::internal("session", "session layer missing"))
 }
 
-/// The client's address, for per-address limits. Behind a trusted proxy the
-/// first `X-Forwarded-For` entry is used instead.
+/// The answer of [`login_probe`]: whether the log-in still holds.
+pub type LoginCheck = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+
+/// A live stream's check that its log-in still holds: the log-in session still
+/// exists and has not expired (log-out, a password change elsewhere, the idle or
+/// absolute timeout end it), and the account is not disabled.
+pub fn login_probe(state: &AppState, user: &AuthUser) -> impl Fn() -> LoginCheck + Send + Sync + 'static {
+    let (pool, user_id, login_id) = (state.pool.clone(), user.id, user.login_id.clone());
+    move || {
+        let (pool, login_id) = (pool.clone(), login_id.clone());
+        Box::pin(async move {
+            let Some(login_id) = login_id else { return false };
+            // A database error is not a log-out: the stream goes on and asks again.
+            queries::login_alive(&pool, user_id, &login_id).await.unwrap_or(true)
+        })
+    }
+}
+
+/// The owner of a new live stream: a slot under the per-user cap (429 past it)
+/// and the check of their log-in.
+pub fn stream_owner(
+    state: &AppState,
+    user: &AuthUser,
+) -> Result<crate::realtime::server::StreamOwner<impl Fn() -> LoginCheck + Send + Sync + 'static>, AppError> {
+    let slot = state.realtime.open_stream(user.id).ok_or_else(|| AppError::TooManyRequests {
+        message: format!(
+            "You have {} live pages open already. Close some tabs, then reload this one.",
+            crate::realtime::server::MAX_STREAMS_PER_USER
+        ),
+        retry_after_secs: 30,
+    })?;
+    Ok(crate::realtime::server::StreamOwner { user: user.id, slot, alive: login_probe(state, user) })
+}
+
+/// The client's address from an `X-Forwarded-For` value: the right-most entry,
+/// the one our own proxy appended. Entries to its left come from the client and
+/// can say anything.
+pub fn forwarded_client(forwarded: &str) -> Option<&str> {
+    forwarded.rsplit(',').map(str::trim).find(|s| !s.is_empty())
+}
+
+/// The client's address, for per-address limits. Behind a trusted proxy
+/// (`TRUST_PROXY`), the address the proxy saw (see [`forwarded_client`]).
 pub fn client_address(trust_proxy: bool) -> String {
     let Some(parts) = use_context::<axum::http::request::Parts>() else { return "unknown".into() };
     if trust_proxy {
-        if let Some(forwarded) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            if let Some(first) = forwarded.split(',').next().map(str::trim).filter(|s| !s.is_empty()) {
-                return first.to_string();
-            }
+        if let Some(client) =
+            parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(forwarded_client)
+        {
+            return client.to_string();
         }
     }
     parts
@@ -176,7 +223,22 @@ pub fn is_plain_form_post() -> bool {
 
 /// Redirects plain form posts to `path`; JavaScript callers navigate themselves.
 pub fn redirect_form_post(path: &str) {
-    if is_plain_form_post() {
+    // leptos_axum::redirect panics on a value that cannot be a header: never pass one.
+    if is_plain_form_post() && axum::http::HeaderValue::from_str(path).is_ok() {
         leptos_axum::redirect(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_client;
+
+    #[test]
+    fn only_the_proxys_own_forwarded_entry_is_trusted() {
+        // The client sent "1.2.3.4" itself; our proxy appended what it saw.
+        assert_eq!(forwarded_client("1.2.3.4, 203.0.113.9"), Some("203.0.113.9"));
+        assert_eq!(forwarded_client("203.0.113.9"), Some("203.0.113.9"));
+        assert_eq!(forwarded_client("1.2.3.4, 203.0.113.9 , "), Some("203.0.113.9"));
+        assert_eq!(forwarded_client(" , "), None);
     }
 }

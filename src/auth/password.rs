@@ -17,7 +17,13 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// Every password hashed, in tests: they check that a hash is (or is not) computed.
+#[cfg(test)]
+pub(crate) static HASHED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 fn hash_blocking(password: &str) -> Result<String, AppError> {
+    #[cfg(test)]
+    HASHED.lock().unwrap().push(password.to_string());
     let salt = SaltString::generate(&mut OsRng);
     hasher()
         .hash_password(password.as_bytes(), &salt)
@@ -44,20 +50,32 @@ fn decoy_hash() -> &'static str {
     })
 }
 
-/// One permit per core: the hashes running at once.
-async fn hashing_slot() -> Result<tokio::sync::SemaphorePermit<'static>, AppError> {
-    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    SLOTS
-        .get_or_init(|| {
-            tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
-        })
+/// Log-ins verify on slots of their own (one per core); new passwords (sign-up,
+/// applications, invites, password changes) hash on one slot shared among them,
+/// so a flood of sign-ups never queues in front of anyone's log-in.
+async fn slot(
+    slots: &'static OnceLock<tokio::sync::Semaphore>,
+    permits: fn() -> usize,
+) -> Result<tokio::sync::SemaphorePermit<'static>, AppError> {
+    slots
+        .get_or_init(|| tokio::sync::Semaphore::new(permits()))
         .acquire()
         .await
         .map_err(|e| AppError::internal("password hashing slots closed", e))
 }
 
+async fn log_in_slot() -> Result<tokio::sync::SemaphorePermit<'static>, AppError> {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    slot(&SLOTS, || std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).await
+}
+
+async fn new_password_slot() -> Result<tokio::sync::SemaphorePermit<'static>, AppError> {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    slot(&SLOTS, || 1).await
+}
+
 pub async fn hash(password: String) -> Result<String, AppError> {
-    let slot = hashing_slot().await?;
+    let slot = new_password_slot().await?;
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
         hash_blocking(&password)
@@ -69,7 +87,7 @@ pub async fn hash(password: String) -> Result<String, AppError> {
 /// Verifies `password` against the stored hash, or against a decoy when there is
 /// no account, taking the same time either way.
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool, AppError> {
-    let slot = hashing_slot().await?;
+    let slot = log_in_slot().await?;
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
         match stored {

@@ -92,6 +92,26 @@ pub async fn forget_session(db: impl PgExecutor<'_>, session_id: &str) -> Result
     Ok(())
 }
 
+/// Whether a log-in session still holds: its record exists, has not expired,
+/// belongs to the user, and the account is not disabled.
+pub async fn login_alive(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    session_id: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (
+             SELECT 1 FROM user_sessions us
+               JOIN tower_sessions.session ts ON ts.id = us.session_id
+               JOIN users u ON u.id = us.user_id
+              WHERE us.session_id = $2 AND us.user_id = $1 AND ts.expiry_date > now() AND u.disabled_at IS NULL)",
+    )
+    .bind(user_id)
+    .bind(session_id)
+    .fetch_one(db)
+    .await
+}
+
 /// Deletes every stored log-in session of the user except `keep`.
 pub async fn end_other_sessions(
     db: impl PgExecutor<'_>,

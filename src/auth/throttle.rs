@@ -1,46 +1,40 @@
-//! Failed log-ins are limited per account and per client address, with delays
-//! that double after a few free attempts. The counters live in PostgreSQL so
-//! every app instance enforces the same limit.
+//! Failed log-ins are limited, with delays that double after a few free
+//! attempts, on three counters (OWASP's guidance on lock-out):
+//! - the account and client together (`pair`): strict, a few free attempts;
+//! - the client address (`address`): a shared office or NAT may mistype more;
+//! - the account from anywhere (`account`): soft, ten times the pair's, and a
+//!   client that logged in to the account successfully in the last 30 days is
+//!   exempt, so failing someone's password from elsewhere never locks the owner
+//!   out on their own device.
+//!
+//! The counters live in PostgreSQL so every app instance enforces the same limit.
 
+pub use crate::config::ThrottleRules;
 use crate::error::AppError;
+use crate::limits::human_duration;
 use sqlx::PgPool;
 
-#[derive(Clone, Copy, Debug)]
-pub struct ThrottleRules {
-    /// Failures allowed per account before delays start.
-    pub free_per_account: i32,
-    /// Failures allowed per client address before delays start (a shared office
-    /// or NAT may have several people mistyping).
-    pub free_per_address: i32,
-    /// The first delay; each further failure doubles it.
-    pub base_delay_secs: i64,
-    pub max_delay_secs: i64,
-    /// Failures older than this are forgotten.
-    pub memory_secs: i64,
+/// The strict counter's key: the account and the client together.
+fn pair_key(email: &str, address: &str) -> String {
+    format!("{email} {address}")
 }
 
-impl Default for ThrottleRules {
-    fn default() -> Self {
-        ThrottleRules {
-            free_per_account: 5,
-            free_per_address: 20,
-            base_delay_secs: 2,
-            max_delay_secs: 15 * 60,
-            memory_secs: 60 * 60,
-        }
-    }
-}
-
-/// Refuses the attempt while either the account or the address is locked.
+/// Refuses the attempt while the pair, the address or (for a client new to
+/// this account) the account is locked.
 pub async fn check(pool: &PgPool, email: &str, address: &str) -> Result<(), AppError> {
     let wait: Option<f64> = sqlx::query_scalar(
         "SELECT EXTRACT(EPOCH FROM max(locked_until) - now())::float8
            FROM login_throttle
-          WHERE ((scope = 'account' AND key = $1) OR (scope = 'address' AND key = $2))
+          WHERE ((scope = 'pair' AND key = $3) OR (scope = 'address' AND key = $2)
+                 OR (scope = 'account' AND key = $1
+                     AND NOT EXISTS (SELECT 1 FROM login_known_clients k
+                                      WHERE k.email = $1 AND k.address = $2
+                                        AND k.last_success_at > now() - interval '30 days')))
             AND locked_until > now()",
     )
     .bind(email)
     .bind(address)
+    .bind(pair_key(email, address))
     .fetch_one(pool)
     .await?;
     match wait {
@@ -94,37 +88,23 @@ pub async fn record_failure(
     address: &str,
     rules: &ThrottleRules,
 ) -> Result<(), AppError> {
-    record(pool, "account", email, rules.free_per_account, rules).await?;
+    record(pool, "pair", &pair_key(email, address), rules.free_per_account, rules).await?;
+    record(pool, "account", email, rules.free_per_account.saturating_mul(10), rules).await?;
     record(pool, "address", address, rules.free_per_address, rules).await
 }
 
-/// A successful log-in clears the account's counter (the address's decays by itself).
-pub async fn record_success(pool: &PgPool, email: &str) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM login_throttle WHERE scope = 'account' AND key = $1")
-        .bind(email)
-        .execute(pool)
-        .await?;
+/// A successful log-in clears this client's counter for the account and makes
+/// the client known to the account (the other counters decay by themselves).
+pub async fn record_success(pool: &PgPool, email: &str, address: &str) -> Result<(), AppError> {
+    sqlx::query(
+        "WITH cleared AS (DELETE FROM login_throttle WHERE scope = 'pair' AND key = $3)
+         INSERT INTO login_known_clients (email, address) VALUES ($1, $2)
+         ON CONFLICT (email, address) DO UPDATE SET last_success_at = now()",
+    )
+    .bind(email)
+    .bind(address)
+    .bind(pair_key(email, address))
+    .execute(pool)
+    .await?;
     Ok(())
-}
-
-pub fn human_duration(secs: u64) -> String {
-    match secs {
-        0..=1 => "1 second".into(),
-        2..=59 => format!("{secs} seconds"),
-        60..=119 => "1 minute".into(),
-        _ => format!("{} minutes", secs.div_ceil(60)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::human_duration;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_duration(1), "1 second");
-        assert_eq!(human_duration(30), "30 seconds");
-        assert_eq!(human_duration(60), "1 minute");
-        assert_eq!(human_duration(121), "3 minutes");
-    }
 }

@@ -56,7 +56,7 @@ async fn bookable_workshop(
 #[server(prefix = "/api", endpoint = "booking/options")]
 pub async fn get_booking_options(workshop: Option<String>) -> Result<BookingOptions, AppError> {
     crate::auth::guard::require_role(crate::auth::Role::Customer)?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let plans = crate::plans::queries::active_plans(&state.pool).await?;
     let workshop = match workshop.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
         None => None,
@@ -92,7 +92,7 @@ pub async fn start_checkout(
     use chrono::Datelike;
 
     let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let input = super::validate_booking(
         &plan_code,
         &vehicle_make,
@@ -103,6 +103,14 @@ pub async fn start_checkout(
         &routing_type,
         chrono::Utc::now().year(),
     )?;
+    crate::limits::check(
+        &state.pool,
+        state.config.rate_limit_scale,
+        crate::limits::Action::StartCheckout,
+        &crate::auth::guard::client_address(state.config.trust_proxy),
+        &customer.id.to_string(),
+    )
+    .await?;
 
     // The same form submitted again: continue with the order it made.
     #[derive(sqlx::FromRow)]
@@ -110,14 +118,42 @@ pub async fn start_checkout(
         id: Uuid,
         checkout_url: Option<String>,
         status: super::OrderStatus,
+        plan_code: String,
+        amount_cents: i64,
+        currency: String,
+        vehicle_make: String,
+        vehicle_model: String,
+        vehicle_year: i32,
+        problem_description: String,
+        preferred_workshop_id: Option<Uuid>,
+        routing_type: crate::dispatch::RoutingType,
     }
     let existing = sqlx::query_as::<_, Existing>(
-        "SELECT id, checkout_url, status FROM orders WHERE customer_id = $1 AND request_key = $2",
+        "SELECT id, checkout_url, status, plan_code, amount_cents, currency, vehicle_make, vehicle_model, vehicle_year,
+                problem_description, preferred_workshop_id, routing_type
+           FROM orders WHERE customer_id = $1 AND request_key = $2",
     )
     .bind(customer.id)
     .bind(request_key)
     .fetch_optional(&state.pool)
     .await?;
+    // Only the same choices continue the same order (as an idempotency key reused
+    // with other parameters is refused by Stripe): never a different plan at this
+    // order's price, nor this order at another plan's.
+    if let Some(e) = &existing {
+        let same = e.plan_code == input.plan_code
+            && e.vehicle_make == input.vehicle_make
+            && e.vehicle_model == input.vehicle_model
+            && e.vehicle_year == input.vehicle_year
+            && e.problem_description == input.problem_description
+            && e.preferred_workshop_id == input.workshop_id
+            && e.routing_type == input.routing_type;
+        if !same {
+            return Err(AppError::conflict(
+                "This booking was started with other choices. Reload the booking page to start a new one.",
+            ));
+        }
+    }
     if let Some(Existing { checkout_url: Some(url), status: super::OrderStatus::AwaitingPayment, .. }) =
         &existing
     {
@@ -125,6 +161,11 @@ pub async fn start_checkout(
         return Ok(url.clone());
     }
     if let Some(e) = &existing {
+        if e.status == super::OrderStatus::Held {
+            return Err(AppError::conflict(
+                "The payment for this booking is under review: we will refund you or get in touch. Nothing more is charged.",
+            ));
+        }
         if e.status != super::OrderStatus::AwaitingPayment {
             return Err(AppError::conflict("This booking is already paid. See it under My sessions."));
         }
@@ -152,9 +193,11 @@ pub async fn start_checkout(
         }
     };
 
-    let order_id = match existing {
-        Some(e) => e.id,
+    // A reused order is charged what it recorded, even if the plan's price changed since.
+    let (order_id, amount_cents, currency) = match existing {
+        Some(e) => (e.id, e.amount_cents, e.currency),
         None => {
+            let id =
             sqlx::query_scalar(
                 "INSERT INTO orders (customer_id, request_key, plan_code, plan_name, plan_minutes, amount_cents, currency,
                                      vehicle_make, vehicle_model, vehicle_year, problem_description,
@@ -181,7 +224,8 @@ pub async fn start_checkout(
             .bind(state.config.referral_fee_bps)
             .bind(preferred_fee_bps)
             .fetch_one(&state.pool)
-            .await?
+            .await?;
+            (id, plan.price_cents, plan.currency.clone())
         }
     };
 
@@ -196,8 +240,8 @@ pub async fn start_checkout(
             Some(w) => format!("Remote diagnosis with {}", w.name),
             None => "Remote diagnosis with the first available mechanic".to_string(),
         },
-        amount_cents: plan.price_cents,
-        currency: plan.currency.clone(),
+        amount_cents,
+        currency,
         preferred_workshop_id: input.workshop_id,
         routing_type: input.routing_type.as_str().to_string(),
         success_url: format!("{base}/checkout/return?order={order_id}"),
@@ -229,7 +273,7 @@ pub async fn start_checkout(
 #[server(prefix = "/api", endpoint = "booking/mine")]
 pub async fn my_orders() -> Result<Vec<CustomerOrder>, AppError> {
     let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     Ok(sqlx::query_as::<_, CustomerOrder>(&format!(
         "{CUSTOMER_ORDER_SELECT} WHERE o.customer_id = $1 ORDER BY o.created_at DESC, o.id LIMIT 200"
     ))
@@ -242,7 +286,7 @@ pub async fn my_orders() -> Result<Vec<CustomerOrder>, AppError> {
 #[server(prefix = "/api", endpoint = "booking/order")]
 pub async fn get_order(order_id: Uuid) -> Result<CustomerOrder, AppError> {
     let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     sqlx::query_as::<_, CustomerOrder>(&format!(
         "{CUSTOMER_ORDER_SELECT} WHERE o.id = $1 AND o.customer_id = $2"
     ))
@@ -251,4 +295,63 @@ pub async fn get_order(order_id: Uuid) -> Result<CustomerOrder, AppError> {
     .fetch_optional(&state.pool)
     .await?
     .ok_or_else(|| AppError::not_found("You have no booking with that reference."))
+}
+
+/// An unserved workshop-only request: open it to others (hybrid or broadcast).
+#[server(prefix = "/api", endpoint = "booking/widen")]
+pub async fn widen_request(order_id: Uuid, routing_type: String) -> Result<(), AppError> {
+    use crate::dispatch::RoutingType;
+    let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
+    let state = crate::state::app_state()?;
+    let routing = match RoutingType::parse(&routing_type) {
+        Some(r @ (RoutingType::Hybrid | RoutingType::Broadcast)) => r,
+        _ => return Err(AppError::field("routing_type", "Choose to open the request to other mechanics.")),
+    };
+    let now = chrono::Utc::now();
+    let mut tx = state.pool.begin().await?;
+    let owned: Option<crate::status::RequestStatus> = sqlx::query_scalar(
+        "SELECT status FROM session_requests WHERE order_id = $1 AND customer_id = $2 FOR UPDATE",
+    )
+    .bind(order_id)
+    .bind(customer.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if owned.is_none() {
+        return Err(AppError::not_found("You have no paid booking with that reference."));
+    }
+    let widened: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "UPDATE session_requests SET routing_type = $3, status = 'pending', expires_at = NULL, closed_at = NULL,
+                escalated_at = $4
+          WHERE order_id = $1 AND customer_id = $2 AND status = 'expired'
+          RETURNING id, order_id",
+    )
+    .bind(order_id)
+    .bind(customer.id)
+    .bind(routing)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((request_id, order_id)) = widened else {
+        return Err(AppError::conflict("Only a request that no mechanic took can be opened to others."));
+    };
+    sqlx::query("INSERT INTO routing_events (request_id, kind, details) VALUES ($1, 'widened', $2)")
+        .bind(request_id)
+        .bind(serde_json::json!({ "routing_type": routing }))
+        .execute(&mut *tx)
+        .await?;
+    crate::realtime::server::notify(
+        &mut *tx,
+        &crate::realtime::Signal::RequestChanged { request_id, order_id },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Cancels a request no mechanic has taken, with a full refund.
+#[server(prefix = "/api", endpoint = "booking/cancel")]
+pub async fn cancel_request(order_id: Uuid) -> Result<(), AppError> {
+    let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
+    let state = crate::state::app_state()?;
+    crate::refunds::cancel_unserved(&state, order_id, Some(customer.id)).await
 }

@@ -519,3 +519,134 @@ async fn customers_only_see_their_own_orders(pool: PgPool) {
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     assert_eq!(bob.call("/api/booking/mine", &[]).await.json(), serde_json::json!([]));
 }
+
+/// The event, parsed, changed by `change`, and signed again with the right secret:
+/// what a holder of the signing secret, or a provider bug, could send.
+fn resigned(app: &TestApp, payload: &str, change: impl FnOnce(&mut serde_json::Value)) -> (String, String) {
+    let mut event: serde_json::Value = serde_json::from_str(payload).unwrap();
+    change(&mut event);
+    event["id"] = serde_json::json!(format!("evt_changed_{}", Uuid::new_v4().simple()));
+    let body = event.to_string();
+    let sig =
+        signature_header(&app.state.config.stripe_webhook_secret, chrono::Utc::now().timestamp(), &body);
+    (body, sig)
+}
+
+/// Issue: a correctly signed `checkout.session.completed` for one cent paid a
+/// $29.00 order and offered its request to every mechanic. A payment whose
+/// amount or currency differs is held for the admin: no request, no ledger entry.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_payment_of_the_wrong_amount_or_currency_is_held_never_fulfilled(pool: PgPool) {
+    seed_plans(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let mut c = customer(&app, "cust@example.com").await;
+    type Change = fn(&mut serde_json::Value);
+    let changes: [(&str, Change); 3] = [
+        ("one cent", |e| e["data"]["object"]["amount_total"] = serde_json::json!(1)),
+        ("a cent too much", |e| e["data"]["object"]["amount_total"] = serde_json::json!(2901)),
+        ("another currency", |e| e["data"]["object"]["currency"] = serde_json::json!("eur")),
+    ];
+    for (what, change) in changes {
+        let payload = paid_event(&app, &mut c).await;
+        let order: Uuid = serde_json::from_str::<serde_json::Value>(&payload).unwrap()["data"]["object"]
+            ["metadata"]["order_id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (body, sig) = resigned(&app, &payload, change);
+        let res = post_webhook(&app, &body, &sig).await;
+        assert_eq!(res.status, StatusCode::OK, "{what}: {}", res.body);
+        assert_eq!(res.json()["outcome"], "held_payment_mismatch", "{what}");
+        let (status, reason, requests, entries): (String, Option<String>, i64, i64) = sqlx::query_as(
+            "SELECT o.status::text, o.held_reason,
+                    (SELECT count(*) FROM session_requests r WHERE r.order_id = o.id),
+                    (SELECT count(*) FROM journal_entries e WHERE e.order_id = o.id)
+               FROM orders o WHERE o.id = $1",
+        )
+        .bind(order)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(status, "held", "{what}");
+        assert!(reason.as_deref().unwrap_or_default().contains("$29.00"), "{what}: {reason:?}");
+        assert_eq!((requests, entries), (0, 0), "{what}: no request offered, nothing posted");
+        // The genuine event arriving afterwards does not release it either.
+        let genuine = signature_header(
+            &app.state.config.stripe_webhook_secret,
+            chrono::Utc::now().timestamp(),
+            &payload,
+        );
+        assert_eq!(post_webhook(&app, &payload, &genuine).await.status, StatusCode::OK);
+        let still: (String, i64) = sqlx::query_as(
+            "SELECT status::text, (SELECT count(*) FROM session_requests WHERE order_id = $1) FROM orders WHERE id = $1",
+        )
+        .bind(order)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(still, ("held".to_string(), 0), "{what}: held until the admin acts");
+    }
+    // The admin sees each held order with its reason.
+    create_user(&pool, "admin@example.com", Role::Admin).await;
+    let mut admin = app.client();
+    admin.log_in("admin@example.com", TEST_PASSWORD).await;
+    let orders = admin.call("/api/admin/orders", &[]).await.json();
+    let held: Vec<_> = orders.as_array().unwrap().iter().filter(|o| o["status"] == "held").collect();
+    assert_eq!(held.len(), 3, "{orders}");
+    assert!(
+        held.iter().all(|o| o["held_reason"].as_str().unwrap_or_default().starts_with("Paid ")),
+        "{orders}"
+    );
+    assert!(crate::consistency::check(&pool).await.unwrap().is_empty(), "consistent");
+}
+
+/// The event's metadata (routing type, preferred workshop) never overrides what
+/// the order recorded at checkout.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn event_metadata_cannot_reroute_a_paid_order(pool: PgPool) {
+    seed_plans(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let mut c = customer(&app, "cust@example.com").await;
+    let other = workshop(&pool, "Elsewhere Garage", "Lyon", "active", 1, 1).await;
+    let payload = paid_event(&app, &mut c).await;
+    let (body, sig) = resigned(&app, &payload, |e| {
+        e["data"]["object"]["metadata"]["routing_type"] = serde_json::json!("workshop_only");
+        e["data"]["object"]["metadata"]["preferred_workshop_id"] = serde_json::json!(other.to_string());
+    });
+    let res = post_webhook(&app, &body, &sig).await;
+    assert_eq!(res.json()["outcome"], "fulfilled", "{}", res.body);
+    let (routing, preferred): (String, Option<Uuid>) =
+        sqlx::query_as("SELECT routing_type::text, preferred_workshop_id FROM session_requests")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((routing.as_str(), preferred), ("broadcast", None), "as booked, not as the event says");
+}
+
+/// Issue: submitting the booking form again with the same key but another plan
+/// reused the first order, at the other plan's price. The same key continues
+/// only the same choices; anything else is refused and changes nothing.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_resubmitted_booking_never_changes_its_plan_or_price(pool: PgPool) {
+    seed_plans(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let mut c = customer(&app, "cust@example.com").await;
+    let key = Uuid::new_v4().to_string();
+    let first = c.call("/api/booking/checkout", &checkout_fields(&key, "video15", "", "broadcast")).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let again = c.call("/api/booking/checkout", &checkout_fields(&key, "video15", "", "broadcast")).await;
+    assert_eq!(again.json(), first.json(), "the same form again continues the same checkout");
+
+    let other = c.call("/api/booking/checkout", &checkout_fields(&key, "video30", "", "broadcast")).await;
+    assert_eq!(other.status, StatusCode::CONFLICT, "{}", other.body);
+    let (orders, plan, amount, sessions): (i64, String, i64, Vec<i64>) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM orders), (SELECT plan_code FROM orders), (SELECT amount_cents FROM orders),
+                ARRAY(SELECT amount_cents FROM sandbox_checkout_sessions)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((orders, plan.as_str(), amount), (1, "video15", 2900));
+    assert_eq!(sessions, vec![2900], "one checkout, at the order's price");
+}

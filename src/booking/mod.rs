@@ -2,39 +2,20 @@
 //! orders, and the customer's "my sessions" and return pages.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod live;
+pub mod order_page;
 pub mod pages;
 
 #[cfg(all(test, feature = "ssr"))]
 mod db_tests;
 
+use crate::dispatch::RoutingType;
 use crate::error::FieldErrors;
 use crate::plans::Plan;
-use crate::routing::RoutingType;
+pub use crate::status::{OrderStatus, RequestStatus};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
-#[cfg_attr(feature = "ssr", sqlx(type_name = "order_status", rename_all = "snake_case"))]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    AwaitingPayment,
-    Paid,
-    Cancelled,
-    Refunded,
-    PartiallyRefunded,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
-#[cfg_attr(feature = "ssr", sqlx(type_name = "request_status", rename_all = "snake_case"))]
-#[serde(rename_all = "snake_case")]
-pub enum RequestStatus {
-    Pending,
-    Accepted,
-    Expired,
-    Cancelled,
-}
 
 /// The workshop chosen on the booking page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -81,6 +62,8 @@ pub struct CustomerOrder {
 #[serde(rename_all = "snake_case")]
 pub enum CustomerState {
     AwaitingPayment,
+    /// The payment did not match the order; the platform is looking into it.
+    PaymentHeld,
     WaitingForMechanic,
     /// A workshop-only request nobody took in time: widen it or cancel for a refund.
     NoMechanicFound,
@@ -95,6 +78,7 @@ impl CustomerState {
     pub fn label(self) -> &'static str {
         match self {
             CustomerState::AwaitingPayment => "Awaiting payment",
+            CustomerState::PaymentHeld => "Payment under review",
             CustomerState::WaitingForMechanic => "Waiting for a mechanic",
             CustomerState::NoMechanicFound => "No mechanic available",
             CustomerState::MechanicAssigned => "Mechanic assigned",
@@ -106,7 +90,9 @@ impl CustomerState {
     }
     pub fn badge(self) -> &'static str {
         match self {
-            CustomerState::AwaitingPayment | CustomerState::NoMechanicFound => "badge warning",
+            CustomerState::AwaitingPayment | CustomerState::NoMechanicFound | CustomerState::PaymentHeld => {
+                "badge warning"
+            }
             CustomerState::WaitingForMechanic
             | CustomerState::MechanicAssigned
             | CustomerState::InSession => "badge info",
@@ -121,6 +107,7 @@ impl CustomerOrder {
         match (self.status, self.request_status, self.session_status.as_deref()) {
             (OrderStatus::Refunded, _, _) => CustomerState::Refunded,
             (OrderStatus::AwaitingPayment, _, _) => CustomerState::AwaitingPayment,
+            (OrderStatus::Held, _, _) => CustomerState::PaymentHeld,
             (OrderStatus::Cancelled, _, _) => CustomerState::Cancelled,
             (_, _, Some("completed")) => CustomerState::Completed,
             (_, _, Some("active")) => CustomerState::InSession,
@@ -156,7 +143,7 @@ pub fn validate_booking(
     routing_type: &str,
     this_year: i32,
 ) -> Result<BookingInput, crate::error::AppError> {
-    use crate::workshops::text_problem;
+    use crate::validate::text_problem;
     let mut errors = FieldErrors::new();
     let plan_code = plan_code.trim().to_string();
     errors.check(!plan_code.is_empty(), "plan_code", "Choose a plan.");

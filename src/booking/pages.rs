@@ -4,7 +4,7 @@ use super::api::{get_booking_options, my_orders, StartCheckout};
 use super::{BookingOptions, CustomerOrder, OrderStatus};
 use crate::auth::pages::{hard_navigate, RoleGate};
 use crate::auth::Role;
-use crate::routing::RoutingType;
+use crate::dispatch::RoutingType;
 use crate::ui::{action_error, format_money, FormError, TextArea, TextField};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -250,11 +250,11 @@ pub fn CheckoutReturnPage() -> impl IntoView {
     let query = use_query_map();
     let order_id = query.with_untracked(|q| q.get("order")).and_then(|o| uuid::Uuid::parse_str(&o).ok());
     let payment_cancelled = query.with_untracked(|q| q.get("cancelled")).is_some();
-    let order = crate::sessions::pages::order_resource(order_id);
+    let order = super::order_page::order_resource(order_id);
     view! {
         <Title text="Your booking" />
         <RoleGate role=Role::Customer children=move |_| {
-            view! { <crate::sessions::pages::OrderLive order_id order payment_cancelled /> }
+            view! { <super::order_page::OrderLive order_id order payment_cancelled /> }
         } />
     }
 }

@@ -2,8 +2,8 @@
 //! a test card is entered. Plain HTML from axum (they belong to the "payment
 //! provider", not to the app), every value escaped.
 
-use super::sandbox::{checkout_event, enqueue_event, SessionRow, SESSION_COLUMNS};
-use crate::server::AppState;
+use crate::payments::sandbox::{checkout_event, enqueue_event, SessionRow, SESSION_COLUMNS};
+use crate::state::AppState;
 use crate::ui::format_money;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
@@ -140,7 +140,11 @@ pub async fn pay(
     Path(id): Path<String>,
     Form(form): Form<PayForm>,
 ) -> Response {
-    let Ok(Some(session)) = load(&state, &id).await else { return not_found() };
+    let session = match load(&state, &id).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return not_found(),
+        Err(e) => return crate::error::AppError::from(e).into_response(),
+    };
     if session.status != "open" {
         return Redirect::to(&session.success_url).into_response();
     }
@@ -176,7 +180,7 @@ pub async fn pay(
               WHERE id = $1 AND status = 'open' RETURNING {SESSION_COLUMNS}"
         ))
         .bind(&id)
-        .bind(super::signing::random_id("pi_sbx_"))
+        .bind(crate::payments::signing::random_id("pi_sbx_"))
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(s) = &completed {
@@ -206,13 +210,13 @@ pub struct ConnectQuery {
     refresh_url: String,
 }
 
-/// Only links back into this app are followed (never an open redirect).
+/// Only links back into this app are followed (never an open redirect), and
+/// only with a path that is safe in a `Location` header.
 fn own_url(state: &AppState, url: &str) -> String {
     let base = &state.config.public_url;
-    if url.starts_with(&format!("{base}/")) {
-        url.to_string()
-    } else {
-        format!("{base}/")
+    match url.strip_prefix(base.as_str()).and_then(|path| crate::url::safe_next_path(Some(path))) {
+        Some(path) => format!("{base}{path}"),
+        None => format!("{base}/"),
     }
 }
 
@@ -323,7 +327,7 @@ pub async fn connect_submit(
         .await?
         .rows_affected();
         if updated == 1 {
-            let (event_id, payload) = super::sandbox::account_event(&account, true, true, true);
+            let (event_id, payload) = crate::payments::sandbox::account_event(&account, true, true, true);
             enqueue_event(&mut *tx, &event_id, "account.updated", &payload).await?;
         }
         tx.commit().await?;

@@ -4,7 +4,7 @@
 //! duplicate changes nothing. Events may arrive in any order.
 
 use crate::error::AppError;
-use crate::server::AppState;
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -19,6 +19,11 @@ pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, b
     let Ok(payload) = std::str::from_utf8(&body) else {
         return AppError::bad_request("The webhook body is not UTF-8.").into_response();
     };
+    if state.config.stripe_webhook_secret.is_empty() {
+        // Never verify against an empty key (anyone could sign with it).
+        tracing::error!("webhook refused: no signing secret is configured");
+        return AppError::Unavailable.into_response();
+    }
     let event = match Webhook::construct_event(payload, signature, &state.config.stripe_webhook_secret) {
         Ok(event) => event,
         Err(e) => {
@@ -95,10 +100,11 @@ struct OrderRow {
     id: uuid::Uuid,
     customer_id: uuid::Uuid,
     plan_code: String,
-    status: crate::booking::OrderStatus,
+    status: crate::status::OrderStatus,
     amount_cents: i64,
+    currency: String,
     preferred_workshop_id: Option<uuid::Uuid>,
-    routing_type: crate::routing::RoutingType,
+    routing_type: crate::dispatch::RoutingType,
 }
 
 async fn lock_order(
@@ -112,7 +118,7 @@ async fn lock_order(
         .and_then(|m| m.get("order_id"))
         .and_then(|id| uuid::Uuid::parse_str(id).ok());
     let row = sqlx::query_as::<_, OrderRow>(
-        "SELECT id, customer_id, plan_code, status, amount_cents, preferred_workshop_id, routing_type
+        "SELECT id, customer_id, plan_code, status, amount_cents, currency, preferred_workshop_id, routing_type
            FROM orders WHERE id = $1 OR ($1 IS NULL AND checkout_session_id = $2) FOR UPDATE",
     )
     .bind(by_metadata)
@@ -136,17 +142,37 @@ async fn checkout_paid(
         tracing::error!(session = %session.id, "paid checkout session for an unknown order");
         return Ok("unknown_order");
     };
-    if order.status != crate::booking::OrderStatus::AwaitingPayment
-        && order.status != crate::booking::OrderStatus::Cancelled
+    if order.status != crate::status::OrderStatus::AwaitingPayment
+        && order.status != crate::status::OrderStatus::Cancelled
     {
         return Ok("already_paid");
     }
     let amount = session.amount_total.unwrap_or(0);
-    if amount != order.amount_cents {
-        // Recorded as Stripe reports it; the reconciliation report lists the difference.
-        tracing::error!(order = %order.id, amount, expected = order.amount_cents, "paid amount differs from the order");
-    }
+    let currency = session.currency.as_ref().map(|c| c.to_string().to_ascii_lowercase()).unwrap_or_default();
     let payment_intent = session.payment_intent.as_ref().map(|p| p.id().as_str().to_string());
+    if amount != order.amount_cents || currency != order.currency.to_ascii_lowercase() {
+        // Never accepted: held for the admin with what arrived, no request, no ledger entry.
+        let reason = format!(
+            "Paid {} for an order of {}: held until the admin refunds or settles it.",
+            crate::ui::format_money(amount, &currency),
+            crate::ui::format_money(order.amount_cents, &order.currency)
+        );
+        tracing::error!(order = %order.id, amount, %currency, expected = order.amount_cents,
+            expected_currency = %order.currency, "payment differs from the order; held");
+        sqlx::query(
+            "UPDATE orders SET status = 'held', held_reason = $2, held_at = now(), amount_paid_cents = $3,
+                    payment_intent_id = $4, checkout_session_id = coalesce(checkout_session_id, $5), updated_at = now()
+              WHERE id = $1",
+        )
+        .bind(order.id)
+        .bind(&reason)
+        .bind(amount)
+        .bind(&payment_intent)
+        .bind(session.id.as_str())
+        .execute(&mut **tx)
+        .await?;
+        return Ok("held_payment_mismatch");
+    }
     sqlx::query(
         "UPDATE orders SET status = 'paid', amount_paid_cents = $2, payment_intent_id = $3, paid_at = now(),
                 checkout_session_id = coalesce(checkout_session_id, $4), cancelled_at = NULL, updated_at = now()
@@ -159,21 +185,11 @@ async fn checkout_paid(
     .execute(&mut **tx)
     .await?;
 
-    // Routing as booked: the metadata we put on the session, else the order's record.
-    let metadata = session.metadata.clone().unwrap_or_default();
-    let routing = metadata
-        .get("routing_type")
-        .and_then(|r| crate::routing::RoutingType::parse(r))
-        .unwrap_or(order.routing_type);
-    let preferred = match metadata.get("preferred_workshop_id").map(String::as_str) {
-        Some("") => None,
-        Some(raw) => uuid::Uuid::parse_str(raw).ok().or(order.preferred_workshop_id),
-        None => order.preferred_workshop_id,
-    };
-    let (routing, preferred) = match (routing.needs_workshop(), preferred) {
-        (true, None) => (crate::routing::RoutingType::Broadcast, None),
-        (false, _) => (routing, None),
-        (true, Some(w)) => (routing, Some(w)),
+    // Routing as the order recorded it at checkout: an event's metadata never overrides it.
+    let (routing, preferred) = match (order.routing_type.needs_workshop(), order.preferred_workshop_id) {
+        (true, None) => (crate::dispatch::RoutingType::Broadcast, None),
+        (false, _) => (order.routing_type, None),
+        (true, Some(w)) => (order.routing_type, Some(w)),
     };
     let request_id: Option<uuid::Uuid> = sqlx::query_scalar(
         "INSERT INTO session_requests (order_id, customer_id, plan_code, preferred_workshop_id, routing_type)
@@ -195,8 +211,8 @@ async fn checkout_paid(
                 .await?;
         }
         // Routing starts in the same transaction: offers go out when it commits.
-        let settings = crate::sessions::lifecycle::RoutingSettings::from_config(&state.config);
-        crate::sessions::lifecycle::on_request_created(tx, id, &settings).await?;
+        let settings = crate::offers::store::RoutingSettings::from_config(&state.config);
+        crate::offers::store::on_request_created(tx, id, &settings).await?;
         tracing::info!(request_id = %id, order_id = %order.id, "session request created");
     }
     // The ledger last: every transaction that touches both the workshops'
@@ -211,7 +227,7 @@ async fn checkout_expired(
     session: &stripe_shared::CheckoutSession,
 ) -> Result<&'static str, AppError> {
     let Some(order) = lock_order(tx, session).await? else { return Ok("unknown_order") };
-    if order.status != crate::booking::OrderStatus::AwaitingPayment {
+    if order.status != crate::status::OrderStatus::AwaitingPayment {
         // Paid meanwhile (or already cancelled): an expiry changes nothing.
         return Ok("ignored_not_awaiting_payment");
     }

@@ -32,7 +32,7 @@ pub async fn get_directory_page(
 ) -> Result<DirectoryPage, AppError> {
     let params = super::parse_params(limit.as_deref(), offset.as_deref(), q.as_deref())
         .map_err(AppError::BadRequest)?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     load(&state.pool, &params).await
 }
 
@@ -52,7 +52,7 @@ pub fn page_json(page: &DirectoryPage) -> serde_json::Value {
 /// `GET /api/workshops/directory?limit=20&offset=0&q=`
 #[cfg(feature = "ssr")]
 pub async fn directory_json(
-    axum::extract::State(state): axum::extract::State<crate::server::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;

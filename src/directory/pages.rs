@@ -120,7 +120,7 @@ fn Pager(current: i64, pages: i64, query: String) -> impl IntoView {
         if query.is_empty() {
             format!("?page={p}")
         } else {
-            format!("?q={}&page={p}", crate::auth::pages::urlencode(&query))
+            format!("?q={}&page={p}", crate::url::urlencode(&query))
         }
     };
     view! {

@@ -176,7 +176,7 @@ pub async fn get_workshop_earnings(
     to: Option<String>,
 ) -> Result<WorkshopEarnings, AppError> {
     use crate::ledger::AccountRef;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let (_, membership) = crate::workshops::api::require_workshop_member(&state).await?;
     let today = chrono::Utc::now().date_naive();
     let (from, to) = super::date_range(
@@ -215,7 +215,7 @@ pub async fn get_workshop_earnings(
 #[server(prefix = "/api", endpoint = "mechanic/earnings")]
 pub async fn get_mechanic_earnings() -> Result<MechanicEarnings, AppError> {
     use crate::ledger::AccountRef;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let (user, profile) = crate::mechanics::api::require_mechanic(&state).await?;
     let served = queries::served_sessions(&state.pool, user.id).await?;
     let independent_account = AccountRef::Mechanic(user.id);
@@ -246,7 +246,7 @@ pub async fn get_mechanic_earnings() -> Result<MechanicEarnings, AppError> {
 #[server(prefix = "/api", endpoint = "admin/revenue")]
 pub async fn get_platform_revenue() -> Result<PlatformRevenue, AppError> {
     crate::auth::guard::require_admin()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let today = chrono::Utc::now().date_naive();
     let by_day = queries::daily_credits(&state.pool, "platform_revenue", None, None, today, 30).await?;
     let by_workshop = queries::revenue_by_workshop(&state.pool, today - chrono::Duration::days(29)).await?;

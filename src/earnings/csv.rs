@@ -4,7 +4,7 @@
 use crate::auth::guard::RequestUser;
 use crate::auth::Role;
 use crate::error::AppError;
-use crate::server::AppState;
+use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};

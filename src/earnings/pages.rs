@@ -239,7 +239,7 @@ pub fn AdminRevenuePage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_platform_revenue());
     view! {
         <Title text="Admin: revenue" />
-        <RoleGate role=Role::Admin children=move |_| view! { <crate::admin::pages::AdminNav /> <AdminRevenue data /> } />
+        <RoleGate role=Role::Admin children=move |_| view! { <crate::ui::AdminNav /> <AdminRevenue data /> } />
     }
 }
 

@@ -1,8 +1,7 @@
 //! The ledger and the earnings read from it, on a real database.
 
 use crate::auth::Role;
-use crate::routing::{RoutingPolicy, RoutingType};
-use crate::sessions::lifecycle;
+use crate::dispatch::{RoutingPolicy, RoutingType};
 use crate::testing::fixtures::{mechanic, paid_hundred, plan, workshop};
 use crate::testing::{create_user, TestApp, TEST_PASSWORD};
 use axum::http::StatusCode;
@@ -11,7 +10,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 fn policy() -> RoutingPolicy {
-    lifecycle::RoutingSettings::from_config(&crate::testing::test_config()).policy
+    crate::offers::store::RoutingSettings::from_config(&crate::testing::test_config()).policy
 }
 
 /// Accepts (after the hybrid window if need be) and ends a request; returns the session.
@@ -95,12 +94,12 @@ async fn completing_twice_or_concurrently_still_writes_one_entry(pool: PgPool) {
     let a1 = mechanic(&pool, "a1@example.com", Some(a), true).await;
     let customer = create_user(&pool, "c@example.com", Role::Customer).await;
     let (_, r) = paid_hundred(&pool, customer, RoutingType::WorkshopOnly, Some(a)).await;
-    let session = lifecycle::accept(&pool, a1, r, Utc::now(), &policy()).await.unwrap();
+    let session = crate::offers::accept::accept(&pool, a1, r, Utc::now(), &policy()).await.unwrap();
 
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let pool = pool.clone();
-        tasks.push(tokio::spawn(async move { lifecycle::end_session(&pool, session, a1).await }));
+        tasks.push(tokio::spawn(async move { crate::sessions::room::end_session(&pool, session, a1).await }));
     }
     let mut ok = 0;
     for t in tasks {
@@ -110,7 +109,7 @@ async fn completing_twice_or_concurrently_still_writes_one_entry(pool: PgPool) {
         }
     }
     assert_eq!(ok, 1);
-    assert!(lifecycle::end_session(&pool, session, a1).await.is_err());
+    assert!(crate::sessions::room::end_session(&pool, session, a1).await.is_err());
     assert_eq!(entries_for(&pool, session).await, 1);
     // Posting again directly (a retry after a crash) writes nothing either.
     let mut tx = pool.begin().await.unwrap();

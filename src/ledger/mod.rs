@@ -13,8 +13,8 @@ mod db_tests;
 
 #[cfg(feature = "ssr")]
 mod server_side {
+    use crate::dispatch::RoutingType;
     use crate::revenue::{self, FeeTerms, Party, ServedBy, Split, SplitInput};
-    use crate::routing::RoutingType;
     use sqlx::{PgExecutor, Postgres, Transaction};
     use uuid::Uuid;
 

@@ -21,6 +21,46 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Queues a message whose body carries a one-time `secret` (hashed as
+/// `secret_hash`): the stored copy loses it after delivery, or when
+/// [`forget_secret`] is called.
+pub async fn enqueue_with_secret(
+    db: impl PgExecutor<'_>,
+    to: &str,
+    subject: &str,
+    body: &str,
+    kind: &str,
+    secret: &str,
+    secret_hash: &[u8],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO email_outbox (to_email, subject, body_text, kind, secret, secret_hash) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(to)
+    .bind(subject)
+    .bind(body)
+    .bind(kind)
+    .bind(secret)
+    .bind(secret_hash)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Removes a secret from every stored message that carries it (it was used,
+/// revoked or replaced). Returns how many messages changed.
+pub async fn forget_secret(db: impl PgExecutor<'_>, secret_hash: &[u8]) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE email_outbox SET body_text = replace(body_text, secret, '(link no longer valid)'),
+                secret = NULL, secret_hash = NULL
+          WHERE secret_hash = $1",
+    )
+    .bind(secret_hash)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
 pub async fn recent(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<MailboxMessage>, sqlx::Error> {
     sqlx::query_as::<_, MailboxMessage>(
         "SELECT id, to_email, subject, body_text, kind, created_at, sent_at, attempts, last_error
@@ -42,7 +82,7 @@ struct Pending {
 /// Delivers due messages over SMTP until the process stops. Each message is
 /// claimed with `FOR UPDATE SKIP LOCKED`, so several instances never send the
 /// same message twice; a failure is recorded and retried with a growing delay.
-pub async fn run_sender(pool: PgPool, smtp_url: String, from: String) {
+pub async fn run_sender(pool: PgPool, smtp_url: String, from: String, shutdown: crate::workers::Shutdown) {
     use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
     let transport = match AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp_url) {
         Ok(builder) => builder.build(),
@@ -58,7 +98,7 @@ pub async fn run_sender(pool: PgPool, smtp_url: String, from: String) {
             return;
         }
     };
-    loop {
+    while !shutdown.is_requested() {
         let sent = async {
             let mut tx = pool.begin().await?;
             let due: Option<Pending> = sqlx::query_as(
@@ -83,7 +123,13 @@ pub async fn run_sender(pool: PgPool, smtp_url: String, from: String) {
             };
             match result {
                 Ok(()) => {
-                    sqlx::query("UPDATE email_outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1")
+                    sqlx::query(
+                        "UPDATE email_outbox SET sent_at = now(), attempts = attempts + 1,
+                                body_text = CASE WHEN secret IS NULL THEN body_text
+                                                 ELSE replace(body_text, secret, '(link removed after delivery)') END,
+                                secret = NULL, secret_hash = NULL
+                          WHERE id = $1",
+                    )
                         .bind(msg.id)
                         .execute(&mut *tx)
                         .await?;
@@ -105,13 +151,16 @@ pub async fn run_sender(pool: PgPool, smtp_url: String, from: String) {
             Ok(true)
         }
         .await;
-        match sent {
+        let pause = match sent {
             Ok(true) => continue,
-            Ok(false) => tokio::time::sleep(Duration::from_secs(5)).await,
+            Ok(false) => Duration::from_secs(5),
             Err(e) => {
                 tracing::warn!(error = %e, "email sender could not reach the database");
-                tokio::time::sleep(Duration::from_secs(10)).await;
+                Duration::from_secs(10)
             }
+        };
+        if !shutdown.pause(pause, None).await {
+            break;
         }
     }
 }

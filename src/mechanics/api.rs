@@ -17,7 +17,7 @@ mod access {
     /// The caller, who must be a mechanic, with their profile. Request context
     /// is read before the first `.await`, so the state comes from the caller.
     pub async fn require_mechanic(
-        state: &crate::server::AppState,
+        state: &crate::state::AppState,
     ) -> Result<(AuthUser, MechanicProfile), AppError> {
         let user = require_role(Role::Mechanic)?;
         let profile = queries::profile(&state.pool, user.id)
@@ -43,7 +43,7 @@ pub async fn apply_as_mechanic(
     };
     use crate::error::FieldErrors;
 
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let email = normalize_email(&email);
     let mut errors = FieldErrors::new();
     if let Some(p) = name_problem(&name) {
@@ -55,6 +55,14 @@ pub async fn apply_as_mechanic(
     }
     let details = super::validate_details(&specialties, &years_experience, &certifications, &mut errors);
     errors.into_result()?;
+    crate::limits::check(
+        &state.pool,
+        state.config.rate_limit_scale,
+        crate::limits::Action::ApplyAsMechanic,
+        &guard::client_address(state.config.trust_proxy),
+        &email,
+    )
+    .await?;
 
     let taken = AppError::field("email", "An account with this email already exists. Log in instead.");
     if crate::auth::queries::email_taken(&state.pool, &email).await? {
@@ -70,7 +78,7 @@ pub async fn apply_as_mechanic(
     super::queries::insert_independent(&mut tx, user_id, &details).await?;
     tx.commit().await?;
     let session = guard::request_session()?;
-    crate::auth::session::log_in(&state.pool, &session, user_id, 1).await?;
+    crate::auth::login::log_in(&state.pool, &session, user_id, 1).await?;
     tracing::info!(%user_id, "independent mechanic applied");
     let next = Role::Mechanic.home_path().to_string();
     guard::redirect_form_post(&next);
@@ -79,14 +87,14 @@ pub async fn apply_as_mechanic(
 
 #[server(prefix = "/api", endpoint = "mechanic/profile")]
 pub async fn get_mechanic_profile() -> Result<MechanicProfile, AppError> {
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     Ok(require_mechanic(&state).await?.1)
 }
 
 /// Goes online (ready to be offered requests) or offline.
 #[server(prefix = "/api", endpoint = "mechanic/online")]
 pub async fn set_online(online: bool) -> Result<bool, AppError> {
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let (user, profile) = require_mechanic(&state).await?;
     let mut tx = state.pool.begin().await?;
     let changed = super::queries::set_online(&mut *tx, user.id, online).await?;
@@ -111,7 +119,7 @@ pub async fn set_online(online: bool) -> Result<bool, AppError> {
 /// How many sessions the mechanic takes at once.
 #[server(prefix = "/api", endpoint = "mechanic/capacity")]
 pub async fn set_capacity(capacity: String) -> Result<i32, AppError> {
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let (user, _) = require_mechanic(&state).await?;
     let capacity = match capacity.trim().parse::<i32>() {
         Ok(c) if (1..=super::CAPACITY_MAX).contains(&c) => c,

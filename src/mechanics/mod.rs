@@ -8,45 +8,10 @@ pub mod pages;
 pub mod queries;
 
 use crate::error::FieldErrors;
-use crate::workshops::{parse_specialties, text_problem};
+pub use crate::status::{AccountType, ApplicationStatus};
+use crate::validate::{parse_specialties, text_problem};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
-#[cfg_attr(feature = "ssr", sqlx(type_name = "mechanic_account_type", rename_all = "snake_case"))]
-#[serde(rename_all = "snake_case")]
-pub enum AccountType {
-    Independent,
-    Workshop,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
-#[cfg_attr(feature = "ssr", sqlx(type_name = "application_status", rename_all = "snake_case"))]
-#[serde(rename_all = "snake_case")]
-pub enum ApplicationStatus {
-    Pending,
-    Approved,
-    Rejected,
-}
-
-impl ApplicationStatus {
-    pub fn label(self) -> &'static str {
-        match self {
-            ApplicationStatus::Pending => "Waiting for approval",
-            ApplicationStatus::Approved => "Approved",
-            ApplicationStatus::Rejected => "Not approved",
-        }
-    }
-    pub fn badge(self) -> &'static str {
-        match self {
-            ApplicationStatus::Pending => "badge warning",
-            ApplicationStatus::Approved => "badge success",
-            ApplicationStatus::Rejected => "badge danger",
-        }
-    }
-}
 
 /// The mechanic's own view of their account.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

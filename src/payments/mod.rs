@@ -1,16 +1,12 @@
-//! Payments: the gateway trait and its Stripe and sandbox implementations, the
-//! webhook endpoint, and fulfilment of paid orders.
+//! Payments: the gateway trait and its Stripe and sandbox implementations, and
+//! the signing of webhook events. The webhook endpoint and the fulfilment of paid
+//! orders are the `checkout` feature.
 
 #[cfg(feature = "ssr")]
 pub mod gateway;
-// (stripe adapter module is declared below by its author)
 #[cfg(feature = "ssr")]
 pub mod sandbox;
-#[cfg(feature = "ssr")]
-pub mod sandbox_pages;
 #[cfg(feature = "ssr")]
 pub mod signing;
 #[cfg(feature = "ssr")]
 pub mod stripe;
-#[cfg(feature = "ssr")]
-pub mod webhook;

@@ -16,10 +16,12 @@ pub struct AdminOrder {
     pub amount_paid_cents: i64,
     pub amount_refunded_cents: i64,
     pub currency: String,
-    pub status: crate::booking::OrderStatus,
+    pub status: crate::status::OrderStatus,
     pub session_status: Option<String>,
     pub served_by: Option<String>,
     pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why a payment is held (it did not match the order), when it is.
+    pub held_reason: Option<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -27,7 +29,7 @@ mod access {
     use super::super::connect::Payee;
     use crate::auth::Role;
     use crate::error::AppError;
-    use crate::server::AppState;
+    use crate::state::AppState;
 
     /// The payee the caller manages: their workshop (owners manage, staff read),
     /// or themselves as an independent mechanic. Answers (payee, may manage, page path).
@@ -40,7 +42,7 @@ mod access {
                     .ok_or_else(|| AppError::forbidden("Your account is not part of a workshop."))?;
                 Ok((
                     Payee::Workshop(membership.organization_id),
-                    membership.role == crate::workshops::MemberRole::Owner,
+                    membership.role == crate::status::MemberRole::Owner,
                     "/workshop/payouts",
                 ))
             }
@@ -68,7 +70,7 @@ const PAYOUT_LINE_SELECT: &str = "SELECT po.id AS payout_id, po.run_id, coalesce
 #[server(prefix = "/api", endpoint = "payouts/setup")]
 pub async fn get_payout_setup() -> Result<PayoutSetup, AppError> {
     use super::connect::Payee;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let (payee, _, _) = access::my_payee(&state).await?;
     let (name, onboarding) = super::connect::state_of(&state, payee).await?;
     let (account, filter) = match payee {
@@ -89,7 +91,7 @@ pub async fn get_payout_setup() -> Result<PayoutSetup, AppError> {
 /// Creates the payout account if needed and answers where to complete it.
 #[server(prefix = "/api", endpoint = "payouts/start")]
 pub async fn start_payout_setup() -> Result<String, AppError> {
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let (payee, may_manage, path) = access::my_payee(&state).await?;
     if !may_manage {
         return Err(AppError::forbidden("Only the workshop's owner can set up payouts."));
@@ -102,7 +104,7 @@ pub async fn start_payout_setup() -> Result<String, AppError> {
 /// Reads the payout account's state from the provider (after returning from onboarding).
 #[server(prefix = "/api", endpoint = "payouts/refresh")]
 pub async fn refresh_payout_setup() -> Result<super::OnboardingState, AppError> {
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let (payee, _, _) = access::my_payee(&state).await?;
     super::connect::refresh(&state, payee).await
 }
@@ -110,7 +112,7 @@ pub async fn refresh_payout_setup() -> Result<super::OnboardingState, AppError> 
 #[server(prefix = "/api", endpoint = "admin/payouts")]
 pub async fn get_payouts_overview() -> Result<PayoutsOverview, AppError> {
     crate::auth::guard::require_admin()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let balances = sqlx::query_as::<_, super::PayeeBalance>(
         "SELECT coalesce(o.name, u.name) AS payee_name,
                 CASE WHEN a.kind = 'workshop_payable' THEN 'Workshop' ELSE 'Independent mechanic' END AS kind,
@@ -144,7 +146,7 @@ pub async fn get_payouts_overview() -> Result<PayoutsOverview, AppError> {
 #[server(prefix = "/api", endpoint = "admin/payouts/run")]
 pub async fn run_payouts_now() -> Result<String, AppError> {
     let admin = crate::auth::guard::require_admin()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let (_, processed) = super::run::run_now(&state, "manual", Some(admin.id)).await?;
     tracing::info!(admin = %admin.id, paid = processed.paid, failed = processed.failed, "manual payout run");
     Ok(format!("{} payout(s) made, {} failed (they are retried later).", processed.paid, processed.failed))
@@ -153,17 +155,18 @@ pub async fn run_payouts_now() -> Result<String, AppError> {
 #[server(prefix = "/api", endpoint = "admin/orders")]
 pub async fn admin_orders() -> Result<Vec<AdminOrder>, AppError> {
     crate::auth::guard::require_admin()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     Ok(sqlx::query_as::<_, AdminOrder>(
         "SELECT o.id AS order_id, u.email AS customer_email, o.plan_name, coalesce(o.amount_paid_cents, 0) AS amount_paid_cents,
                 o.amount_refunded_cents, o.currency, o.status, s.status::text AS session_status,
-                coalesce(mu.name || coalesce(' (' || w.name || ')', ''), NULL) AS served_by, o.paid_at
+                coalesce(mu.name || coalesce(' (' || w.name || ')', ''), NULL) AS served_by,
+                coalesce(o.paid_at, o.held_at) AS paid_at, o.held_reason
            FROM orders o JOIN users u ON u.id = o.customer_id
            LEFT JOIN sessions s ON s.order_id = o.id
            LEFT JOIN users mu ON mu.id = s.mechanic_id
            LEFT JOIN organizations w ON w.id = s.workshop_id
-          WHERE o.status IN ('paid', 'partially_refunded', 'refunded')
-          ORDER BY o.paid_at DESC NULLS LAST, o.id LIMIT 200",
+          WHERE o.status IN ('paid', 'partially_refunded', 'refunded', 'held')
+          ORDER BY (o.status = 'held') DESC, coalesce(o.paid_at, o.held_at) DESC NULLS LAST, o.id LIMIT 200",
     )
     .fetch_all(&state.pool)
     .await?)
@@ -189,9 +192,9 @@ pub fn parse_amount(raw: &str) -> Result<i64, String> {
 #[server(prefix = "/api", endpoint = "admin/refund")]
 pub async fn refund_order(order_id: Uuid, amount: String, reason: String) -> Result<String, AppError> {
     let admin = crate::auth::guard::require_admin()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let cents = parse_amount(&amount).map_err(|p| AppError::field("amount", p))?;
-    if let Some(p) = crate::workshops::text_problem(&reason, 1, 500, "the reason") {
+    if let Some(p) = crate::validate::text_problem(&reason, 1, 500, "the reason") {
         return Err(AppError::field("reason", p));
     }
     let outcome =
@@ -216,7 +219,7 @@ pub async fn refund_order(order_id: Uuid, amount: String, reason: String) -> Res
 #[server(prefix = "/api", endpoint = "admin/reconcile")]
 pub async fn run_reconciliation() -> Result<ReconciliationReport, AppError> {
     crate::auth::guard::require_admin()?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     super::reconcile::reconcile(&state, 90).await
 }
 

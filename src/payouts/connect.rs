@@ -4,7 +4,7 @@
 
 use crate::error::AppError;
 use crate::payments::gateway::{AccountLinkRequest, ConnectAccountRequest, PayeeKind};
-use crate::server::AppState;
+use crate::state::AppState;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 

@@ -2,9 +2,9 @@
 
 use super::run;
 use crate::auth::Role;
+use crate::dispatch::RoutingType;
 use crate::ledger::{balance, AccountRef};
 use crate::payments::sandbox::{deliver_due, WebhookSender};
-use crate::routing::RoutingType;
 use crate::testing::fixtures::{completed_session, connect, mechanic, plan, workshop};
 use crate::testing::{create_user, TestApp, ORIGIN, TEST_PASSWORD};
 use axum::body::Body;
@@ -401,4 +401,328 @@ async fn only_the_admin_runs_payouts_refunds_and_reconciliation(pool: PgPool) {
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let res = admin.call("/api/admin/reconcile", &[]).await;
     assert_eq!(res.json()["discrepancies"], serde_json::json!([]));
+}
+
+/// Issue: the admin refunded an unserved $29.00 order in full, and its request
+/// was still offered; a mechanic accepted and ended it and was credited for an
+/// order paid back in full. A full refund withdraws the request (live, from
+/// every dashboard) and accepting or widening it is refused; a partial refund
+/// leaves it live.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_full_refund_withdraws_the_unserved_request_and_a_partial_one_does_not(pool: PgPool) {
+    use crate::testing::fixtures::{paid_request, sandbox_payment};
+    plan(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let m = mechanic(&pool, "m@example.com", None, true).await;
+    let customer = create_user(&pool, "cust@example.com", Role::Customer).await;
+    let policy = crate::offers::store::RoutingSettings::from_config(&app.state.config).policy;
+    let offered = |pool: PgPool| async move {
+        crate::offers::store::offers_for(&pool, m, Utc::now(), &policy)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.request_id)
+            .collect::<Vec<_>>()
+    };
+
+    // Partial refund: still offered, and the mechanic can take it.
+    let (partial_order, partial_request) = paid_request(&pool, customer, RoutingType::Broadcast, None).await;
+    sandbox_payment(&pool, partial_order).await;
+    crate::refunds::refund_order(&app.state, partial_order, 900, "Goodwill", None).await.unwrap();
+    assert!(offered(pool.clone()).await.contains(&partial_request), "a partly refunded request stays live");
+
+    // Full refund: withdrawn at once, with a signal for the live dashboards.
+    let (order, request) = paid_request(&pool, customer, RoutingType::Broadcast, None).await;
+    sandbox_payment(&pool, order).await;
+    assert!(offered(pool.clone()).await.contains(&request));
+    let mut signals = app.state.realtime.subscribe();
+    crate::refunds::refund_order(&app.state, order, 2900, "Customer changed their mind", None).await.unwrap();
+    assert!(!offered(pool.clone()).await.contains(&request), "no longer offered to anyone");
+    let signal = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if let Ok(crate::realtime::Signal::RequestChanged { request_id, .. }) = signals.recv().await {
+                if request_id == request {
+                    return request_id;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(signal.is_ok(), "the withdrawal is announced to every instance's live streams");
+    let status: String = sqlx::query_scalar("SELECT status::text FROM session_requests WHERE id = $1")
+        .bind(request)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "cancelled");
+
+    let err = crate::offers::accept::accept(&pool, m, request, Utc::now(), &policy).await.unwrap_err();
+    assert_eq!(err.status_code(), 409, "{err}");
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE order_id = $1")
+        .bind(order)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0, "nobody serves a refunded order");
+    // The partly refunded one can still be served; once its session is under
+    // way, refunding the rest is refused (the mechanic would work for nothing).
+    crate::offers::accept::accept(&pool, m, partial_request, Utc::now(), &policy).await.unwrap();
+    let err =
+        crate::refunds::refund_order(&app.state, partial_order, 2000, "All of it", None).await.unwrap_err();
+    assert_eq!(err.status_code(), 409, "{err}");
+    let (refunded, refund_rows): (i64, i64) = sqlx::query_as(
+        "SELECT amount_refunded_cents, (SELECT count(*) FROM refunds WHERE order_id = $1) FROM orders WHERE id = $1",
+    )
+    .bind(partial_order)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((refunded, refund_rows), (900, 1), "the refused refund changed nothing");
+    assert!(crate::consistency::check(&pool).await.unwrap().is_empty());
+}
+
+type RefundHook =
+    Box<dyn Fn(usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + Sync>;
+
+/// The sandbox gateway, with a hook run after it made each refund and before it
+/// answers (`true` from the hook: the answer is lost, as in a timeout); every
+/// idempotency key it is called with is kept.
+struct HookedGateway {
+    inner: std::sync::Arc<dyn crate::payments::gateway::PaymentGateway>,
+    refund_keys: std::sync::Mutex<Vec<String>>,
+    after_refund: RefundHook,
+}
+
+#[async_trait::async_trait]
+impl crate::payments::gateway::PaymentGateway for HookedGateway {
+    fn mode(&self) -> crate::payments::gateway::GatewayMode {
+        self.inner.mode()
+    }
+    async fn create_checkout_session(
+        &self,
+        r: &crate::payments::gateway::CheckoutRequest,
+    ) -> Result<crate::payments::gateway::CheckoutSession, crate::payments::gateway::GatewayError> {
+        self.inner.create_checkout_session(r).await
+    }
+    async fn retrieve_checkout_session(
+        &self,
+        id: &str,
+    ) -> Result<crate::payments::gateway::CheckoutSessionInfo, crate::payments::gateway::GatewayError> {
+        self.inner.retrieve_checkout_session(id).await
+    }
+    async fn create_connected_account(
+        &self,
+        r: &crate::payments::gateway::ConnectAccountRequest,
+    ) -> Result<crate::payments::gateway::ConnectedAccount, crate::payments::gateway::GatewayError> {
+        self.inner.create_connected_account(r).await
+    }
+    async fn retrieve_account(
+        &self,
+        id: &str,
+    ) -> Result<crate::payments::gateway::ConnectedAccount, crate::payments::gateway::GatewayError> {
+        self.inner.retrieve_account(id).await
+    }
+    async fn create_account_link(
+        &self,
+        r: &crate::payments::gateway::AccountLinkRequest,
+    ) -> Result<String, crate::payments::gateway::GatewayError> {
+        self.inner.create_account_link(r).await
+    }
+    async fn create_transfer(
+        &self,
+        r: &crate::payments::gateway::TransferRequest,
+    ) -> Result<crate::payments::gateway::TransferInfo, crate::payments::gateway::GatewayError> {
+        self.inner.create_transfer(r).await
+    }
+    async fn retrieve_transfer(
+        &self,
+        id: &str,
+    ) -> Result<crate::payments::gateway::TransferInfo, crate::payments::gateway::GatewayError> {
+        self.inner.retrieve_transfer(id).await
+    }
+    async fn list_transfers(
+        &self,
+        since: i64,
+    ) -> Result<Vec<crate::payments::gateway::TransferInfo>, crate::payments::gateway::GatewayError> {
+        self.inner.list_transfers(since).await
+    }
+    async fn create_transfer_reversal(
+        &self,
+        r: &crate::payments::gateway::ReversalRequest,
+    ) -> Result<crate::payments::gateway::ReversalInfo, crate::payments::gateway::GatewayError> {
+        self.inner.create_transfer_reversal(r).await
+    }
+    async fn create_refund(
+        &self,
+        r: &crate::payments::gateway::RefundRequest,
+    ) -> Result<crate::payments::gateway::RefundInfo, crate::payments::gateway::GatewayError> {
+        let call = {
+            let mut keys = self.refund_keys.lock().unwrap();
+            keys.push(r.idempotency_key.clone());
+            keys.len() - 1
+        };
+        let made = self.inner.create_refund(r).await?;
+        if (self.after_refund)(call).await {
+            return Err(crate::payments::gateway::GatewayError::Unavailable("timed out".into()));
+        }
+        Ok(made)
+    }
+    async fn list_refunds(
+        &self,
+        since: i64,
+    ) -> Result<Vec<crate::payments::gateway::RefundInfo>, crate::payments::gateway::GatewayError> {
+        self.inner.list_refunds(since).await
+    }
+}
+
+/// Issue: a refund whose gateway call timed out was marked failed, so trying
+/// again made a second refund at the gateway. A retryable failure stays pending
+/// and the retry uses the same idempotency key: one refund at the gateway, once
+/// in the ledger.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_refund_retried_after_a_timeout_refunds_once(pool: PgPool) {
+    use crate::testing::fixtures::{paid_request, sandbox_payment};
+    plan(&pool).await;
+    let mut app = TestApp::new(pool.clone());
+    let gateway = std::sync::Arc::new(HookedGateway {
+        inner: app.state.payments.clone(),
+        refund_keys: Default::default(),
+        after_refund: Box::new(|call| Box::pin(async move { call == 0 })),
+    });
+    app.state.payments = gateway.clone();
+    let customer = create_user(&pool, "cust@example.com", Role::Customer).await;
+    let (order, _) = paid_request(&pool, customer, RoutingType::Broadcast, None).await;
+    sandbox_payment(&pool, order).await;
+
+    let first =
+        crate::refunds::refund_order(&app.state, order, 1000, "Partly unhappy", None).await.unwrap_err();
+    assert_eq!(first.status_code(), 503, "a timeout is worth retrying: {first}");
+    let (status, failure): (String, Option<String>) =
+        sqlx::query_as("SELECT status::text, failure_reason FROM refunds WHERE order_id = $1")
+            .bind(order)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "pending", "still retryable, not failed ({failure:?})");
+
+    crate::refunds::refund_order(&app.state, order, 1000, "Partly unhappy", None).await.unwrap();
+    let keys = gateway.refund_keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], keys[1], "the retry used the same idempotency key");
+    let at_gateway: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sandbox_refunds").fetch_one(&pool).await.unwrap();
+    assert_eq!(at_gateway, 1, "one refund at the gateway");
+    let (refunds, refunded): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM refunds WHERE order_id = $1 AND status = 'succeeded'), amount_refunded_cents
+           FROM orders WHERE id = $1",
+    )
+    .bind(order)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((refunds, refunded), (1, 1000), "booked once");
+    assert!(crate::consistency::check(&pool).await.unwrap().is_empty());
+}
+
+/// Decision (SECURITY.md): a suspended workshop's balance is held. A run
+/// lists it as skipped with the reason and makes no transfer; a payout made
+/// before the suspension but not yet sent waits too; once the workshop is
+/// reinstated, the next run pays it, once.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_suspended_workshop_is_not_paid_out_until_reinstated(pool: PgPool) {
+    plan(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let a = workshop(&pool, "Alpha").await;
+    let a1 = mechanic(&pool, "a1@example.com", Some(a), true).await;
+    connect(&pool, Some(a), None, true).await;
+    completed_session(&app, a1, RoutingType::WorkshopOnly, Some(a)).await;
+    let suspend = |status: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query("UPDATE organizations SET status = $2::organization_status WHERE id = $1")
+                .bind(a)
+                .bind(status)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    let transfers = || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sandbox_transfers")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+
+    suspend("suspended").await;
+    let (_, processed) = run::run_now(&app.state, "manual", None).await.unwrap();
+    assert_eq!(processed, run::Processed { paid: 0, failed: 0 });
+    assert_eq!(transfers().await, 0, "no money to a suspended workshop");
+    let (status, reason): (String, Option<String>) =
+        sqlx::query_as("SELECT status::text, failure_reason FROM payouts WHERE organization_id = $1")
+            .bind(a)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "skipped");
+    assert!(reason.unwrap_or_default().contains("suspended"));
+    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 8000, "still owed");
+
+    // A payout created while active, then suspended before it is sent: it waits.
+    suspend("active").await;
+    run::create_run(&pool, "manual", None).await.unwrap();
+    suspend("suspended").await;
+    assert_eq!(run::process_due(&app.state, Utc::now()).await.unwrap().paid, 0);
+    assert_eq!(transfers().await, 0);
+
+    suspend("active").await;
+    assert_eq!(run::process_due(&app.state, Utc::now()).await.unwrap().paid, 1, "reinstated: paid once");
+    assert_eq!(transfers().await, 1);
+    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
+    assert!(crate::consistency::check(&pool).await.unwrap().is_empty());
+}
+
+/// Issue: a refund asked for before the session's completion, but booked after
+/// it, came out of clearing while the split had already given every party its
+/// full share. Now the refund is booked against the shares whenever the split
+/// is there at booking time (the order's lock orders the two).
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_refund_racing_with_the_completion_still_reverses_every_share(pool: PgPool) {
+    use crate::testing::fixtures::{paid_hundred, sandbox_payment};
+    plan(&pool).await;
+    let mut app = TestApp::new(pool.clone());
+    let m = mechanic(&pool, "indie@example.com", None, true).await;
+    let customer = create_user(&pool, "cust@example.com", Role::Customer).await;
+    let (order, request) = paid_hundred(&pool, customer, RoutingType::Broadcast, None).await;
+    sandbox_payment(&pool, order).await;
+    let policy = crate::offers::store::RoutingSettings::from_config(&app.state.config).policy;
+    let session = crate::offers::accept::accept(&pool, m, request, Utc::now(), &policy).await.unwrap();
+    // The session completes while the gateway is making the refund.
+    let hook_pool = pool.clone();
+    app.state.payments = std::sync::Arc::new(HookedGateway {
+        inner: app.state.payments.clone(),
+        refund_keys: Default::default(),
+        after_refund: Box::new(move |_| {
+            let pool = hook_pool.clone();
+            Box::pin(async move {
+                crate::sessions::room::end_session(&pool, session, m).await.unwrap();
+                false
+            })
+        }),
+    });
+    crate::refunds::refund_order(&app.state, order, 5000, "Half", None).await.unwrap();
+    // $100 split 20 / 80, then half refunded from each share: 10 / 40 left, clearing empty.
+    assert_eq!(owed(&pool, AccountRef::Mechanic(m)).await, 4000);
+    assert_eq!(owed(&pool, AccountRef::PlatformRevenue).await, 1000);
+    assert_eq!(balance(&pool, AccountRef::PaymentClearing).await.unwrap(), 0, "nothing left in clearing");
+    let booked: Option<Uuid> = sqlx::query_scalar("SELECT session_id FROM refunds WHERE order_id = $1")
+        .bind(order)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(booked, Some(session), "booked against the session's shares");
+    assert!(crate::consistency::check(&pool).await.unwrap().is_empty());
 }

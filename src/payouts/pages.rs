@@ -127,7 +127,7 @@ pub fn AdminPayoutsPage() -> impl IntoView {
         Resource::new(move || run.version().get(), |_| get_payouts_overview());
     view! {
         <Title text="Admin: payouts" />
-        <RoleGate role=Role::Admin children=move |_| view! { <crate::admin::pages::AdminNav /> <AdminPayouts run overview /> } />
+        <RoleGate role=Role::Admin children=move |_| view! { <crate::ui::AdminNav /> <AdminPayouts run overview /> } />
     }
 }
 
@@ -195,7 +195,7 @@ pub fn AdminOrdersPage() -> impl IntoView {
     let orders: Loaded<Vec<AdminOrder>> = Resource::new(move || refund.version().get(), |_| admin_orders());
     view! {
         <Title text="Admin: orders and refunds" />
-        <RoleGate role=Role::Admin children=move |_| view! { <crate::admin::pages::AdminNav /> <AdminOrders refund orders /> } />
+        <RoleGate role=Role::Admin children=move |_| view! { <crate::ui::AdminNav /> <AdminOrders refund orders /> } />
     }
 }
 
@@ -215,14 +215,18 @@ fn AdminOrders(refund: ServerAction<RefundOrder>, orders: Loaded<Vec<AdminOrder>
                             <th class="num">"Refunded"</th><th>"Refund"</th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|o| {
-                                let refundable = o.amount_paid_cents - o.amount_refunded_cents;
+                                let held = o.held_reason.clone();
+                                let refundable = if held.is_some() { 0 } else { o.amount_paid_cents - o.amount_refunded_cents };
                                 let id = o.order_id.to_string();
                                 let row_id = id.clone();
                                 view! {
                                     <tr data-order-id=row_id>
                                         <td>{o.paid_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()}</td>
                                         <td>{o.customer_email.clone()}</td>
-                                        <td>{o.plan_name.clone()} <br/><span class="muted small">{o.session_status.clone().unwrap_or_else(|| "no session".into())}</span></td>
+                                        <td>{o.plan_name.clone()} <br/>{match held {
+                                            Some(reason) => view! { <span class="badge warning">"Held"</span> " " <span class="small held-reason">{reason}</span> }.into_any(),
+                                            None => view! { <span class="muted small">{o.session_status.clone().unwrap_or_else(|| "no session".into())}</span> }.into_any(),
+                                        }}</td>
                                         <td>{o.served_by.clone().unwrap_or_default()}</td>
                                         <td class="num">{format_money(o.amount_paid_cents, &o.currency)}</td>
                                         <td class="num">{format_money(o.amount_refunded_cents, &o.currency)}</td>
@@ -254,7 +258,7 @@ pub fn AdminReconciliationPage() -> impl IntoView {
     let run = ServerAction::<RunReconciliation>::new();
     view! {
         <Title text="Admin: reconciliation" />
-        <RoleGate role=Role::Admin children=move |_| view! { <crate::admin::pages::AdminNav /> <Reconciliation run /> } />
+        <RoleGate role=Role::Admin children=move |_| view! { <crate::ui::AdminNav /> <Reconciliation run /> } />
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::{Discrepancy, ReconciliationReport};
 use crate::error::AppError;
-use crate::server::AppState;
+use crate::state::AppState;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 

@@ -6,7 +6,7 @@
 
 use crate::ledger::{self, AccountRef, Line};
 use crate::payments::gateway::TransferRequest;
-use crate::server::AppState;
+use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -23,6 +23,8 @@ struct OwedAccount {
 struct PayeeDetails {
     destination: Option<String>,
     payouts_enabled: bool,
+    /// A suspended workshop's balance is held: not paid until it is reinstated.
+    suspended: bool,
 }
 
 /// Starts a run: one payout row per payee owed money (skipped rows for those who
@@ -66,7 +68,8 @@ pub async fn create_run(
                 .await?;
         let payee = if account.kind == "workshop_payable" {
             sqlx::query_as::<_, PayeeDetails>(
-                "SELECT stripe_connect_account_id AS destination, stripe_payouts_enabled AS payouts_enabled
+                "SELECT stripe_connect_account_id AS destination, stripe_payouts_enabled AS payouts_enabled,
+                        status <> 'active' AS suspended
                    FROM organizations WHERE id = $1",
             )
             .bind(account.organization_id)
@@ -74,14 +77,20 @@ pub async fn create_run(
             .await?
         } else {
             sqlx::query_as::<_, PayeeDetails>(
-                "SELECT stripe_connect_account_id AS destination, stripe_payouts_enabled AS payouts_enabled
+                "SELECT stripe_connect_account_id AS destination, stripe_payouts_enabled AS payouts_enabled,
+                        false AS suspended
                    FROM mechanics WHERE user_id = $1",
             )
             .bind(account.mechanic_id)
             .fetch_one(&mut *tx)
             .await?
         };
-        let ready = payee.payouts_enabled && payee.destination.is_some();
+        let ready = payee.payouts_enabled && payee.destination.is_some() && !payee.suspended;
+        let why_not = if payee.suspended {
+            "Held: the workshop is suspended; its balance is paid once it is reinstated."
+        } else {
+            "Payouts are not set up for this payee yet; the balance stays pending."
+        };
         sqlx::query(
             "INSERT INTO payouts (run_id, ledger_account_id, organization_id, mechanic_id, destination, amount_cents,
                                   status, idempotency_key, through_posting_id, failure_reason)
@@ -96,7 +105,7 @@ pub async fn create_run(
         .bind(if ready { "pending" } else { "skipped" })
         .bind(format!("payout-{run}-{}", account.id))
         .bind(through)
-        .bind((!ready).then_some("Payouts are not set up for this payee yet; the balance stays pending."))
+        .bind((!ready).then_some(why_not))
         .execute(&mut *tx)
         .await?;
     }
@@ -216,6 +225,7 @@ pub async fn process_due(state: &AppState, now: DateTime<Utc>) -> Result<Process
             "SELECT id, run_id, ledger_account_id, organization_id, mechanic_id, destination, amount_cents, currency,
                     idempotency_key, through_posting_id, attempts, created_at
                FROM payouts WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1
+                AND NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = payouts.organization_id AND o.status <> 'active')
               ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
         )
         .bind(now)
@@ -270,8 +280,8 @@ pub async fn run_now(
 
 /// Runs the payout schedule: when the job is due (claimed by one instance with
 /// SKIP LOCKED), a run; every minute, retries of failed payouts.
-pub async fn run_scheduler(state: AppState, interval_hours: i64) {
-    loop {
+pub async fn run_scheduler(state: AppState, interval_hours: i64, shutdown: crate::workers::Shutdown) {
+    while !shutdown.is_requested() {
         if interval_hours > 0 {
             let due = async {
                 let mut tx = state.pool.begin().await?;
@@ -311,6 +321,8 @@ pub async fn run_scheduler(state: AppState, interval_hours: i64) {
         if let Err(e) = process_due(&state, Utc::now()).await {
             tracing::warn!(error = %e, "payout retries failed");
         }
-        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        if !shutdown.pause(std::time::Duration::from_secs(60), None).await {
+            break;
+        }
     }
 }

@@ -33,6 +33,6 @@ pub mod queries {
 /// The plans on sale, cheapest first. Public on purpose: anyone may see prices.
 #[server(prefix = "/api/public", endpoint = "plans")]
 pub async fn list_plans() -> Result<Vec<Plan>, AppError> {
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     Ok(queries::active_plans(&state.pool).await?)
 }

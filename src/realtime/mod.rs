@@ -30,6 +30,13 @@ pub enum Signal {
     },
     /// This instance's listener reconnected: notifications may have been missed.
     Resync,
+    /// A log-in of this user ended (log-out, password change): their streams
+    /// check whether theirs still holds.
+    LoginEnded {
+        user_id: Uuid,
+    },
+    /// This instance is shutting down: its live streams end (never sent with NOTIFY).
+    Shutdown,
 }
 
 pub const CHANNEL: &str = "autodoctor_events";

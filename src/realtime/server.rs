@@ -5,10 +5,13 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use sqlx::postgres::PgListener;
 use sqlx::{PgExecutor, PgPool};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
+use uuid::Uuid;
 
 /// Announces a change; delivered to every instance when the transaction commits.
 pub async fn notify(db: impl PgExecutor<'_>, signal: &Signal) -> Result<(), sqlx::Error> {
@@ -17,10 +20,36 @@ pub async fn notify(db: impl PgExecutor<'_>, signal: &Signal) -> Result<(), sqlx
     Ok(())
 }
 
+/// Live streams one user may have open on one instance (tabs, devices).
+pub const MAX_STREAMS_PER_USER: usize = 8;
+
+/// How often an open stream checks that its log-in still holds (expiry, a
+/// disabled account); log-outs and password changes also tell it at once.
+const LOGIN_RECHECK: Duration = Duration::from_secs(10);
+
 /// This instance's fan-out of the signals it hears.
 #[derive(Clone)]
 pub struct Realtime {
     sender: broadcast::Sender<Signal>,
+    open: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
+
+/// One open stream of a user; the count goes down when it is dropped.
+pub struct StreamSlot {
+    open: Arc<Mutex<HashMap<Uuid, usize>>>,
+    user: Uuid,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
 }
 
 impl Default for Realtime {
@@ -32,11 +61,27 @@ impl Default for Realtime {
 impl Realtime {
     pub fn new() -> Self {
         let (sender, _) = broadcast::channel(1024);
-        Realtime { sender }
+        Realtime { sender, open: Arc::default() }
+    }
+
+    /// A slot for one more stream of `user`, or `None` at the cap.
+    pub fn open_stream(&self, user: Uuid) -> Option<StreamSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(user).or_insert(0);
+        if *n >= MAX_STREAMS_PER_USER {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot { open: self.open.clone(), user })
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Signal> {
         self.sender.subscribe()
+    }
+
+    /// Ends this instance's live streams (at shutdown, so open connections close).
+    pub fn close_streams(&self) {
+        let _ = self.sender.send(Signal::Shutdown);
     }
 
     /// Listens on the database for the life of the process, reconnecting after
@@ -79,30 +124,57 @@ impl Realtime {
     }
 }
 
+/// What a live stream is for: whose it is, and how to tell that their log-in
+/// still holds.
+pub struct StreamOwner<A> {
+    pub user: Uuid,
+    pub slot: StreamSlot,
+    pub alive: A,
+}
+
 /// A Server-Sent Events stream that sends `load()` as event `name` on connect
 /// and again whenever a signal `relevant` to it arrives (only when it changed).
-pub fn live_stream<T, F, Fut>(
+/// It ends when its owner's log-in does (event `ended`), and at shutdown.
+pub fn live_stream<T, F, Fut, A, AFut>(
     mut signals: broadcast::Receiver<Signal>,
     name: &'static str,
     relevant: impl Fn(&Signal) -> bool + Send + 'static,
     load: F,
+    owner: StreamOwner<A>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
 where
     T: serde::Serialize + Send + 'static,
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = Result<T, crate::error::AppError>> + Send,
+    A: Fn() -> AFut + Send + 'static,
+    AFut: Future<Output = bool> + Send,
 {
+    let StreamOwner { user, slot, alive } = owner;
     let stream = async_stream::stream! {
+        let _slot = slot;
         let mut last = String::new();
         let mut first = true;
+        let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + LOGIN_RECHECK, LOGIN_RECHECK);
         loop {
             if !first {
-                match signals.recv().await {
-                    Ok(signal) if signal == Signal::Resync || relevant(&signal) => {}
-                    Ok(_) => continue,
-                    // Fell behind: reload once, the state is what matters.
-                    Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => break,
+                let check_login = tokio::select! {
+                    received = signals.recv() => match received {
+                        Ok(Signal::Shutdown) => break,
+                        Ok(Signal::LoginEnded { user_id }) if user_id == user => true,
+                        Ok(signal) if signal == Signal::Resync || relevant(&signal) => false,
+                        Ok(_) => continue,
+                        // Fell behind: reload once, the state is what matters.
+                        Err(broadcast::error::RecvError::Lagged(_)) => false,
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                    _ = recheck.tick() => true,
+                };
+                if check_login {
+                    if !alive().await {
+                        yield Ok(Event::default().event("ended").data("Your log-in has ended. Log in again to follow live updates."));
+                        break;
+                    }
+                    continue;
                 }
             }
             first = false;

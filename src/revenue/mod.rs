@@ -27,7 +27,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::routing::RoutingType;
+use crate::dispatch::RoutingType;
 
 /// 100% in basis points.
 pub const BPS_WHOLE: i32 = 10_000;

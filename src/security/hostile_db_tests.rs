@@ -49,6 +49,11 @@ fn hostile_values() -> Vec<String> {
         "\r\nSet-Cookie: x=y",
         "https://evil.example/steal",
         "//evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r/evil.example",
+        "/\\evil.example",
+        "/\u{1}/evil.example",
         "javascript:alert(1)",
     ]
     .iter()
@@ -270,7 +275,7 @@ async fn hostile_paths_queries_and_tokens_are_refused_cleanly(pool: PgPool) {
     segments.extend(
         drawn_values(&mut runner, 12)
             .into_iter()
-            .map(|v| crate::auth::pages::urlencode(&v))
+            .map(|v| crate::url::urlencode(&v))
             .filter(|v| !v.is_empty()),
     );
 
@@ -302,7 +307,7 @@ async fn hostile_paths_queries_and_tokens_are_refused_cleanly(pool: PgPool) {
     values.truncate(values.len() - 2); // a URL is not the place for 100 kB
     values.extend(drawn_values(&mut runner, 16));
     for value in &values {
-        let v = crate::auth::pages::urlencode(value);
+        let v = crate::url::urlencode(value);
         for uri in [
             format!("/api/workshops/directory?q={v}"),
             format!("/api/workshops/directory?q=garage&limit={v}&offset={v}"),
@@ -331,11 +336,11 @@ async fn hostile_paths_queries_and_tokens_are_refused_cleanly(pool: PgPool) {
             )
             .await;
         if res.status == StatusCode::OK {
+            // Judged as a browser resolves it (WHATWG URL rules), not by restating the check.
             let target = res.json().as_str().unwrap_or_default().to_string();
-            assert!(
-                target.starts_with('/') && !target.starts_with("//") && !target.contains('\\'),
-                "next={value:?} sends the user to {target:?}"
-            );
+            let page = ::url::Url::parse(crate::testing::ORIGIN).unwrap().join("/login").unwrap();
+            let landed = page.join(&target).map(|u| u.origin());
+            assert_eq!(landed.ok(), Some(page.origin()), "next={value:?} sends the user to {target:?}");
         }
         judge.settle().await;
     }

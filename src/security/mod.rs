@@ -10,8 +10,7 @@ mod hostile_db_tests;
 mod soak_db_tests;
 
 use crate::auth::Role;
-use crate::routing::RoutingType;
-use crate::sessions::lifecycle;
+use crate::dispatch::RoutingType;
 use crate::testing::fixtures::{
     completed_session_for, connect, mechanic, owner, paid_request, plan, workshop,
 };
@@ -74,7 +73,7 @@ pub struct World {
 }
 
 async fn invite(pool: &PgPool, workshop: Uuid, by: Uuid, email: &str) -> (Uuid, String) {
-    let (token, hash) = crate::invites::token::new_token();
+    let (token, hash) = crate::workshops::invites::token::new_token();
     let id = sqlx::query_scalar(
         "INSERT INTO mechanic_invites (organization_id, email, token_hash, invited_by, expires_at)
          VALUES ($1, $2, $3, $4, now() + interval '7 days') RETURNING id",
@@ -152,11 +151,12 @@ impl World {
         vars.insert("order_cancel", order.to_string());
 
         // Sessions of the customer with mechanic A: live (chat, room), one to end, one completed.
-        let policy = lifecycle::RoutingSettings::from_config(&app.state.config).policy;
+        let policy = crate::offers::store::RoutingSettings::from_config(&app.state.config).policy;
         for name in ["live", "end"] {
             let (order, request) = paid_request(pool, cust, RoutingType::WorkshopOnly, Some(a)).await;
-            let session =
-                lifecycle::accept(pool, mech_a, request, chrono::Utc::now(), &policy).await.unwrap();
+            let session = crate::offers::accept::accept(pool, mech_a, request, chrono::Utc::now(), &policy)
+                .await
+                .unwrap();
             vars.insert(if name == "live" { "order_live" } else { "order_end" }, order.to_string());
             vars.insert(if name == "live" { "session_live" } else { "session_end" }, session.to_string());
         }

@@ -3,6 +3,9 @@
 //! sandbox delivers its webhooks and a chaos task replays old ones, shuffled,
 //! puts delivered ones back in the queue, sends stale signatures, and clients
 //! hang up in the middle of requests (so handlers are cancelled mid-transaction).
+//! It also sends events forged with the sandbox's once-published secret and
+//! correctly signed ones for the wrong amount, and refunds unserved orders in
+//! full while mechanics race to accept them.
 //!
 //! Afterwards the books must be whole: the consistency suite finds nothing, the
 //! ledger's cash equals what was paid less what was refunded, to the cent, each
@@ -40,6 +43,9 @@ struct Tally {
     hang_ups: AtomicU64,
     replays: AtomicU64,
     requeued: AtomicU64,
+    forged: AtomicU64,
+    wrong_amounts: AtomicU64,
+    full_refunds: AtomicU64,
 }
 
 impl Tally {
@@ -148,6 +154,9 @@ async fn customer(pool: PgPool, browser: Browser, id: Uuid, workshops: [Uuid; 2]
             browser.hang_up("/api/booking/checkout", &fields).await;
         }
         let Some((status, body)) = browser.call("/api/booking/checkout", &fields).await else { continue };
+        if status == 409 && body.contains("under review") {
+            continue; // The chaos held this order with a wrong-amount event before the form came again.
+        }
         if status != 200 {
             tally.unexpected(format!("checkout: {status} {body}"));
             continue;
@@ -275,10 +284,82 @@ async fn mechanic(pool: PgPool, browser: Browser, id: Uuid, until: Instant) {
 
 /// Replays delivered webhooks (freshly signed, in shuffled order), sends some
 /// with a stale signature, and puts some back in the sandbox's queue.
-async fn chaos(pool: PgPool, base: String, secret: String, tally: Arc<Tally>, until: Instant) {
+/// A correctly signed `checkout.session.completed` for an unpaid checkout, but
+/// for one cent: it must hold the order, never fulfil it.
+async fn wrong_amount_event(pool: &PgPool, secret: &str) -> Option<(String, String)> {
+    use crate::payments::sandbox::{checkout_event, SessionRow, SESSION_COLUMNS};
+    let row = sqlx::query_as::<_, SessionRow>(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sandbox_checkout_sessions WHERE status = 'open' ORDER BY random() LIMIT 1"
+    ))
+    .fetch_optional(pool)
+    .await
+    .unwrap()?;
+    let (_, payload) =
+        checkout_event("checkout.session.completed", &SessionRow { status: "complete".into(), ..row });
+    let mut event: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    event["data"]["object"]["amount_total"] = serde_json::json!(1);
+    let body = event.to_string();
+    let sig = signature_header(secret, chrono::Utc::now().timestamp(), &body);
+    Some((body, sig))
+}
+
+/// Refunds an unserved order in full while the mechanics race to accept it.
+async fn refund_unserved(state: &crate::state::AppState, tally: &Tally) {
+    let order: Option<(Uuid, i64)> = sqlx::query_as(
+        "SELECT o.id, o.amount_paid_cents - o.amount_refunded_cents FROM orders o
+           JOIN session_requests r ON r.order_id = o.id
+          WHERE r.status = 'pending' AND o.status = 'paid' ORDER BY random() LIMIT 1",
+    )
+    .fetch_optional(&state.pool)
+    .await
+    .unwrap();
+    let Some((order, amount)) = order else { return };
+    match crate::refunds::refund_order(state, order, amount, "Soak: full refund", None).await {
+        Ok(_) => {
+            tally.full_refunds.fetch_add(1, Ordering::Relaxed);
+        }
+        // Taken a moment ago, refunded meanwhile, or a deadlock victim: each is a clear answer.
+        Err(e) if [404, 409, 400, 503].contains(&e.status_code()) => {}
+        Err(e) => tally.unexpected(format!("full refund: {e}")),
+    }
+}
+
+async fn chaos(state: crate::state::AppState, base: String, tally: Arc<Tally>, until: Instant) {
+    let (pool, secret) = (state.pool.clone(), state.config.stripe_webhook_secret.clone());
     let http = reqwest::Client::new();
     let url = format!("{base}/api/stripe/webhook");
     while Instant::now() < until {
+        if chance(0.3) {
+            refund_unserved(&state, &tally).await;
+        }
+        if let Some((body, sig)) = wrong_amount_event(&pool, &secret).await {
+            let forged = signature_header(
+                crate::config::PUBLISHED_SANDBOX_WEBHOOK_SECRET,
+                chrono::Utc::now().timestamp(),
+                &body,
+            );
+            for (sig, want) in [(forged, 400u16), (sig, 200)] {
+                let res = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("stripe-signature", sig)
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16());
+                match res {
+                    Ok(s) if s == want && want == 400 => {
+                        tally.forged.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(s) if s == want => {
+                        tally.wrong_amounts.fetch_add(1, Ordering::Relaxed);
+                    }
+                    other => {
+                        tally.unexpected(format!("wrong-amount or forged event: {other:?}, wanted {want}"))
+                    }
+                }
+            }
+        }
         let mut payloads: Vec<String> = sqlx::query_scalar(
             "SELECT payload FROM sandbox_webhook_deliveries WHERE delivered_at IS NOT NULL ORDER BY random() LIMIT 4",
         )
@@ -356,15 +437,18 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
             .await
             .unwrap()
     });
+    let workers = crate::workers::Supervisor::new();
     let deliverer = tokio::spawn(crate::payments::sandbox::run_deliverer(
         pool.clone(),
         state.config.stripe_webhook_secret.clone(),
         format!("{base}/api/stripe/webhook"),
         state.sandbox_deliveries.clone().expect("sandbox mode"),
+        workers.shutdown_handle(),
     ));
-    let routing = tokio::spawn(crate::sessions::lifecycle::run_routing_worker(
+    let routing = tokio::spawn(crate::offers::store::run_routing_worker(
         pool.clone(),
-        crate::sessions::lifecycle::RoutingSettings::from_config(&state.config),
+        crate::offers::store::RoutingSettings::from_config(&state.config),
+        workers.shutdown_handle(),
     ));
 
     let tally = Arc::new(Tally::default());
@@ -380,13 +464,7 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
         log_in(&browser, email).await;
         tasks.push(tokio::spawn(mechanic(pool.clone(), browser, *id, until)));
     }
-    tasks.push(tokio::spawn(chaos(
-        pool.clone(),
-        base.clone(),
-        state.config.stripe_webhook_secret.clone(),
-        tally.clone(),
-        until,
-    )));
+    tasks.push(tokio::spawn(chaos(state.clone(), base.clone(), tally.clone(), until)));
     for t in tasks {
         t.await.expect("no soak task panics");
     }
@@ -414,16 +492,35 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
     let problems = crate::consistency::check(&pool).await.unwrap();
     assert!(problems.is_empty(), "the books are not whole after the soak:\n{}", problems.join("\n"));
 
-    // Every paid checkout became one paid order (refunded ones included), no more.
-    let (paid_checkouts, paid_orders, requests): (i64, i64, i64) = sqlx::query_as(
+    // Every paid checkout became one paid order (refunded ones included) or, when
+    // a wrong amount reached it first, stayed held; no more.
+    let (paid_checkouts, paid_orders, held_paid, requests): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM sandbox_checkout_sessions WHERE status = 'complete'),
                 (SELECT count(*) FROM orders WHERE paid_at IS NOT NULL),
+                (SELECT count(*) FROM orders o WHERE o.status = 'held'
+                    AND EXISTS (SELECT 1 FROM sandbox_checkout_sessions c WHERE c.order_id = o.id AND c.status = 'complete')),
                 (SELECT count(*) FROM session_requests)",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(paid_checkouts, paid_orders, "each paid checkout is one paid order");
+    assert_eq!(paid_checkouts, paid_orders + held_paid, "each paid checkout is one paid (or held) order");
+    let held_served: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM orders o WHERE o.status = 'held' AND EXISTS (SELECT 1 FROM session_requests r WHERE r.order_id = o.id)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(held_served, 0, "no held order is offered to anyone");
+    let refunded_then_served: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM orders o JOIN sessions s ON s.order_id = o.id
+          WHERE o.status = 'refunded'
+            AND NOT EXISTS (SELECT 1 FROM refunds f WHERE f.order_id = o.id AND f.session_id IS NOT NULL)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(refunded_then_served, 0, "no order refunded in full before its session was served anyway");
     assert_eq!(paid_orders, requests, "each paid order has exactly one request");
 
     // The gateway's cash in the ledger is what customers paid less what was refunded, to the cent.
@@ -446,12 +543,17 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(events, distinct_payloads, "one stripe_events row per event id");
-
     let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    // The sandbox's events, and the wrong-amount ones the chaos signed itself (each its own id).
+    assert_eq!(
+        events,
+        distinct_payloads + n(&tally.wrong_amounts) as i64,
+        "one stripe_events row per event id"
+    );
+
     eprintln!(
         "soak: {} checkouts, {} payments, {} accepts ({} lost races), {} completions, {} ratings, {} cancels, \
-         {} hang-ups, {} webhook replays, {} redeliveries",
+         {} hang-ups, {} webhook replays, {} redeliveries, {} forged and {} wrong-amount events, {} full refunds",
         n(&tally.checkouts),
         n(&tally.payments),
         n(&tally.accepts),
@@ -462,10 +564,17 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
         n(&tally.hang_ups),
         n(&tally.replays),
         n(&tally.requeued),
+        n(&tally.forged),
+        n(&tally.wrong_amounts),
+        n(&tally.full_refunds),
     );
     // The soak did real work, and every kind of fault happened.
     assert!(paid_orders >= 5, "only {paid_orders} paid orders");
     assert!(n(&tally.completions) >= 2, "only {} completed sessions", n(&tally.completions));
     assert!(n(&tally.replays) >= 5 && n(&tally.requeued) >= 5, "too few replays");
     assert!(n(&tally.hang_ups) >= 5, "too few hang-ups");
+    assert!(
+        n(&tally.forged) >= 1 && n(&tally.wrong_amounts) >= 1,
+        "no forged or wrong-amount event was sent"
+    );
 }

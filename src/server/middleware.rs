@@ -99,9 +99,12 @@ fn same_origin(origin: &str, host: Option<&str>, public_origin: &str) -> bool {
         return true;
     }
     // Behind the same host name (e.g. 127.0.0.1 vs the configured URL in tests),
-    // compare the authority with the Host header the browser sent.
-    let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
-    matches!(host, Some(h) if !h.is_empty() && authority == h)
+    // compare the authority with the Host header the browser sent, and the scheme
+    // with the configured one: `https://host` and `http://host` are different
+    // origins (a page on the plain-HTTP one must not act on the HTTPS site).
+    let Some((scheme, authority)) = origin.split_once("://") else { return false };
+    let public_scheme = public_origin.split_once("://").map(|(s, _)| s).unwrap_or("");
+    scheme.eq_ignore_ascii_case(public_scheme) && matches!(host, Some(h) if !h.is_empty() && authority == h)
 }
 
 /// Rejects state-changing requests that a browser sent on behalf of another site.
@@ -227,6 +230,10 @@ mod tests {
         assert!(same_origin("http://localhost:4000", Some("localhost:4000"), "http://127.0.0.1:3000"));
         assert!(!same_origin("https://evil.example", Some("127.0.0.1:3000"), "http://127.0.0.1:3000"));
         assert!(!same_origin("", Some(""), "http://127.0.0.1:3000"));
+        // Same host, another scheme: another origin.
+        assert!(!same_origin("https://localhost:4000", Some("localhost:4000"), "http://127.0.0.1:3000"));
+        assert!(!same_origin("http://app.example", Some("app.example"), "https://app.example"));
+        assert!(!same_origin("localhost:4000", Some("localhost:4000"), "http://127.0.0.1:3000"));
     }
 
     #[test]

@@ -3,18 +3,14 @@
 pub mod middleware;
 
 use crate::app::{shell, App};
-use crate::config::Config;
-use crate::error::AppError;
-use crate::payments::gateway::PaymentGateway;
-use crate::payments::sandbox::SandboxGateway;
-use axum::extract::{FromRef, State};
+use crate::state::AppState;
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
-use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -27,72 +23,6 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 /// Largest request body accepted anywhere (forms, JSON, webhooks).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-
-/// Everything a handler or server function needs, cloned cheaply per request.
-#[derive(Clone)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub pool: PgPool,
-    pub config: Arc<Config>,
-    pub payments: Arc<dyn PaymentGateway>,
-    /// Set in sandbox mode: wakes the sandbox's webhook deliverer.
-    pub sandbox_deliveries: Option<Arc<tokio::sync::Notify>>,
-    /// Signals from LISTEN/NOTIFY, fanned out to this instance's live streams.
-    pub realtime: crate::realtime::server::Realtime,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
-
-impl AppState {
-    pub fn new(config: Config, pool: PgPool) -> Self {
-        let leptos_options = leptos_options(&config);
-        let (payments, sandbox_deliveries): (Arc<dyn PaymentGateway>, _) = match &config.stripe_secret_key {
-            Some(key) => (
-                Arc::new(crate::payments::stripe::StripeGateway::new(key, config.stripe_api_base.as_deref())),
-                None,
-            ),
-            None => {
-                let sandbox = SandboxGateway::new(pool.clone(), config.public_url.clone());
-                let notify = sandbox.deliveries.clone();
-                (Arc::new(sandbox), Some(notify))
-            }
-        };
-        let realtime = crate::realtime::server::Realtime::new();
-        // Inside a runtime (the server, the tests) the listener starts right away.
-        if tokio::runtime::Handle::try_current().is_ok() {
-            realtime.spawn_listener(pool.clone());
-        }
-        AppState { leptos_options, pool, config: Arc::new(config), payments, sandbox_deliveries, realtime }
-    }
-
-    pub fn is_sandbox(&self) -> bool {
-        self.sandbox_deliveries.is_some()
-    }
-}
-
-/// The state inside a server function or a server-side render.
-pub fn app_state() -> Result<AppState, AppError> {
-    use_context::<AppState>().ok_or_else(|| AppError::internal("app state", "missing from context"))
-}
-
-fn leptos_options(config: &Config) -> LeptosOptions {
-    // cargo-leptos writes hash.txt next to the server binary when it hashes file names.
-    let hash_file_present = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt").exists()))
-        .unwrap_or(false);
-    LeptosOptions::builder()
-        .output_name("autodoctor")
-        .site_root(config.site_root.as_str())
-        .site_pkg_dir("pkg")
-        .site_addr(config.site_addr())
-        .hash_files(hash_file_present)
-        .build()
-}
 
 /// Per-request context for pages and server functions: a fresh CSP nonce, and the
 /// Content-Security-Policy header that allows exactly that nonce.
@@ -129,7 +59,7 @@ pub fn router(state: AppState) -> Router {
     let https = state.config.is_https();
 
     let session_layer = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
-        .with_name(crate::auth::session::COOKIE_NAME)
+        .with_name(crate::auth::login::COOKIE_NAME)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(https)
@@ -201,14 +131,14 @@ pub struct PlainRoute {
 /// Every plain route. The router is built from this list, and the authorization
 /// tests enumerate it, so a route cannot be added without being tested.
 pub fn plain_routes(sandbox: bool) -> Vec<PlainRoute> {
-    use crate::payments::sandbox_pages;
+    use crate::checkout::sandbox_pages;
     let route = |method, path, access, handler| PlainRoute { method, path, access, handler };
     let mut routes = vec![
         route("GET", "/healthz", Access::Public, get(healthz)),
-        route("POST", "/api/stripe/webhook", Access::Public, post(crate::payments::webhook::stripe_webhook)),
+        route("POST", "/api/stripe/webhook", Access::Public, post(crate::checkout::webhook::stripe_webhook)),
         route("GET", "/api/workshops/directory", Access::Public, get(crate::directory::api::directory_json)),
-        route("GET", "/api/live/offers", Access::Session, get(crate::sessions::live::offers)),
-        route("GET", "/api/live/order/{order_id}", Access::Session, get(crate::sessions::live::order)),
+        route("GET", "/api/live/offers", Access::Session, get(crate::offers::live::offers)),
+        route("GET", "/api/live/order/{order_id}", Access::Session, get(crate::booking::live::order)),
         route("GET", "/api/live/session/{session_id}", Access::Session, get(crate::sessions::live::session)),
         route(
             "GET",
@@ -264,13 +194,33 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested; finishing open requests");
 }
 
-/// Binds the configured address and serves until a shutdown signal.
-pub async fn serve(state: AppState) -> std::io::Result<()> {
+/// Binds the configured address and serves until `shutdown`: then it stops
+/// accepting connections, ends the live streams, and lets the requests in
+/// progress finish, waiting at most `grace` for them.
+pub async fn serve(
+    state: AppState,
+    shutdown: crate::workers::Shutdown,
+    grace: Duration,
+) -> std::io::Result<()> {
     let addr = state.config.site_addr();
+    let realtime = state.realtime.clone();
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{addr}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    let stopping = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.requested().await;
+            realtime.close_streams();
+        }
+    };
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(stopping);
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(server) => served,
+        _ = async { shutdown.requested().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "requests still open after the grace period; closing them");
+            Ok(())
+        }
+    }
 }

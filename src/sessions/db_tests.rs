@@ -1,8 +1,8 @@
 //! Routing, accepting, the session lifecycle and live streams on a real database.
 
-use super::lifecycle::{self, RoutingSettings};
 use crate::auth::Role;
-use crate::routing::{RoutingPolicy, RoutingType};
+use crate::dispatch::{RoutingPolicy, RoutingType};
+use crate::offers::store::RoutingSettings;
 use crate::testing::fixtures::{mechanic, paid_request, plan, workshop};
 use crate::testing::{create_user, test_config, TestApp, TestClient, TEST_PASSWORD};
 use axum::http::StatusCode;
@@ -36,7 +36,7 @@ async fn offered(
 ) -> Vec<(Uuid, u8)> {
     let mut out = Vec::new();
     for &m in mechanics {
-        let offers = lifecycle::offers_for(pool, m, now, &policy()).await.unwrap();
+        let offers = crate::offers::store::offers_for(pool, m, now, &policy()).await.unwrap();
         if let Some(o) = offers.iter().find(|o| o.request_id == request) {
             out.push((m, o.priority));
         }
@@ -146,9 +146,19 @@ async fn escalation_and_expiry_follow_the_clock(pool: PgPool) {
     let t0 = created_at(&pool, hybrid).await;
     let s = settings();
 
-    assert_eq!(lifecycle::routing_tick(&pool, t0 + Duration::seconds(30), &s).await.unwrap(), (0, 0));
-    assert_eq!(lifecycle::routing_tick(&pool, t0 + Duration::seconds(61), &s).await.unwrap(), (1, 0));
-    assert_eq!(lifecycle::routing_tick(&pool, t0 + Duration::seconds(62), &s).await.unwrap(), (0, 0), "once");
+    assert_eq!(
+        crate::offers::store::routing_tick(&pool, t0 + Duration::seconds(30), &s).await.unwrap(),
+        (0, 0)
+    );
+    assert_eq!(
+        crate::offers::store::routing_tick(&pool, t0 + Duration::seconds(61), &s).await.unwrap(),
+        (1, 0)
+    );
+    assert_eq!(
+        crate::offers::store::routing_tick(&pool, t0 + Duration::seconds(62), &s).await.unwrap(),
+        (0, 0),
+        "once"
+    );
     let kinds: Vec<String> =
         sqlx::query_scalar("SELECT kind FROM routing_events WHERE request_id = $1 ORDER BY id")
             .bind(hybrid)
@@ -158,8 +168,14 @@ async fn escalation_and_expiry_follow_the_clock(pool: PgPool) {
     assert_eq!(kinds, vec!["created", "escalated"]);
 
     // Ten minutes: the workshop-only request expires and the customer is told.
-    assert_eq!(lifecycle::routing_tick(&pool, t0 + Duration::seconds(599), &s).await.unwrap(), (0, 0));
-    assert_eq!(lifecycle::routing_tick(&pool, t0 + Duration::seconds(601), &s).await.unwrap(), (0, 1));
+    assert_eq!(
+        crate::offers::store::routing_tick(&pool, t0 + Duration::seconds(599), &s).await.unwrap(),
+        (0, 0)
+    );
+    assert_eq!(
+        crate::offers::store::routing_tick(&pool, t0 + Duration::seconds(601), &s).await.unwrap(),
+        (0, 1)
+    );
     let status: String = sqlx::query_scalar("SELECT status::text FROM session_requests WHERE id = $1")
         .bind(only)
         .fetch_one(&pool)
@@ -262,7 +278,7 @@ async fn cancelling_an_unserved_request_refunds_it_in_full(pool: PgPool) {
         sqlx::query_scalar("SELECT count(*) FROM sandbox_refunds").fetch_one(&pool).await.unwrap();
     assert_eq!(sandbox_refunds, 1);
     // Nobody can take a cancelled request.
-    let err = lifecycle::accept(
+    let err = crate::offers::accept::accept(
         &pool,
         w.a1,
         sqlx::query_scalar("SELECT id FROM session_requests").fetch_one(&pool).await.unwrap(),
@@ -281,14 +297,14 @@ async fn mechanics_not_offered_a_request_cannot_accept_it(pool: PgPool) {
     let (_, hybrid) = paid_request(&pool, w.customer, RoutingType::Hybrid, Some(w.a)).await;
     let now = Utc::now();
     for (m, r) in [(w.b1, only), (w.indie, only), (w.b1, hybrid), (w.indie, hybrid), (w.offline_a, only)] {
-        let err = lifecycle::accept(&pool, m, r, now, &policy()).await.unwrap_err();
+        let err = crate::offers::accept::accept(&pool, m, r, now, &policy()).await.unwrap_err();
         assert_eq!(err.status_code(), 403, "{err:?}");
     }
     // At capacity: one session at a time.
     let (_, first) = paid_request(&pool, w.customer, RoutingType::Broadcast, None).await;
-    lifecycle::accept(&pool, w.indie, first, now, &policy()).await.unwrap();
+    crate::offers::accept::accept(&pool, w.indie, first, now, &policy()).await.unwrap();
     let (_, second) = paid_request(&pool, w.customer, RoutingType::Broadcast, None).await;
-    let err = lifecycle::accept(&pool, w.indie, second, now, &policy()).await.unwrap_err();
+    let err = crate::offers::accept::accept(&pool, w.indie, second, now, &policy()).await.unwrap_err();
     assert!(err.to_string().contains("capacity"), "{err}");
     let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM session_requests WHERE status = 'pending'")
         .fetch_one(&pool)
@@ -303,15 +319,15 @@ async fn the_serving_workshop_is_recorded(pool: PgPool) {
     let later = |t: chrono::DateTime<Utc>| t + Duration::seconds(120);
     // Own workshop.
     let (_, r1) = paid_request(&pool, w.customer, RoutingType::WorkshopOnly, Some(w.a)).await;
-    lifecycle::accept(&pool, w.a1, r1, Utc::now(), &policy()).await.unwrap();
+    crate::offers::accept::accept(&pool, w.a1, r1, Utc::now(), &policy()).await.unwrap();
     // Independent, after a hybrid request widened.
     let (_, r2) = paid_request(&pool, w.customer, RoutingType::Hybrid, Some(w.a)).await;
     let t2 = later(created_at(&pool, r2).await);
-    lifecycle::accept(&pool, w.indie, r2, t2, &policy()).await.unwrap();
+    crate::offers::accept::accept(&pool, w.indie, r2, t2, &policy()).await.unwrap();
     // Cross-workshop.
     let (_, r3) = paid_request(&pool, w.customer, RoutingType::Hybrid, Some(w.a)).await;
     let t3 = later(created_at(&pool, r3).await);
-    lifecycle::accept(&pool, w.b1, r3, t3, &policy()).await.unwrap();
+    crate::offers::accept::accept(&pool, w.b1, r3, t3, &policy()).await.unwrap();
 
     type Row = (Option<Uuid>, Option<Uuid>, Option<Uuid>, Option<Uuid>);
     for (r, serving, preferred) in
@@ -365,7 +381,7 @@ async fn fifty_concurrent_accepts_give_exactly_one_winner_a_hundred_times(
             let (pool, barrier) = (pool.clone(), barrier.clone());
             tasks.push(tokio::spawn(async move {
                 barrier.wait().await;
-                lifecycle::accept(&pool, m, request, Utc::now(), &policy()).await
+                crate::offers::accept::accept(&pool, m, request, Utc::now(), &policy()).await
             }));
         }
         let mut winners = 0;
@@ -536,7 +552,106 @@ async fn a_live_stream_receives_a_new_offer(pool: PgPool) {
     assert_eq!(offers[0]["tier"], "preferred_workshop");
 
     // Another mechanic takes it: the offer disappears from this stream.
-    lifecycle::accept(&pool, w.a2, request, Utc::now(), &policy()).await.unwrap();
+    crate::offers::accept::accept(&pool, w.a2, request, Utc::now(), &policy()).await.unwrap();
     assert_eq!(next_offers(&mut stream, &mut buf).await, serde_json::json!([]));
+    server.abort();
+}
+
+/// Reads events until one named `name` (any when `None`), or the stream ends
+/// (`None`), within `secs`.
+async fn next_event(stream: &mut reqwest::Response, buf: &mut String, secs: u64) -> Option<(String, String)> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(end) = buf.find("\n\n") {
+            let event: String = buf.drain(..end + 2).collect();
+            let name = event.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("").to_string();
+            if name.is_empty() {
+                continue; // a keep-alive comment
+            }
+            let data = event.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("").to_string();
+            return Some((name, data));
+        }
+        let chunk =
+            tokio::time::timeout_at(deadline, stream.chunk()).await.expect("an event or the end in time");
+        match chunk.unwrap() {
+            Some(bytes) => buf.push_str(&String::from_utf8_lossy(&bytes)),
+            None => return None,
+        }
+    }
+}
+
+/// Issue: a mechanic's offers stream kept delivering new requests after the
+/// mechanic logged out. Every stream ends with its log-in (log-out, a password
+/// change elsewhere), while a second, still valid log-in's stream goes on; and
+/// one user cannot open streams without limit.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn live_streams_end_with_their_log_in(pool: PgPool) {
+    let w = world(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    });
+    let log_in = || async {
+        let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let res = http
+            .post(format!("http://{addr}/api/public/auth/log-in"))
+            .header("origin", format!("http://{addr}"))
+            .form(&[("email", "a1@example.com"), ("password", TEST_PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        http
+    };
+    let open = |http: reqwest::Client| async move {
+        let res = http.get(format!("http://{addr}/api/live/offers")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res
+    };
+    let (phone, laptop) = (log_in().await, log_in().await);
+    let (mut on_phone, mut on_laptop) = (open(phone.clone()).await, open(laptop.clone()).await);
+    let (mut phone_buf, mut laptop_buf) = (String::new(), String::new());
+    assert_eq!(next_event(&mut on_phone, &mut phone_buf, 10).await.unwrap().0, "offers");
+    assert_eq!(next_event(&mut on_laptop, &mut laptop_buf, 10).await.unwrap().0, "offers");
+
+    // Log out on the phone: its stream ends at once; the laptop's goes on.
+    let out = phone
+        .post(format!("http://{addr}/api/public/auth/log-out"))
+        .header("origin", format!("http://{addr}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    let ended = next_event(&mut on_phone, &mut phone_buf, 5).await;
+    assert_eq!(ended.as_ref().map(|e| e.0.as_str()), Some("ended"), "{ended:?}");
+    assert!(next_event(&mut on_phone, &mut phone_buf, 5).await.is_none(), "and the stream is closed");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (_, request) = paid_request(&pool, w.customer, RoutingType::WorkshopOnly, Some(w.a)).await;
+    let (name, data) = next_event(&mut on_laptop, &mut laptop_buf, 10).await.unwrap();
+    assert_eq!(name, "offers");
+    assert!(data.contains(&request.to_string()), "the valid log-in's stream still receives: {data}");
+
+    // The laptop's log-in ends by time (as an idle timeout would): its stream ends
+    // at the next check.
+    sqlx::query("UPDATE tower_sessions.session SET expiry_date = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let ended = next_event(&mut on_laptop, &mut laptop_buf, 15).await;
+    assert_eq!(ended.as_ref().map(|e| e.0.as_str()), Some("ended"), "{ended:?}");
+
+    // At most MAX_STREAMS_PER_USER at once per user.
+    let tablet = log_in().await;
+    let mut held = Vec::new();
+    for _ in 0..crate::realtime::server::MAX_STREAMS_PER_USER {
+        held.push(open(tablet.clone()).await);
+    }
+    let refused = tablet.get(format!("http://{addr}/api/live/offers")).send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    drop(held);
     server.abort();
 }

@@ -1,5 +1,12 @@
 //! Small shared building blocks for pages.
 
+pub mod gate;
+pub mod live;
+pub mod nav;
+
+pub use gate::{RequireLogin, RoleGate};
+pub use nav::AdminNav;
+
 /// Formats integer cents as money for display, e.g. `2900, "usd"` -> `$29.00`.
 pub fn format_money(cents: i64, currency: &str) -> String {
     let sign = if cents < 0 { "-" } else { "" };

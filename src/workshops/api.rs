@@ -15,7 +15,7 @@ mod access {
     use crate::auth::guard::{require_role, AuthUser};
     use crate::auth::Role;
     use crate::error::AppError;
-    use crate::server::AppState;
+    use crate::state::AppState;
     use uuid::Uuid;
 
     /// The caller, who must belong to a workshop, and their membership.
@@ -85,7 +85,7 @@ pub async fn register_workshop(
     };
     use crate::error::FieldErrors;
 
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let email = normalize_email(&email);
     let contact_email =
         if contact_email.trim().is_empty() { email.clone() } else { normalize_email(&contact_email) };
@@ -125,6 +125,14 @@ pub async fn register_workshop(
         }
     };
     errors.into_result()?;
+    crate::limits::check(
+        &state.pool,
+        state.config.rate_limit_scale,
+        crate::limits::Action::RegisterWorkshop,
+        &guard::client_address(state.config.trust_proxy),
+        &email,
+    )
+    .await?;
 
     let taken = AppError::field("email", "An account with this email already exists. Log in instead.");
     if crate::auth::queries::email_taken(&state.pool, &email).await? {
@@ -154,7 +162,7 @@ pub async fn register_workshop(
     .await?;
     tx.commit().await?;
     let session = guard::request_session()?;
-    crate::auth::session::log_in(&state.pool, &session, owner_id, 1).await?;
+    crate::auth::login::log_in(&state.pool, &session, owner_id, 1).await?;
     tracing::info!(%workshop_id, %owner_id, "workshop registered");
     let next = Role::WorkshopMember.home_path().to_string();
     guard::redirect_form_post(&next);
@@ -165,14 +173,14 @@ pub async fn register_workshop(
 #[server(prefix = "/api", endpoint = "workshop/dashboard")]
 pub async fn get_workshop_dashboard() -> Result<WorkshopDashboard, AppError> {
     use super::queries;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let (_, membership) = require_workshop_member(&state).await?;
     let workshop = queries::workshop(&state.pool, membership.organization_id)
         .await?
         .ok_or_else(|| AppError::not_found("Your workshop no longer exists."))?;
     let mechanics = queries::mechanics_of(&state.pool, workshop.id).await?;
     let invites = queries::invites_of(&state.pool, workshop.id).await?;
-    let analytics = crate::sessions::api::workshop_analytics(&state.pool, workshop.id).await?;
+    let analytics = super::analytics::workshop_analytics(&state.pool, workshop.id).await?;
     Ok(WorkshopDashboard { workshop, my_role: membership.role, mechanics, invites, analytics })
 }
 
@@ -180,7 +188,7 @@ pub async fn get_workshop_dashboard() -> Result<WorkshopDashboard, AppError> {
 /// mechanic whose application an admin must approve before they work again.
 #[server(prefix = "/api", endpoint = "workshop/remove-mechanic")]
 pub async fn remove_mechanic(mechanic_id: Uuid) -> Result<(), AppError> {
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let (user, membership) = require_workshop_owner(&state).await?;
     if !super::queries::remove_mechanic(&state.pool, membership.organization_id, mechanic_id).await? {
         return Err(AppError::not_found("That mechanic is not part of your workshop."));

@@ -273,7 +273,7 @@ async fn an_invited_mechanic_signs_up_linked_and_approved(pool: PgPool) {
     // Only the hash is stored.
     let stored: Vec<u8> =
         sqlx::query_scalar("SELECT token_hash FROM mechanic_invites").fetch_one(&pool).await.unwrap();
-    assert_eq!(stored, crate::invites::token::hash(&token));
+    assert_eq!(stored, crate::workshops::invites::token::hash(&token));
     let leaked: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM mechanic_invites WHERE encode(token_hash, 'escape') LIKE '%' || $1 || '%')",
     )
@@ -694,4 +694,137 @@ async fn demo_data_loads_twice_without_duplicates(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(statuses, vec!["active", "active", "pending"]);
+}
+
+/// Issue: invite acceptance computed an argon2 hash (tens of milliseconds of CPU)
+/// before it looked at the token, so anyone could make the server hash with
+/// made-up tokens. A bad token is refused before any hashing.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_bad_invite_token_is_refused_before_any_password_is_hashed(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let (mut admin, _) = logged_in(&app, "admin@example.com", Role::Admin).await;
+    let (mut owner, _) = active_workshop(&app, &mut admin, "o@example.com", "Zeta Garage").await;
+    invite(&mut owner, "late@example.com").await;
+    let expired = token_from_outbox(&pool, "late@example.com").await;
+    sqlx::query("UPDATE mechanic_invites SET expires_at = now() - interval '1 minute'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for token in ["made-up-token", expired.as_str()] {
+        let password = format!("never hashed {}", Uuid::new_v4());
+        let res = app
+            .client()
+            .call(
+                "/api/public/invites/accept",
+                &[
+                    ("token", token),
+                    ("name", "Eve"),
+                    ("password", &password),
+                    ("specialties", "Brakes"),
+                    ("years_experience", "3"),
+                    ("certifications", ""),
+                ],
+            )
+            .await;
+        assert!(res.status.is_client_error(), "{token}: {} {}", res.status, res.body);
+        let hashed = crate::auth::password::HASHED.lock().unwrap().contains(&password);
+        assert!(!hashed, "{token}: no hash for a token that cannot be used");
+    }
+}
+
+/// Issue: a workshop's invite silently turned an admin's rejection of a mechanic
+/// into an approval. Decision: the platform's decision stands; the invite is
+/// refused with a message and changes nothing.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_workshop_invite_cannot_undo_the_admins_rejection(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let (mut admin, _) = logged_in(&app, "admin@example.com", Role::Admin).await;
+    let (mut owner, _) = active_workshop(&app, &mut admin, "o@example.com", "Eta Garage").await;
+    let (mut mech, id) = logged_in(&app, "r@example.com", Role::Mechanic).await;
+    sqlx::query(
+        "INSERT INTO mechanics (user_id, account_type, years_experience) VALUES ($1, 'independent', 1)",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let res = admin
+        .call(
+            "/api/admin/mechanic/decide",
+            &[("mechanic_id", &id.to_string()), ("decision", "reject"), ("reason", "Fake certificate")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    invite(&mut owner, "r@example.com").await;
+    let token = token_from_outbox(&pool, "r@example.com").await;
+    let res = mech.call("/api/invites/join", &[("token", &token)]).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    let (status, workshop, used): (String, Option<Uuid>, bool) = sqlx::query_as(
+        "SELECT m.application_status::text, m.workshop_id,
+                EXISTS (SELECT 1 FROM mechanic_invites i WHERE i.email = 'r@example.com' AND i.accepted_at IS NOT NULL)
+           FROM mechanics m WHERE m.user_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), workshop, used), ("rejected", None, false), "nothing changed");
+}
+
+/// Issue: raw invite tokens stayed readable in the outbox and the admin mailbox
+/// after they were of use. A link leaves the stored copy of its email once the
+/// invite is used, revoked or replaced (and after SMTP delivery).
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn invite_links_leave_the_stored_email_once_used_revoked_or_replaced(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let (mut admin, _) = logged_in(&app, "admin@example.com", Role::Admin).await;
+    let (mut owner, _) = active_workshop(&app, &mut admin, "o@example.com", "Theta Garage").await;
+    let bodies = |email: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT body_text FROM email_outbox WHERE to_email = $1 ORDER BY created_at, id",
+            )
+            .bind(email)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let mailbox_shows = |token: String| {
+        let app = app.clone();
+        async move {
+            let mut admin = app.client();
+            admin.log_in("admin@example.com", TEST_PASSWORD).await;
+            admin.call("/api/admin/mailbox", &[]).await.body.contains(&token)
+        }
+    };
+
+    // Used.
+    invite(&mut owner, "used@example.com").await;
+    let token = token_from_outbox(&pool, "used@example.com").await;
+    assert!(mailbox_shows(token.clone()).await, "readable while it is the way to deliver it");
+    assert_eq!(accept(&mut app.client(), &token, "Uma").await.status, StatusCode::OK);
+    assert!(bodies("used@example.com").await.iter().all(|b| !b.contains(&token)), "gone once used");
+    assert!(!mailbox_shows(token).await);
+
+    // Revoked.
+    invite(&mut owner, "gone@example.com").await;
+    let token = token_from_outbox(&pool, "gone@example.com").await;
+    let id: Uuid = sqlx::query_scalar("SELECT id FROM mechanic_invites WHERE email = 'gone@example.com'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let res = owner.call("/api/workshop/invite/revoke", &[("invite_id", &id.to_string())]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(bodies("gone@example.com").await.iter().all(|b| !b.contains(&token)), "gone once revoked");
+
+    // Replaced by a resend: the old link goes, the new one stays until used.
+    invite(&mut owner, "twice@example.com").await;
+    let first = token_from_outbox(&pool, "twice@example.com").await;
+    invite(&mut owner, "twice@example.com").await;
+    let second = token_from_outbox(&pool, "twice@example.com").await;
+    let stored = bodies("twice@example.com").await;
+    assert!(stored.iter().all(|b| !b.contains(&first)), "the replaced link is gone");
+    assert!(stored.iter().any(|b| b.contains(&second)), "the live link is still there to deliver");
 }

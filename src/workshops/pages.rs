@@ -4,8 +4,8 @@ use super::api::{get_workshop_dashboard, RegisterWorkshop, RemoveMechanic};
 use super::{MemberRole, WorkshopDashboard, WorkshopStatus};
 use crate::auth::pages::{hard_navigate, RoleGate};
 use crate::auth::Role;
-use crate::invites::api::{InviteMechanic, ResendInvite, RevokeInvite};
 use crate::ui::{action_error, FormError, TextArea, TextField};
+use crate::workshops::invites::api::{InviteMechanic, ResendInvite, RevokeInvite};
 use crate::workshops::{format_bps, InviteState};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -143,7 +143,7 @@ fn Dashboard(
         {w.custom_fee_agreement.clone().map(|note| view! { <p class="muted small">"Fee agreement: " {note}</p> })}
         <section class="card" id="workshop-analytics">
             <h2>"Sessions"</h2>
-            <crate::sessions::pages::AnalyticsRows rows=vec![d.analytics.clone()] />
+            <super::analytics::AnalyticsRows rows=vec![d.analytics.clone()] />
         </section>
 
         <section class="card">

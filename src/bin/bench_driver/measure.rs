@@ -226,7 +226,7 @@ pub async fn new_order(db: &PgPool, customer: Uuid) -> Result<Uuid, Error> {
 }
 
 /// A signed `checkout.session.completed` for the order, as the gateway would send it.
-pub fn paid_event(order: Uuid, customer: Uuid, email: &str) -> (String, String) {
+pub fn paid_event(secret: &str, order: Uuid, customer: Uuid, email: &str) -> (String, String) {
     let now = chrono::Utc::now();
     let row = SessionRow {
         id: format!("cs_bench_live_{}", order.simple()),
@@ -250,7 +250,7 @@ pub fn paid_event(order: Uuid, customer: Uuid, email: &str) -> (String, String) 
         expires_at: now + chrono::Duration::hours(1),
     };
     let (_, payload) = checkout_event("checkout.session.completed", &row);
-    let signature = signature_header(autodoctor::config::SANDBOX_WEBHOOK_SECRET, now.timestamp(), &payload);
+    let signature = signature_header(secret, now.timestamp(), &payload);
     (payload, signature)
 }
 
@@ -372,12 +372,13 @@ pub async fn pipeline(
     // The stream's first event (the offers now) before the clock starts.
     let _ = tokio::time::timeout(Duration::from_secs(5), ticks.changed()).await;
 
+    let secret = autodoctor::payments::sandbox::install_webhook_secret(db).await?;
     let mut to_offer = Vec::new();
     let mut webhook = Vec::new();
     let mut timeouts = 0;
     for round in 0..warmup + rounds {
         let order = new_order(db, customer.0).await?;
-        let (payload, signature) = paid_event(order, customer.0, &customer.1);
+        let (payload, signature) = paid_event(&secret, order, customer.0, &customer.1);
         ticks.borrow_and_update();
         let started = Instant::now();
         let request = deliver(client, base, db, order, payload, &signature).await?;
@@ -452,11 +453,12 @@ pub async fn race(
         .bind(&ids)
         .execute(db)
         .await?;
+    let secret = autodoctor::payments::sandbox::install_webhook_secret(db).await?;
     let mut out = Race { rounds, racers: racers.len(), ..Default::default() };
     let (mut all, mut winners, mut totals) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..warmup + rounds {
         let order = new_order(db, customer.0).await?;
-        let (payload, signature) = paid_event(order, customer.0, &customer.1);
+        let (payload, signature) = paid_event(&secret, order, customer.0, &customer.1);
         let request = deliver(client, base, db, order, payload, &signature).await?;
         tokio::time::sleep(Duration::from_millis(100)).await;
 

@@ -14,12 +14,12 @@ use crate::payments::gateway::{
     PayeeKind, PaymentGateway, RefundRequest, ReversalRequest, TransferRequest,
 };
 
-const ACCOUNT: &str = include_str!("fixtures/account.json");
-const ACCOUNT_LINK: &str = include_str!("fixtures/account_link.json");
-const CHECKOUT_SESSION: &str = include_str!("fixtures/checkout_session.json");
-const TRANSFER: &str = include_str!("fixtures/transfer.json");
-const TRANSFER_REVERSAL: &str = include_str!("fixtures/transfer_reversal.json");
-const REFUND: &str = include_str!("fixtures/refund.json");
+const ACCOUNT: &str = include_str!("../fixtures/account.json");
+const ACCOUNT_LINK: &str = include_str!("../fixtures/account_link.json");
+const CHECKOUT_SESSION: &str = include_str!("../fixtures/checkout_session.json");
+const TRANSFER: &str = include_str!("../fixtures/transfer.json");
+const TRANSFER_REVERSAL: &str = include_str!("../fixtures/transfer_reversal.json");
+const REFUND: &str = include_str!("../fixtures/refund.json");
 
 const ORDER_ID: &str = "6f1c2d3e-4b5a-4c6d-8e7f-901a2b3c4d5e";
 const CUSTOMER_ID: &str = "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d";

@@ -7,120 +7,7 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
-mod server_side {
-    use super::super::token;
-    use crate::error::AppError;
-    use crate::mail::outbox;
-    use sqlx::{Postgres, Transaction};
-    use uuid::Uuid;
-
-    /// The invite behind a token, locked for the rest of the transaction.
-    #[derive(sqlx::FromRow)]
-    pub struct InviteRow {
-        pub id: Uuid,
-        pub organization_id: Uuid,
-        pub email: String,
-        pub invited_by: Uuid,
-        pub expires_at: chrono::DateTime<chrono::Utc>,
-        pub accepted_at: Option<chrono::DateTime<chrono::Utc>>,
-        pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
-        pub workshop_name: String,
-        pub workshop_status: crate::workshops::WorkshopStatus,
-    }
-
-    pub const INVITE_SELECT: &str =
-        "SELECT i.id, i.organization_id, i.email, i.invited_by, i.expires_at, i.accepted_at,
-                i.revoked_at, o.name AS workshop_name, o.status AS workshop_status
-           FROM mechanic_invites i JOIN organizations o ON o.id = i.organization_id
-          WHERE i.token_hash = $1";
-
-    impl InviteRow {
-        pub fn link_state(&self) -> super::super::InviteLinkState {
-            use super::super::InviteLinkState as S;
-            if self.accepted_at.is_some() {
-                S::Used
-            } else if self.revoked_at.is_some() {
-                S::Revoked
-            } else if self.expires_at <= chrono::Utc::now() {
-                S::Expired
-            } else if self.workshop_status != crate::workshops::WorkshopStatus::Active {
-                S::WorkshopUnavailable
-            } else {
-                S::Valid
-            }
-        }
-
-        /// An error explaining why the invite cannot be used, if it cannot.
-        pub fn usable(&self) -> Result<(), AppError> {
-            match self.link_state() {
-                super::super::InviteLinkState::Valid => Ok(()),
-                other => Err(AppError::Conflict(other.explanation().to_string())),
-            }
-        }
-    }
-
-    pub async fn lock_by_token(
-        tx: &mut Transaction<'_, Postgres>,
-        raw_token: &str,
-    ) -> Result<InviteRow, AppError> {
-        if !token::well_formed(raw_token) {
-            return Err(AppError::NotFound(super::super::InviteLinkState::Invalid.explanation().into()));
-        }
-        sqlx::query_as::<_, InviteRow>(&format!("{INVITE_SELECT} FOR UPDATE OF i"))
-            .bind(token::hash(raw_token))
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or_else(|| AppError::NotFound(super::super::InviteLinkState::Invalid.explanation().into()))
-    }
-
-    pub async fn mark_used(
-        tx: &mut Transaction<'_, Postgres>,
-        invite: Uuid,
-        user: Uuid,
-    ) -> Result<(), AppError> {
-        let done = sqlx::query(
-            "UPDATE mechanic_invites SET accepted_at = now(), accepted_by = $2
-              WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
-        )
-        .bind(invite)
-        .bind(user)
-        .execute(&mut **tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(AppError::Conflict(super::super::InviteLinkState::Used.explanation().into()));
-        }
-        Ok(())
-    }
-
-    /// Queues the invite email with its link.
-    pub async fn send_email(
-        tx: &mut Transaction<'_, Postgres>,
-        public_url: &str,
-        to: &str,
-        workshop_name: &str,
-        inviter_name: &str,
-        raw_token: &str,
-        expires_at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), AppError> {
-        let link = format!("{public_url}/invite/{raw_token}");
-        let body = format!(
-            "Hello,\n\n{inviter_name} invites you to join {workshop_name} on autodoctor, where customers book \
-             remote diagnostic sessions with mechanics.\n\nCreate your mechanic account (or join with your \
-             existing one) here:\n{link}\n\nThe link works once and expires on {}.\n\nIf you were not expecting \
-             this, you can ignore this email.\n",
-            expires_at.format("%Y-%m-%d %H:%M UTC")
-        );
-        outbox::enqueue(
-            &mut **tx,
-            to,
-            &format!("Join {workshop_name} on autodoctor"),
-            &body,
-            "mechanic_invite",
-        )
-        .await?;
-        Ok(())
-    }
-}
+use super::store as server_side;
 
 /// Invites a mechanic by email. Inviting an address that already has an open
 /// invite sends that invite again, with a fresh link.
@@ -130,7 +17,7 @@ pub async fn invite_mechanic(email: String) -> Result<(), AppError> {
     use crate::auth::{email_looks_valid, normalize_email};
     use server_side::send_email;
 
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let (owner, membership) = crate::workshops::api::require_active_workshop_owner(&state).await?;
     let email = normalize_email(&email);
     if !email_looks_valid(&email) {
@@ -139,6 +26,14 @@ pub async fn invite_mechanic(email: String) -> Result<(), AppError> {
     if email == owner.email {
         return Err(AppError::field("email", "That is your own address. Invite the mechanic's email."));
     }
+    crate::limits::check(
+        &state.pool,
+        state.config.rate_limit_scale,
+        crate::limits::Action::SendInvite,
+        &crate::auth::guard::client_address(state.config.trust_proxy),
+        &owner.id.to_string(),
+    )
+    .await?;
     let org = membership.organization_id;
     let mut tx = state.pool.begin().await?;
     let already_member: bool =
@@ -153,6 +48,17 @@ pub async fn invite_mechanic(email: String) -> Result<(), AppError> {
     let (raw, hash) = token::new_token();
     let expires_at = chrono::Utc::now() + state.config.invite_ttl;
     // Reuse the open invite for this address if there is one (a resend), else create one.
+    let open: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM mechanic_invites
+          WHERE organization_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL FOR UPDATE",
+    )
+    .bind(org)
+    .bind(&email)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(id) = open {
+        server_side::forget_link(&mut tx, id).await?;
+    }
     let updated = sqlx::query(
         "UPDATE mechanic_invites SET token_hash = $3, expires_at = $4, last_sent_at = now(),
                 send_count = send_count + 1, invited_by = $5
@@ -197,11 +103,20 @@ pub async fn invite_mechanic(email: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "workshop/invite/resend")]
 pub async fn resend_invite(invite_id: Uuid) -> Result<(), AppError> {
     use super::token;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let (owner, membership) = crate::workshops::api::require_active_workshop_owner(&state).await?;
+    crate::limits::check(
+        &state.pool,
+        state.config.rate_limit_scale,
+        crate::limits::Action::SendInvite,
+        &crate::auth::guard::client_address(state.config.trust_proxy),
+        &owner.id.to_string(),
+    )
+    .await?;
     let (raw, hash) = token::new_token();
     let expires_at = chrono::Utc::now() + state.config.invite_ttl;
     let mut tx = state.pool.begin().await?;
+    server_side::forget_link(&mut tx, invite_id).await?;
     let email: Option<String> = sqlx::query_scalar(
         "UPDATE mechanic_invites SET token_hash = $3, expires_at = $4, last_sent_at = now(), send_count = send_count + 1
           WHERE id = $1 AND organization_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL
@@ -233,19 +148,22 @@ pub async fn resend_invite(invite_id: Uuid) -> Result<(), AppError> {
 /// Withdraws an open invite: its link stops working.
 #[server(prefix = "/api", endpoint = "workshop/invite/revoke")]
 pub async fn revoke_invite(invite_id: Uuid) -> Result<(), AppError> {
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let (_, membership) = crate::workshops::api::require_workshop_owner(&state).await?;
-    let done = sqlx::query(
+    let mut tx = state.pool.begin().await?;
+    let revoked: Option<Vec<u8>> = sqlx::query_scalar(
         "UPDATE mechanic_invites SET revoked_at = now()
-          WHERE id = $1 AND organization_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL",
+          WHERE id = $1 AND organization_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL RETURNING token_hash",
     )
     .bind(invite_id)
     .bind(membership.organization_id)
-    .execute(&state.pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    if done.rows_affected() != 1 {
+    let Some(token_hash) = revoked else {
         return Err(AppError::not_found("There is no open invite of your workshop with that id."));
-    }
+    };
+    crate::mail::outbox::forget_secret(&mut *tx, &token_hash).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -255,7 +173,7 @@ pub async fn get_invite_details(token: String) -> Result<InviteDetails, AppError
     use super::{token as tok, InviteLinkState, InviteViewer};
     use crate::auth::{guard, Role};
 
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let invalid =
         InviteDetails { state: InviteLinkState::Invalid, workshop_name: None, email: None, viewer: None };
     if !tok::well_formed(&token) {
@@ -316,7 +234,7 @@ pub async fn accept_invite(
     use crate::auth::{guard, name_problem, password, password_problem, Role};
     use crate::error::FieldErrors;
 
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let mut errors = FieldErrors::new();
     if let Some(p) = name_problem(&name) {
         errors.add("name", p);
@@ -327,6 +245,12 @@ pub async fn accept_invite(
     let details =
         crate::mechanics::validate_details(&specialties, &years_experience, &certifications, &mut errors);
     errors.into_result()?;
+    // The token first: nobody without a usable invite makes the server hash.
+    {
+        let mut check = state.pool.begin().await?;
+        server_side::lock_by_token(&mut check, &token).await?.usable()?;
+        check.rollback().await?;
+    }
     // Hash before taking locks: it is the slow part.
     let hash = password::hash(password).await?;
 
@@ -353,7 +277,7 @@ pub async fn accept_invite(
     tx.commit().await?;
 
     let session = guard::request_session()?;
-    crate::auth::session::log_in(&state.pool, &session, user_id, 1).await?;
+    crate::auth::login::log_in(&state.pool, &session, user_id, 1).await?;
     tracing::info!(%user_id, workshop = %invite.organization_id, "mechanic joined through an invite");
     let next = Role::Mechanic.home_path().to_string();
     guard::redirect_form_post(&next);
@@ -366,7 +290,7 @@ pub async fn accept_invite(
 pub async fn join_with_invite(token: String) -> Result<String, AppError> {
     use crate::auth::{guard, Role};
     let user = guard::require_role(Role::Mechanic)?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let mut tx = state.pool.begin().await?;
     let invite = server_side::lock_by_token(&mut tx, &token).await?;
     invite.usable()?;
@@ -375,6 +299,18 @@ pub async fn join_with_invite(token: String) -> Result<String, AppError> {
             "This invite was sent to another email address. Log in as {} to accept it.",
             invite.email
         )));
+    }
+    // The platform's decision stands: a workshop's invite cannot undo a rejection.
+    let status: Option<crate::status::ApplicationStatus> =
+        sqlx::query_scalar("SELECT application_status FROM mechanics WHERE user_id = $1 FOR UPDATE")
+            .bind(user.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if status == Some(crate::status::ApplicationStatus::Rejected) {
+        return Err(AppError::forbidden(
+            "The platform did not approve your application, so a workshop cannot add you. \
+             Write to the platform admin if you think this is a mistake.",
+        ));
     }
     if !crate::mechanics::queries::join_workshop(&mut tx, user.id, invite.organization_id, invite.invited_by)
         .await?

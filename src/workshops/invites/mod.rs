@@ -6,6 +6,8 @@ pub mod api;
 pub mod pages;
 
 #[cfg(feature = "ssr")]
+pub mod store;
+#[cfg(feature = "ssr")]
 pub mod token;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,251 @@
+//! The session room's database side: what each participant sees, chat, the
+//! mechanic ending the session (which posts its revenue split), and the
+//! customer's rating.
+
+use super::{ChatLine, SessionRoom, SessionStatus};
+use crate::error::AppError;
+use crate::realtime::server::notify;
+use crate::realtime::Signal;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(sqlx::FromRow)]
+struct RoomRow {
+    id: Uuid,
+    order_id: Uuid,
+    status: SessionStatus,
+    customer_id: Uuid,
+    mechanic_id: Uuid,
+    customer_name: String,
+    mechanic_name: String,
+    workshop_name: Option<String>,
+    plan_name: String,
+    plan_minutes: i32,
+    vehicle: String,
+    problem_description: String,
+    started_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    rating: Option<i16>,
+    rating_comment: Option<String>,
+}
+
+/// The room, for one of its two participants (anyone else: not found).
+pub async fn load_room(pool: &PgPool, session_id: Uuid, viewer: Uuid) -> Result<SessionRoom, AppError> {
+    let r = sqlx::query_as::<_, RoomRow>(
+        "SELECT s.id, s.order_id, s.status, s.customer_id, s.mechanic_id, cu.name AS customer_name,
+                mu.name AS mechanic_name, w.name AS workshop_name, o.plan_name, o.plan_minutes,
+                o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS vehicle,
+                o.problem_description, s.started_at, s.ended_at, s.rating, s.rating_comment
+           FROM sessions s
+           JOIN orders o ON o.id = s.order_id
+           JOIN users cu ON cu.id = s.customer_id
+           JOIN users mu ON mu.id = s.mechanic_id
+           LEFT JOIN organizations w ON w.id = s.workshop_id
+          WHERE s.id = $1 AND (s.customer_id = $2 OR s.mechanic_id = $2)",
+    )
+    .bind(session_id)
+    .bind(viewer)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| AppError::not_found("There is no session of yours with that reference."))?;
+    let messages = sqlx::query_as::<_, ChatLine>(
+        "SELECT c.id, c.sender_id, u.name AS sender_name, c.body, c.created_at
+           FROM chat_messages c JOIN users u ON u.id = c.sender_id
+          WHERE c.session_id = $1 ORDER BY c.id DESC LIMIT 500",
+    )
+    .bind(session_id)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .rev()
+    .collect();
+    Ok(SessionRoom {
+        session_id: r.id,
+        order_id: r.order_id,
+        status: r.status,
+        viewer_is_mechanic: viewer == r.mechanic_id && viewer != r.customer_id,
+        customer_name: r.customer_name,
+        mechanic_name: r.mechanic_name,
+        workshop_name: r.workshop_name,
+        plan_name: r.plan_name,
+        minutes: r.plan_minutes,
+        vehicle: r.vehicle,
+        problem: r.problem_description,
+        started_at: r.started_at,
+        ended_at: r.ended_at,
+        rating: r.rating,
+        rating_comment: r.rating_comment,
+        messages,
+    })
+}
+
+pub async fn send_chat(pool: &PgPool, session_id: Uuid, sender: Uuid, body: &str) -> Result<(), AppError> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(AppError::field("body", "Write a message first."));
+    }
+    if body.chars().count() > super::CHAT_MAX_CHARS {
+        return Err(AppError::field(
+            "body",
+            format!("Keep a message under {} characters.", super::CHAT_MAX_CHARS),
+        ));
+    }
+    let mut tx = pool.begin().await?;
+    let session: Option<(SessionStatus, Uuid)> = sqlx::query_as(
+        "SELECT status, order_id FROM sessions WHERE id = $1 AND (customer_id = $2 OR mechanic_id = $2) FOR UPDATE",
+    )
+    .bind(session_id)
+    .bind(sender)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((status, order_id)) = session else {
+        return Err(AppError::not_found("There is no session of yours with that reference."));
+    };
+    if !status.is_open() {
+        return Err(AppError::conflict("This session has ended; the chat is closed."));
+    }
+    sqlx::query("INSERT INTO chat_messages (session_id, sender_id, body) VALUES ($1, $2, $3)")
+        .bind(session_id)
+        .bind(sender)
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+    if status == SessionStatus::Accepted {
+        // The first message starts the session.
+        sqlx::query("UPDATE sessions SET status = 'active', started_at = now() WHERE id = $1")
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+        notify(&mut *tx, &Signal::SessionChanged { session_id, order_id }).await?;
+    }
+    notify(&mut *tx, &Signal::ChatMessage { session_id }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Ended {
+    order_id: Uuid,
+    mechanic_id: Uuid,
+    workshop_id: Option<Uuid>,
+}
+
+/// The mechanic ends the session. Statistics (and, with the ledger, the split
+/// of the money) change in the same transaction; ending twice changes nothing.
+pub async fn end_session(pool: &PgPool, session_id: Uuid, mechanic: Uuid) -> Result<(), AppError> {
+    let mut tx = pool.begin().await?;
+    let ended = sqlx::query_as::<_, Ended>(
+        "UPDATE sessions SET status = 'completed', ended_at = now(), started_at = coalesce(started_at, now())
+          WHERE id = $1 AND mechanic_id = $2 AND status IN ('accepted', 'active')
+          RETURNING order_id, mechanic_id, workshop_id",
+    )
+    .bind(session_id)
+    .bind(mechanic)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(ended) = ended else {
+        let exists: Option<SessionStatus> =
+            sqlx::query_scalar("SELECT status FROM sessions WHERE id = $1 AND mechanic_id = $2")
+                .bind(session_id)
+                .bind(mechanic)
+                .fetch_optional(&mut *tx)
+                .await?;
+        return match exists {
+            Some(_) => Err(AppError::conflict("This session has already ended.")),
+            None => Err(AppError::not_found("There is no session of yours with that reference.")),
+        };
+    };
+    sqlx::query(
+        "UPDATE mechanics SET active_sessions = greatest(active_sessions - 1, 0), sessions_completed = sessions_completed + 1
+          WHERE user_id = $1",
+    )
+    .bind(ended.mechanic_id)
+    .execute(&mut *tx)
+    .await?;
+    // The order's lock orders completion against a refund being booked (which
+    // takes it too): the split is then of what is left after the refund, or the
+    // refund reverses the split. Taken after the mechanic's row and before the
+    // statistics, as every other transaction orders them.
+    sqlx::query("SELECT id FROM orders WHERE id = $1 FOR UPDATE")
+        .bind(ended.order_id)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(w) = ended.workshop_id {
+        sqlx::query("UPDATE workshop_stats SET sessions_completed = sessions_completed + 1, updated_at = now() WHERE workshop_id = $1")
+            .bind(w)
+            .execute(&mut *tx)
+            .await?;
+    }
+    // The money is split in the same transaction, once per session.
+    crate::ledger::post_session_revenue(&mut tx, session_id).await?;
+    notify(&mut *tx, &Signal::SessionChanged { session_id, order_id: ended.order_id }).await?;
+    // Capacity freed: offers may change for this mechanic and for hybrid requests.
+    notify(&mut *tx, &Signal::MechanicsChanged).await?;
+    crate::faults::point("complete.before_commit").await;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The customer rates a completed session, once.
+pub async fn rate_session(
+    pool: &PgPool,
+    session_id: Uuid,
+    customer: Uuid,
+    rating: i16,
+    comment: Option<&str>,
+) -> Result<(), AppError> {
+    if !(1..=5).contains(&rating) {
+        return Err(AppError::field("rating", "Choose from 1 to 5 stars."));
+    }
+    let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+    if let Some(p) = comment
+        .and_then(|c| crate::validate::text_problem(c, 1, super::RATING_COMMENT_MAX_CHARS, "the comment"))
+    {
+        return Err(AppError::field("comment", p));
+    }
+    let mut tx = pool.begin().await?;
+    let rated: Option<(Uuid, Uuid, Option<Uuid>)> = sqlx::query_as(
+        "UPDATE sessions SET rating = $3, rating_comment = $4, rated_at = now()
+          WHERE id = $1 AND customer_id = $2 AND status = 'completed' AND rated_at IS NULL
+          RETURNING order_id, mechanic_id, workshop_id",
+    )
+    .bind(session_id)
+    .bind(customer)
+    .bind(rating)
+    .bind(comment)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((order_id, mechanic, workshop)) = rated else {
+        let status: Option<(SessionStatus, bool)> = sqlx::query_as(
+            "SELECT status, rated_at IS NOT NULL FROM sessions WHERE id = $1 AND customer_id = $2",
+        )
+        .bind(session_id)
+        .bind(customer)
+        .fetch_optional(&mut *tx)
+        .await?;
+        return Err(match status {
+            None => AppError::not_found("There is no session of yours with that reference."),
+            Some((_, true)) => AppError::conflict("You have already rated this session."),
+            Some(_) => AppError::conflict("You can rate the session once it has ended."),
+        });
+    };
+    sqlx::query("UPDATE mechanics SET rating_sum = rating_sum + $2, rating_count = rating_count + 1 WHERE user_id = $1")
+        .bind(mechanic)
+        .bind(rating as i64)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(w) = workshop {
+        sqlx::query(
+            "UPDATE workshop_stats SET rating_sum = rating_sum + $2, rating_count = rating_count + 1, updated_at = now()
+              WHERE workshop_id = $1",
+        )
+        .bind(w)
+        .bind(rating as i64)
+        .execute(&mut *tx)
+        .await?;
+    }
+    notify(&mut *tx, &Signal::SessionChanged { session_id, order_id }).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! The statuses of the platform's records, one enum per PostgreSQL enum type,
+//! used end to end: in SQL (as `sqlx::Type`), on the wire and in the pages.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "order_status", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    AwaitingPayment,
+    Paid,
+    /// A payment arrived whose amount or currency differs from the order: held
+    /// for the admin, never fulfilled (`orders.held_reason` says why).
+    Held,
+    Cancelled,
+    Refunded,
+    PartiallyRefunded,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "request_status", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    Pending,
+    Accepted,
+    Expired,
+    Cancelled,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "session_status", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Accepted,
+    Active,
+    Completed,
+    Cancelled,
+}
+
+impl SessionStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            SessionStatus::Accepted => "Mechanic assigned",
+            SessionStatus::Active => "In session",
+            SessionStatus::Completed => "Completed",
+            SessionStatus::Cancelled => "Cancelled",
+        }
+    }
+    pub fn is_open(self) -> bool {
+        matches!(self, SessionStatus::Accepted | SessionStatus::Active)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "organization_status", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum WorkshopStatus {
+    Pending,
+    Active,
+    Rejected,
+    Suspended,
+}
+
+impl WorkshopStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            WorkshopStatus::Pending => "Waiting for approval",
+            WorkshopStatus::Active => "Active",
+            WorkshopStatus::Rejected => "Rejected",
+            WorkshopStatus::Suspended => "Suspended",
+        }
+    }
+    pub fn badge(self) -> &'static str {
+        match self {
+            WorkshopStatus::Pending => "badge warning",
+            WorkshopStatus::Active => "badge success",
+            WorkshopStatus::Rejected | WorkshopStatus::Suspended => "badge danger",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "member_role", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum MemberRole {
+    Owner,
+    Staff,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "mechanic_account_type", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum AccountType {
+    Independent,
+    Workshop,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "application_status", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl ApplicationStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            ApplicationStatus::Pending => "Waiting for approval",
+            ApplicationStatus::Approved => "Approved",
+            ApplicationStatus::Rejected => "Not approved",
+        }
+    }
+    pub fn badge(self) -> &'static str {
+        match self {
+            ApplicationStatus::Pending => "badge warning",
+            ApplicationStatus::Approved => "badge success",
+            ApplicationStatus::Rejected => "badge danger",
+        }
+    }
+}
