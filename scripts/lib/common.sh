@@ -28,6 +28,9 @@ BINARYEN_NPM_VERSION="${BINARYEN_NPM_VERSION:-132.0.0}"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# Compile-checked SQL reads the committed .sqlx/ data: no build needs a database
+# (scripts/lib/sqlx_prepare.sh writes and checks that data).
+export SQLX_OFFLINE="${SQLX_OFFLINE:-true}"
 SERVER_BIN="$CARGO_TARGET_DIR/debug/autodoctor"
 
 # ------------------------------------------------------------------ apt

@@ -22,10 +22,11 @@ pub struct UserCredentials {
 }
 
 pub async fn user_by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as::<_, UserRow>(
-        "SELECT id, email, name, role, auth_version FROM users WHERE id = $1 AND disabled_at IS NULL",
+    sqlx::query_as!(
+        UserRow,
+        r#"SELECT id, email, name, role AS "role: Role", auth_version FROM users WHERE id = $1 AND disabled_at IS NULL"#,
+        id
     )
-    .bind(id)
     .fetch_optional(db)
     .await
 }
@@ -34,16 +35,18 @@ pub async fn credentials_by_email(
     db: impl PgExecutor<'_>,
     email: &str,
 ) -> Result<Option<UserCredentials>, sqlx::Error> {
-    sqlx::query_as::<_, UserCredentials>(
-        "SELECT id, role, auth_version, password_hash FROM users WHERE email = $1 AND disabled_at IS NULL",
+    sqlx::query_as!(
+        UserCredentials,
+        r#"SELECT id, role AS "role: Role", auth_version, password_hash
+             FROM users WHERE email = $1 AND disabled_at IS NULL"#,
+        email
     )
-    .bind(email)
     .fetch_optional(db)
     .await
 }
 
 pub async fn password_hash_of(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(id).fetch_optional(db).await
+    sqlx::query_scalar!("SELECT password_hash FROM users WHERE id = $1", id).fetch_optional(db).await
 }
 
 /// Inserts a user; `None` when the email is already taken.
@@ -54,20 +57,24 @@ pub async fn insert_user(
     role: Role,
     password_hash: &str,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO users (email, name, role, password_hash) VALUES ($1, $2, $3, $4)
          ON CONFLICT (email) DO NOTHING RETURNING id",
+        email,
+        name,
+        role as Role,
+        password_hash
     )
-    .bind(email)
-    .bind(name)
-    .bind(role)
-    .bind(password_hash)
     .fetch_optional(db)
     .await
 }
 
 pub async fn email_taken(db: impl PgExecutor<'_>, email: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)").bind(email).fetch_one(db).await
+    let taken =
+        sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM users WHERE email = $1) AS "taken!""#, email)
+            .fetch_one(db)
+            .await?;
+    Ok(taken)
 }
 
 pub async fn record_login(
@@ -75,22 +82,25 @@ pub async fn record_login(
     user_id: Uuid,
     session_id: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "WITH touched AS (UPDATE users SET last_login_at = now() WHERE id = $1)
          INSERT INTO user_sessions (session_id, user_id) VALUES ($2, $1)
          ON CONFLICT (session_id) DO UPDATE SET user_id = EXCLUDED.user_id",
+        user_id,
+        session_id
     )
-    .bind(user_id)
-    .bind(session_id)
     .execute(db)
     .await?;
     Ok(())
 }
 
 pub async fn forget_session(db: impl PgExecutor<'_>, session_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM user_sessions WHERE session_id = $1").bind(session_id).execute(db).await?;
+    sqlx::query!("DELETE FROM user_sessions WHERE session_id = $1", session_id).execute(db).await?;
     Ok(())
 }
+
+// Runtime SQL (not compile-checked): `tower_sessions.session` is created by the
+// session store at start-up, not by migrations/, so the offline data cannot see it.
 
 /// Whether a log-in session still holds: its record exists, has not expired,
 /// belongs to the user, and the account is not disabled.
@@ -132,9 +142,7 @@ pub async fn end_other_sessions(
 }
 
 pub async fn update_name(db: impl PgExecutor<'_>, user_id: Uuid, name: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET name = $2, updated_at = now() WHERE id = $1")
-        .bind(user_id)
-        .bind(name)
+    sqlx::query!("UPDATE users SET name = $2, updated_at = now() WHERE id = $1", user_id, name)
         .execute(db)
         .await?;
     Ok(())
@@ -146,18 +154,22 @@ pub async fn update_password(
     user_id: Uuid,
     password_hash: &str,
 ) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "UPDATE users SET password_hash = $2, auth_version = auth_version + 1, updated_at = now()
           WHERE id = $1 RETURNING auth_version",
+        user_id,
+        password_hash
     )
-    .bind(user_id)
-    .bind(password_hash)
     .fetch_one(db)
     .await
 }
 
 pub async fn admin_exists(db: impl PgExecutor<'_>) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')").fetch_one(db).await
+    let exists =
+        sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin') AS "exists!""#)
+            .fetch_one(db)
+            .await?;
+    Ok(exists)
 }
 
 /// What `ensure_admin` did.
