@@ -1,19 +1,22 @@
 //! SQL for mechanics.
 
 use super::{MechanicDetails, MechanicProfile};
+use crate::status::{AccountType, ApplicationStatus};
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
 pub async fn profile(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Option<MechanicProfile>, sqlx::Error> {
-    sqlx::query_as::<_, MechanicProfile>(
-        "SELECT m.user_id, u.name, u.email, m.account_type, m.workshop_id, o.name AS workshop_name,
-                m.application_status, m.rejection_reason, m.auto_approved, m.specialties, m.years_experience,
-                m.certifications, m.is_online, m.capacity, m.active_sessions, m.sessions_completed
-           FROM mechanics m JOIN users u ON u.id = m.user_id
-           LEFT JOIN organizations o ON o.id = m.workshop_id
-          WHERE m.user_id = $1",
+    sqlx::query_as!(
+        MechanicProfile,
+        r#"SELECT m.user_id, u.name, u.email, m.account_type AS "account_type: AccountType", m.workshop_id,
+                  o.name AS "workshop_name?", m.application_status AS "application_status: ApplicationStatus",
+                  m.rejection_reason, m.auto_approved, m.specialties, m.years_experience, m.certifications,
+                  m.is_online, m.capacity, m.active_sessions, m.sessions_completed::bigint AS "sessions_completed!"
+             FROM mechanics m JOIN users u ON u.id = m.user_id
+             LEFT JOIN organizations o ON o.id = m.workshop_id
+            WHERE m.user_id = $1"#,
+        user_id
     )
-    .bind(user_id)
     .fetch_optional(db)
     .await
 }
@@ -24,14 +27,14 @@ pub async fn insert_independent(
     user_id: Uuid,
     d: &MechanicDetails,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO mechanics (user_id, account_type, application_status, specialties, years_experience, certifications)
          VALUES ($1, 'independent', 'pending', $2, $3, $4)",
+        user_id,
+        &d.specialties,
+        d.years_experience,
+        &d.certifications
     )
-    .bind(user_id)
-    .bind(&d.specialties)
-    .bind(d.years_experience)
-    .bind(&d.certifications)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -46,17 +49,17 @@ pub async fn insert_workshop_mechanic(
     invited_by: Uuid,
     d: &MechanicDetails,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO mechanics (user_id, account_type, workshop_id, invited_by, invite_accepted_at, auto_approved,
                                 application_status, reviewed_at, specialties, years_experience, certifications)
          VALUES ($1, 'workshop', $2, $3, now(), true, 'approved', now(), $4, $5, $6)",
+        user_id,
+        workshop_id,
+        invited_by,
+        &d.specialties,
+        d.years_experience,
+        &d.certifications
     )
-    .bind(user_id)
-    .bind(workshop_id)
-    .bind(invited_by)
-    .bind(&d.specialties)
-    .bind(d.years_experience)
-    .bind(&d.certifications)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -69,15 +72,15 @@ pub async fn join_workshop(
     workshop_id: Uuid,
     invited_by: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE mechanics SET account_type = 'workshop', workshop_id = $2, invited_by = $3,
                 invite_accepted_at = now(), auto_approved = true, application_status = 'approved',
                 rejection_reason = NULL, reviewed_at = now(), updated_at = now()
           WHERE user_id = $1 AND workshop_id IS NULL",
+        user_id,
+        workshop_id,
+        invited_by
     )
-    .bind(user_id)
-    .bind(workshop_id)
-    .bind(invited_by)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -90,15 +93,15 @@ pub async fn set_online(
     user_id: Uuid,
     online: bool,
 ) -> Result<Option<bool>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "UPDATE mechanics SET is_online = $2,
                 online_since = CASE WHEN $2 THEN coalesce(online_since, now()) ELSE NULL END,
                 updated_at = now()
           WHERE user_id = $1 AND (NOT $2 OR application_status = 'approved')
           RETURNING is_online",
+        user_id,
+        online
     )
-    .bind(user_id)
-    .bind(online)
     .fetch_optional(db)
     .await
 }
@@ -108,10 +111,12 @@ pub async fn set_capacity(
     user_id: Uuid,
     capacity: i32,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE mechanics SET capacity = $2, updated_at = now() WHERE user_id = $1")
-        .bind(user_id)
-        .bind(capacity)
-        .execute(db)
-        .await?;
+    let done = sqlx::query!(
+        "UPDATE mechanics SET capacity = $2, updated_at = now() WHERE user_id = $1",
+        user_id,
+        capacity
+    )
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }

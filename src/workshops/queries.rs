@@ -17,24 +17,29 @@ pub async fn membership_of(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
 ) -> Result<Option<Membership>, sqlx::Error> {
-    sqlx::query_as::<_, Membership>(
-        "SELECT m.organization_id, m.role, o.status, o.name AS organization_name
-           FROM organization_members m JOIN organizations o ON o.id = m.organization_id
-          WHERE m.user_id = $1",
+    sqlx::query_as!(
+        Membership,
+        r#"SELECT m.organization_id, m.role AS "role: MemberRole", o.status AS "status: WorkshopStatus",
+                  o.name AS organization_name
+             FROM organization_members m JOIN organizations o ON o.id = m.organization_id
+            WHERE m.user_id = $1"#,
+        user_id
     )
-    .bind(user_id)
     .fetch_optional(db)
     .await
 }
 
-pub const WORKSHOP_COLUMNS: &str = "id, name, contact_email, phone, city, address, description, specialties, status, \
-     status_reason, platform_fee_bps, custom_fee_agreement, stripe_onboarding_completed, stripe_payouts_enabled";
-
 pub async fn workshop(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Workshop>, sqlx::Error> {
-    sqlx::query_as::<_, Workshop>(&format!("SELECT {WORKSHOP_COLUMNS} FROM organizations WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        Workshop,
+        r#"SELECT id, name, contact_email, phone, city, address, description, specialties,
+                  status AS "status: WorkshopStatus", status_reason, platform_fee_bps, custom_fee_agreement,
+                  stripe_onboarding_completed, stripe_payouts_enabled
+             FROM organizations WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
 }
 
 pub struct NewWorkshop<'a> {
@@ -53,29 +58,31 @@ pub async fn insert_workshop(
     owner: Uuid,
     w: &NewWorkshop<'_>,
 ) -> Result<Uuid, sqlx::Error> {
-    let id: Uuid = sqlx::query_scalar(
+    let id: Uuid = sqlx::query_scalar!(
         "INSERT INTO organizations (name, contact_email, phone, city, address, description, specialties)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        w.name,
+        w.contact_email,
+        w.phone,
+        w.city,
+        w.address,
+        w.description,
+        w.specialties
     )
-    .bind(w.name)
-    .bind(w.contact_email)
-    .bind(w.phone)
-    .bind(w.city)
-    .bind(w.address)
-    .bind(w.description)
-    .bind(w.specialties)
     .fetch_one(&mut **tx)
     .await?;
-    sqlx::query("INSERT INTO organization_members (organization_id, user_id, role) VALUES ($1, $2, 'owner')")
-        .bind(id)
-        .bind(owner)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(
+    sqlx::query!(
+        "INSERT INTO organization_members (organization_id, user_id, role) VALUES ($1, $2, 'owner')",
+        id,
+        owner
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
         "INSERT INTO organization_fee_terms (organization_id, platform_fee_bps, note)
          SELECT id, platform_fee_bps, 'Standard terms' FROM organizations WHERE id = $1",
+        id
     )
-    .bind(id)
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -85,15 +92,16 @@ pub async fn mechanics_of(
     db: impl PgExecutor<'_>,
     workshop_id: Uuid,
 ) -> Result<Vec<WorkshopMechanic>, sqlx::Error> {
-    sqlx::query_as::<_, WorkshopMechanic>(
-        "SELECT m.user_id, u.name, u.email, m.is_online, m.capacity, m.active_sessions,
-                m.sessions_completed AS sessions_served,
-                coalesce(m.invite_accepted_at, m.created_at) AS joined_at
-           FROM mechanics m JOIN users u ON u.id = m.user_id
-          WHERE m.workshop_id = $1
-          ORDER BY m.is_online DESC, u.name, m.user_id",
+    sqlx::query_as!(
+        WorkshopMechanic,
+        r#"SELECT m.user_id, u.name, u.email, m.is_online, m.capacity, m.active_sessions,
+                  m.sessions_completed::bigint AS "sessions_served!",
+                  coalesce(m.invite_accepted_at, m.created_at) AS "joined_at!: chrono::DateTime<chrono::Utc>"
+             FROM mechanics m JOIN users u ON u.id = m.user_id
+            WHERE m.workshop_id = $1
+            ORDER BY m.is_online DESC, u.name, m.user_id"#,
+        workshop_id
     )
-    .bind(workshop_id)
     .fetch_all(db)
     .await
 }
@@ -130,12 +138,16 @@ pub async fn invites_of(
     db: impl PgExecutor<'_>,
     workshop_id: Uuid,
 ) -> Result<Vec<InviteSummary>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, InviteRow>(
-        "SELECT id, email, created_at, expires_at, send_count, accepted_at, revoked_at
-           FROM mechanic_invites WHERE organization_id = $1
-          ORDER BY created_at DESC, id LIMIT 200",
+    let rows = sqlx::query_as!(
+        InviteRow,
+        r#"SELECT id, email, created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+                  expires_at AS "expires_at: chrono::DateTime<chrono::Utc>", send_count,
+                  accepted_at AS "accepted_at: chrono::DateTime<chrono::Utc>",
+                  revoked_at AS "revoked_at: chrono::DateTime<chrono::Utc>"
+             FROM mechanic_invites WHERE organization_id = $1
+            ORDER BY created_at DESC, id LIMIT 200"#,
+        workshop_id
     )
-    .bind(workshop_id)
     .fetch_all(db)
     .await?;
     let now = chrono::Utc::now();
@@ -160,14 +172,14 @@ pub async fn remove_mechanic(
     workshop_id: Uuid,
     mechanic: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE mechanics SET account_type = 'independent', workshop_id = NULL, application_status = 'pending',
                 auto_approved = false, is_online = false, online_since = NULL, reviewed_at = NULL,
                 reviewed_by = NULL, updated_at = now()
           WHERE user_id = $1 AND workshop_id = $2",
+        mechanic,
+        workshop_id
     )
-    .bind(mechanic)
-    .bind(workshop_id)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
