@@ -11,13 +11,15 @@ pub async fn enqueue(
     body: &str,
     kind: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO email_outbox (to_email, subject, body_text, kind) VALUES ($1, $2, $3, $4)")
-        .bind(to)
-        .bind(subject)
-        .bind(body)
-        .bind(kind)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO email_outbox (to_email, subject, body_text, kind) VALUES ($1, $2, $3, $4)",
+        to,
+        subject,
+        body,
+        kind
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -33,15 +35,15 @@ pub async fn enqueue_with_secret(
     secret: &str,
     secret_hash: &[u8],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO email_outbox (to_email, subject, body_text, kind, secret, secret_hash) VALUES ($1, $2, $3, $4, $5, $6)",
+        to,
+        subject,
+        body,
+        kind,
+        secret,
+        secret_hash
     )
-    .bind(to)
-    .bind(subject)
-    .bind(body)
-    .bind(kind)
-    .bind(secret)
-    .bind(secret_hash)
     .execute(db)
     .await?;
     Ok(())
@@ -50,23 +52,25 @@ pub async fn enqueue_with_secret(
 /// Removes a secret from every stored message that carries it (it was used,
 /// revoked or replaced). Returns how many messages changed.
 pub async fn forget_secret(db: impl PgExecutor<'_>, secret_hash: &[u8]) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "UPDATE email_outbox SET body_text = replace(body_text, secret, '(link no longer valid)'),
                 secret = NULL, secret_hash = NULL
           WHERE secret_hash = $1",
+        secret_hash
     )
-    .bind(secret_hash)
     .execute(db)
     .await?
     .rows_affected())
 }
 
 pub async fn recent(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<MailboxMessage>, sqlx::Error> {
-    sqlx::query_as::<_, MailboxMessage>(
-        "SELECT id, to_email, subject, body_text, kind, created_at, sent_at, attempts, last_error
-           FROM email_outbox ORDER BY created_at DESC, id LIMIT $1",
+    sqlx::query_as!(
+        MailboxMessage,
+        r#"SELECT id, to_email, subject, body_text, kind, created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+                  sent_at AS "sent_at: chrono::DateTime<chrono::Utc>", attempts, last_error
+             FROM email_outbox ORDER BY created_at DESC, id LIMIT $1"#,
+        limit
     )
-    .bind(limit)
     .fetch_all(db)
     .await
 }

@@ -21,9 +21,10 @@ pub mod queries {
     use sqlx::PgExecutor;
 
     pub async fn active_plans(db: impl PgExecutor<'_>) -> Result<Vec<Plan>, sqlx::Error> {
-        sqlx::query_as::<_, Plan>(
+        sqlx::query_as!(
+            Plan,
             "SELECT code, name, description, price_cents, currency, minutes
-               FROM plans WHERE active ORDER BY sort_order, price_cents",
+               FROM plans WHERE active ORDER BY sort_order, price_cents"
         )
         .fetch_all(db)
         .await
