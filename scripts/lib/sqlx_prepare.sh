@@ -15,7 +15,8 @@ case "$mode" in write|check) ;; *) die "usage: scripts/lib/sqlx_prepare.sh write
 
 ensure_rust
 ensure_postgres
-db_url="$(ensure_database autodoctor_sqlx fresh)"
+# SQLX_DB: another database name, for a second checkout working at the same time.
+db_url="$(ensure_database "${SQLX_DB:-autodoctor_sqlx}" fresh)"
 for f in "$ROOT"/migrations/*.sql; do
   psql -X -q -v ON_ERROR_STOP=1 "$db_url" -f "$f" >/dev/null || die "migration $(basename "$f") failed on a fresh database"
 done
