@@ -43,17 +43,20 @@ pub async fn load_demo_data(pool: &PgPool) -> Result<Vec<DemoLogin>, sqlx::Error
         ),
     ];
     for (code, name, description, price_cents, minutes, sort_order) in plans {
-        sqlx::query(
-            "INSERT INTO plans (code, name, description, price_cents, currency, minutes, sort_order)
-             VALUES ($1, $2, $3, $4, 'usd', $5, $6)
+        // The chat plan is chat and photos; the video plans add the call.
+        let includes_call = code != "chat10";
+        sqlx::query!(
+            "INSERT INTO plans (code, name, description, price_cents, currency, minutes, sort_order, includes_call)
+             VALUES ($1, $2, $3, $4, 'usd', $5, $6, $7)
              ON CONFLICT (code) DO NOTHING",
+            code,
+            name,
+            description,
+            price_cents,
+            minutes,
+            sort_order,
+            includes_call,
         )
-        .bind(code)
-        .bind(name)
-        .bind(description)
-        .bind(price_cents)
-        .bind(minutes)
-        .bind(sort_order)
         .execute(&mut *tx)
         .await?;
     }

@@ -28,6 +28,11 @@ pub enum Signal {
     ChatMessage {
         session_id: Uuid,
     },
+    /// A call signalling message was stored (its number; the message is in `call_signals`).
+    CallSignal {
+        session_id: Uuid,
+        seq: i64,
+    },
     /// This instance's listener reconnected: notifications may have been missed.
     Resync,
     /// A log-in of this user ended (log-out, password change): their streams

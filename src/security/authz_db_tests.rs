@@ -35,6 +35,8 @@ pub(super) enum Kind {
     Json,
     /// A live stream: only the status is read.
     Stream,
+    /// A JSON POST from this origin: a call signalling message.
+    Signal,
 }
 
 pub(super) struct Case {
@@ -147,6 +149,7 @@ pub(super) const TABLE: &[Case] = &[
     call("/api/session/room", &[("session_id", "{session_live}")],                      "401   ok    404   ok    404   404   404   404   404"),
     call("/api/session/chat", &[("session_id", "{session_live}"), ("body", "Hello")],   "401   ok    404   ok    404   404   404   404   404"),
     call("/api/session/end", &[("session_id", "{session_end}")],                        "401   403   403   ok    404   404   403   403   403"),
+    call("/api/session/start-clock", &[("session_id", "{session_live}")],               "401   403   403   ok    404   404   403   403   403"),
     call("/api/session/rate", &[("session_id", "{session_done}"), ("rating", "5"),
         ("comment", "Clear and quick.")],                                                "401   ok    404   403   403   403   403   403   403"),
     // Workshop owners: their workshop, invites and mechanics.
@@ -221,6 +224,13 @@ pub(super) const TABLE: &[Case] = &[
                                                                                          "401   ok    404   403   403   403   403   403   403"),
     plain(Kind::Stream, "/api/live/session/{session_id}", "/api/live/session/{session_live}", &[],
                                                                                          "401   ok    404   ok    404   404   404   404   404"),
+    // The call: its two participants only.
+    plain(Kind::Stream, "/api/live/session/{session_id}/call", "/api/live/session/{session_live}/call", &[],
+                                                                                         "401   ok    404   ok    404   404   404   404   404"),
+    plain(Kind::Signal, "/api/session/{session_id}/call/signals", "/api/session/{session_live}/call/signals", &[],
+                                                                                         "401   ok    404   ok    404   404   404   404   404"),
+    plain(Kind::Get, "/api/session/{session_id}/call/ice", "/api/session/{session_live}/call/ice", &[],
+                                                                                         "401   ok    404   ok    404   404   404   404   404"),
     plain(Kind::Get, "/workshop/earnings.csv", "/workshop/earnings.csv", &[],           "401   403   403   403   403   403   ok    ok    403"),
     // The sandbox's hosted pages stand in for Stripe's: the unguessable id in the
     // link is the credential, as it is at Stripe.
@@ -272,6 +282,12 @@ pub(super) fn request(kind: Kind, uri: &str, body: String) -> Request<Body> {
             .method(Method::POST)
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(r#"{"id":"evt_1","type":"checkout.session.completed","data":{"object":{}}}"#)),
+        Kind::Signal => builder
+            .method(Method::POST)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ORIGIN, ORIGIN)
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(r#"{"kind":"hello","payload":{"from":"matrix"}}"#)),
         Kind::Call | Kind::Fresh | Kind::Post => builder
             .method(Method::POST)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")

@@ -63,6 +63,7 @@ pub fn content_security_policy(nonce: Option<&str>) -> String {
 /// Security headers on every response. Pages set their own CSP with a nonce
 /// (see `app_context`); everything else gets the strict default.
 pub async fn security_headers(State(https): State<bool>, req: Request, next: Next) -> Response {
+    let room = is_session_room(req.uri().path());
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -70,7 +71,12 @@ pub async fn security_headers(State(https): State<bool>, req: Request, next: Nex
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         HeaderName::from_static("permissions-policy"),
-        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+        // The camera and microphone are for the session room's call, and nowhere else.
+        HeaderValue::from_static(if room {
+            "camera=(self), microphone=(self), geolocation=()"
+        } else {
+            "camera=(), microphone=(), geolocation=()"
+        }),
     );
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         if let Ok(v) = HeaderValue::from_str(&content_security_policy(None)) {
@@ -84,6 +90,11 @@ pub async fn security_headers(State(https): State<bool>, req: Request, next: Nex
         );
     }
     res
+}
+
+/// Whether a path is a session room's page, `/session/{uuid}` exactly.
+pub fn is_session_room(path: &str) -> bool {
+    path.strip_prefix("/session/").is_some_and(|id| uuid::Uuid::parse_str(id).is_ok())
 }
 
 /// Paths that accept state-changing requests from other sites on purpose.

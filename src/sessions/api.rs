@@ -36,3 +36,12 @@ pub async fn rate_session(session_id: Uuid, rating: String, comment: Option<Stri
         rating.trim().parse::<i16>().map_err(|_| AppError::field("rating", "Choose from 1 to 5 stars."))?;
     super::room::rate_session(&state.pool, session_id, user.id, rating, comment.as_deref()).await
 }
+
+/// The mechanic starts the session clock without waiting for the customer to
+/// be in the room (it starts by itself when both are).
+#[server(prefix = "/api", endpoint = "session/start-clock")]
+pub async fn start_clock(session_id: Uuid) -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    let (user, _) = crate::mechanics::api::require_mechanic(&state).await?;
+    super::call::signals::start_clock(&state.pool, &state.config.call, session_id, Some(user.id)).await.map(|_| ())
+}

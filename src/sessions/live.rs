@@ -30,6 +30,10 @@ pub async fn session(
     if let Err(e) = load().await {
         return e.into_response();
     }
+    // An open room page is a participant in the room: the clock may start now.
+    if let Err(e) = crate::sessions::call::signals::join(&state.pool, &state.config.call, session_id, user.id).await {
+        return e.into_response();
+    }
     live_stream(
         state.realtime.subscribe(),
         "room",

@@ -3,6 +3,9 @@
 //! mechanic's list of their sessions.
 
 pub mod api;
+pub mod call;
+pub mod clock;
+pub mod clock_view;
 pub mod pages;
 
 #[cfg(feature = "ssr")]
@@ -44,6 +47,10 @@ pub struct SessionRoom {
     pub problem: String,
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
     pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether the plan includes the video call (the chat plan does not).
+    pub includes_call: bool,
+    /// The session clock, once started.
+    pub clock: Option<clock::ClockTimes>,
     pub rating: Option<i16>,
     pub rating_comment: Option<String>,
     pub messages: Vec<ChatLine>,

@@ -118,6 +118,10 @@ fn RoomView(first: SessionRoom, live: ReadSignal<Option<SessionRoom>>) -> impl I
             </div>
             <span class=move || if open() { "badge info" } else { "badge success" } id="session-status">{move || status().label()}</span>
         </header>
+        <crate::sessions::clock_view::SessionClock room />
+        {r.includes_call.then(|| view! {
+            <crate::sessions::call::view::CallPanel session_id=r.session_id viewer_is_mechanic other_name=other.clone() />
+        })}
         <section class="card">
             <h2>"The problem"</h2>
             <p class="problem">{r.problem.clone()}</p>

@@ -26,6 +26,11 @@ struct RoomRow {
     problem_description: String,
     started_at: Option<DateTime<Utc>>,
     ended_at: Option<DateTime<Utc>>,
+    includes_call: bool,
+    clock_started_at: Option<DateTime<Utc>>,
+    clock_warns_at: Option<DateTime<Utc>>,
+    clock_ends_at: Option<DateTime<Utc>>,
+    call_closes_at: Option<DateTime<Utc>>,
     rating: Option<i16>,
     rating_comment: Option<String>,
 }
@@ -36,9 +41,12 @@ pub async fn load_room(pool: &PgPool, session_id: Uuid, viewer: Uuid) -> Result<
         "SELECT s.id, s.order_id, s.status, s.customer_id, s.mechanic_id, cu.name AS customer_name,
                 mu.name AS mechanic_name, w.name AS workshop_name, o.plan_name, o.plan_minutes,
                 o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS vehicle,
-                o.problem_description, s.started_at, s.ended_at, s.rating, s.rating_comment
+                o.problem_description, s.started_at, s.ended_at, p.includes_call,
+                s.clock_started_at, s.clock_warns_at, s.clock_ends_at, s.call_closes_at,
+                s.rating, s.rating_comment
            FROM sessions s
            JOIN orders o ON o.id = s.order_id
+           JOIN plans p ON p.code = s.plan_code
            JOIN users cu ON cu.id = s.customer_id
            JOIN users mu ON mu.id = s.mechanic_id
            LEFT JOIN organizations w ON w.id = s.workshop_id
@@ -74,6 +82,13 @@ pub async fn load_room(pool: &PgPool, session_id: Uuid, viewer: Uuid) -> Result<
         problem: r.problem_description,
         started_at: r.started_at,
         ended_at: r.ended_at,
+        includes_call: r.includes_call,
+        clock: crate::sessions::call::signals::clock_times(
+            r.clock_started_at,
+            r.clock_warns_at,
+            r.clock_ends_at,
+            r.call_closes_at,
+        ),
         rating: r.rating,
         rating_comment: r.rating_comment,
         messages,

@@ -3,6 +3,9 @@
 //! Every variable is documented in the README's configuration table. A value
 //! that does not parse stops start-up with a message naming the variable.
 
+mod call;
+pub use call::CallConfig;
+
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
@@ -72,6 +75,8 @@ pub struct Config {
     pub routing_require_payouts: bool,
     /// Hours between scheduled payout runs; 0 turns the schedule off.
     pub payout_interval_hours: i64,
+    /// The session room: ICE servers (STUN, TURN) and the clock.
+    pub call: CallConfig,
 }
 
 /// Stands in for a secret in `Debug` output.
@@ -114,6 +119,7 @@ impl std::fmt::Debug for Config {
             .field("workshop_only_expiry_secs", &self.workshop_only_expiry_secs)
             .field("routing_require_payouts", &self.routing_require_payouts)
             .field("payout_interval_hours", &self.payout_interval_hours)
+            .field("call", &self.call)
             .finish()
     }
 }
@@ -358,6 +364,7 @@ impl Config {
             workshop_only_expiry_secs: expiry_minutes * 60,
             routing_require_payouts,
             payout_interval_hours,
+            call: CallConfig::from_env()?,
         })
     }
 
