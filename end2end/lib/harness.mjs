@@ -101,9 +101,13 @@ export async function startServer(extraEnv = {}) {
   throw new Error('server did not come up within 30 s');
 }
 
-/** Launches headless Debian Chromium with a throwaway profile. */
-export async function launchBrowser() {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+// A fake camera (a moving test pattern) and microphone (a beep), granted without asking.
+const FAKE_MEDIA_ARGS = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+
+/** Launches headless Debian Chromium with a throwaway profile (`media`: with a fake camera and microphone). */
+export async function launchBrowser({ media = false } = {}) {
+  const args = media ? [...CHROMIUM_ARGS, ...FAKE_MEDIA_ARGS] : CHROMIUM_ARGS;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
   return browser;
 }
 

@@ -166,7 +166,8 @@ ensure_node() {
 }
 
 ensure_browser() {
-  apt_install chromium
+  # coturn: the TURN relay the call tests go through (scripts/test starts it on loopback).
+  apt_install chromium coturn
   if [ ! -d "$ROOT/end2end/node_modules/playwright-core" ] \
      || [ "$ROOT/end2end/package-lock.json" -nt "$ROOT/end2end/node_modules/.package-lock.json" ]; then
     log "installing end-to-end test dependencies (playwright-core; no browser download)"
@@ -384,4 +385,37 @@ ensure_postgres() {
 build_app() {
   log "building the app (cargo leptos build${1:+ $1})"
   cargo leptos build "$@"
+}
+
+# ------------------------------------------------------------------ a TURN relay for the call tests
+# start_turn_relay LOGFILE: Debian's coturn on loopback, on a free UDP port, with a
+# fresh shared secret (the TURN REST scheme the app's credentials use). Exports
+# TURN_URLS and TURN_SECRET for the app, and TURN_PID for stop_turn_relay.
+# --allow-loopback-peers only because both test browsers are on 127.0.0.1.
+start_turn_relay() {
+  local logfile="$1" port secret i
+  command -v turnserver >/dev/null || apt_install coturn
+  port="$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  secret="$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+  turnserver --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port="$port" \
+    --min-port=49160 --max-port=49400 \
+    --use-auth-secret --static-auth-secret="$secret" --realm=autodoctor \
+    --no-tls --no-dtls --allow-loopback-peers --no-cli --log-file=stdout --simple-log \
+    --pidfile="$(dirname "$logfile")/turnserver.pid" < /dev/null > "$logfile" 2>&1 &
+  TURN_PID=$!
+  for i in $(seq 1 50); do
+    [ -n "$(ss -Hlun "sport = :$port" 2>/dev/null)" ] && break
+    kill -0 "$TURN_PID" 2>/dev/null || { tail -20 "$logfile" >&2; die "coturn did not start (log: $(rel "$logfile"))"; }
+    sleep 0.1
+  done
+  [ -n "$(ss -Hlun "sport = :$port" 2>/dev/null)" ] || die "coturn is not listening on UDP $port (log: $(rel "$logfile"))"
+  export TURN_URLS="turn:127.0.0.1:$port?transport=udp" TURN_SECRET="$secret" TURN_PID
+}
+
+stop_turn_relay() {
+  if [ -n "${TURN_PID:-}" ]; then
+    kill "$TURN_PID" 2>/dev/null || true
+    wait "$TURN_PID" 2>/dev/null || true
+  fi
+  TURN_PID=""
 }

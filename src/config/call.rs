@@ -51,8 +51,13 @@ impl std::fmt::Debug for CallConfig {
 }
 
 fn url_list(name: &'static str, schemes: &[&str]) -> Result<Vec<String>, ConfigError> {
-    let urls: Vec<String> =
-        var(name).unwrap_or_default().split(',').map(str::trim).filter(|u| !u.is_empty()).map(String::from).collect();
+    let urls: Vec<String> = var(name)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(String::from)
+        .collect();
     for u in &urls {
         check(
             schemes.iter().any(|s| u.starts_with(s)) && u.len() <= 200,
@@ -81,14 +86,26 @@ impl CallConfig {
             None | Some("all") => false,
             Some("relay") => true,
             Some(_) => {
-                return Err(ConfigError { var: "ICE_TRANSPORT_POLICY", message: "expected all or relay".into() })
+                return Err(ConfigError {
+                    var: "ICE_TRANSPORT_POLICY",
+                    message: "expected all or relay".into(),
+                })
             }
         };
         check(!relay_only || !turn_urls.is_empty(), "ICE_TRANSPORT_POLICY", "relay needs TURN_URLS")?;
-        let seconds_per_minute = parse_or("SESSION_SECONDS_PER_MINUTE", d.seconds_per_minute, "a number of seconds")?;
+        let seconds_per_minute =
+            parse_or("SESSION_SECONDS_PER_MINUTE", d.seconds_per_minute, "a number of seconds")?;
         check((1..=60).contains(&seconds_per_minute), "SESSION_SECONDS_PER_MINUTE", "must be 1 to 60")?;
         let grace_secs = parse_or("CALL_GRACE_SECS", d.grace_secs, "a number of seconds")?;
         check(grace_secs <= 3600, "CALL_GRACE_SECS", "must be 0 to 3600")?;
-        Ok(CallConfig { stun_urls, turn_urls, turn_secret, turn_ttl_secs, relay_only, seconds_per_minute, grace_secs })
+        Ok(CallConfig {
+            stun_urls,
+            turn_urls,
+            turn_secret,
+            turn_ttl_secs,
+            relay_only,
+            seconds_per_minute,
+            grace_secs,
+        })
     }
 }

@@ -22,6 +22,10 @@ pub struct AdminOrder {
     pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Why a payment is held (it did not match the order), when it is.
     pub held_reason: Option<String>,
+    /// The session's start (its clock's, or its first message's) and end, and how long it really ran.
+    pub session_started_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub session_ended_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub session_seconds: Option<i64>,
 }
 
 #[cfg(feature = "ssr")]
@@ -160,7 +164,9 @@ pub async fn admin_orders() -> Result<Vec<AdminOrder>, AppError> {
         "SELECT o.id AS order_id, u.email AS customer_email, o.plan_name, coalesce(o.amount_paid_cents, 0) AS amount_paid_cents,
                 o.amount_refunded_cents, o.currency, o.status, s.status::text AS session_status,
                 coalesce(mu.name || coalesce(' (' || w.name || ')', ''), NULL) AS served_by,
-                coalesce(o.paid_at, o.held_at) AS paid_at, o.held_reason
+                coalesce(o.paid_at, o.held_at) AS paid_at, o.held_reason,
+                coalesce(s.clock_started_at, s.started_at) AS session_started_at, s.ended_at AS session_ended_at,
+                extract(epoch FROM s.ended_at - coalesce(s.clock_started_at, s.started_at))::int8 AS session_seconds
            FROM orders o JOIN users u ON u.id = o.customer_id
            LEFT JOIN sessions s ON s.order_id = o.id
            LEFT JOIN users mu ON mu.id = s.mechanic_id

@@ -227,7 +227,15 @@ fn AdminOrders(refund: ServerAction<RefundOrder>, orders: Loaded<Vec<AdminOrder>
                                             Some(reason) => view! { <span class="badge warning">"Held"</span> " " <span class="small held-reason">{reason}</span> }.into_any(),
                                             None => view! { <span class="muted small">{o.session_status.clone().unwrap_or_else(|| "no session".into())}</span> }.into_any(),
                                         }}</td>
-                                        <td>{o.served_by.clone().unwrap_or_default()}</td>
+                                        <td>{o.served_by.clone().unwrap_or_default()}
+                                            {o.session_started_at.map(|start| view! {
+                                                <br/><span class="small muted session-times">
+                                                    {start.format("%Y-%m-%d %H:%M").to_string()}
+                                                    {o.session_ended_at.map(|end| format!(" to {}", end.format("%H:%M")))}
+                                                    {o.session_seconds.map(|secs| format!(" · ran {}", crate::sessions::clock::human_length(secs)))}
+                                                </span>
+                                            })}
+                                        </td>
                                         <td class="num">{format_money(o.amount_paid_cents, &o.currency)}</td>
                                         <td class="num">{format_money(o.amount_refunded_cents, &o.currency)}</td>
                                         <td>

@@ -140,14 +140,24 @@ pub fn plain_routes(sandbox: bool) -> Vec<PlainRoute> {
         route("GET", "/api/live/offers", Access::Session, get(crate::offers::live::offers)),
         route("GET", "/api/live/order/{order_id}", Access::Session, get(crate::booking::live::order)),
         route("GET", "/api/live/session/{session_id}", Access::Session, get(crate::sessions::live::session)),
-        route("GET", "/api/live/session/{session_id}/call", Access::Session, get(crate::sessions::call::http::stream)),
+        route(
+            "GET",
+            "/api/live/session/{session_id}/call",
+            Access::Session,
+            get(crate::sessions::call::http::stream),
+        ),
         route(
             "POST",
             "/api/session/{session_id}/call/signals",
             Access::Session,
             post(crate::sessions::call::http::post_signal),
         ),
-        route("GET", "/api/session/{session_id}/call/ice", Access::Session, get(crate::sessions::call::http::ice)),
+        route(
+            "GET",
+            "/api/session/{session_id}/call/ice",
+            Access::Session,
+            get(crate::sessions::call::http::ice),
+        ),
         route(
             "GET",
             "/workshop/earnings.csv",

@@ -84,6 +84,17 @@ pub fn mm_ss(secs: i64) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
+/// How long a session ran, as people say it: "14 min 5 s", "1 h 2 min".
+pub fn human_length(secs: i64) -> String {
+    let s = secs.max(0);
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec} s"),
+        (0, min, 0) => format!("{min} min"),
+        (0, min, sec) => format!("{min} min {sec} s"),
+        (h, min, _) => format!("{h} h {min} min"),
+    }
+}
+
 /// The sentence the room shows for a phase.
 pub fn describe(phase: ClockPhase, includes_call: bool) -> String {
     match phase {
@@ -164,6 +175,10 @@ mod tests {
     #[test]
     fn descriptions_say_what_happens() {
         assert_eq!(mm_ss(125), "2:05");
+        assert_eq!(human_length(845), "14 min 5 s");
+        assert_eq!(human_length(900), "15 min");
+        assert_eq!(human_length(42), "42 s");
+        assert_eq!(human_length(3720), "1 h 2 min");
         assert_eq!(mm_ss(-3), "0:00");
         assert!(describe(ClockPhase::Grace { secs_to_close: 30 }, true).contains("call closes in 0:30"));
         assert!(!describe(ClockPhase::Over, false).contains("call"));

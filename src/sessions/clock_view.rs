@@ -13,8 +13,10 @@ fn ticking_now() -> ReadSignal<chrono::DateTime<chrono::Utc>> {
     let (now, set_now) = signal(chrono::Utc::now());
     #[cfg(feature = "hydrate")]
     {
-        let handle =
-            set_interval_with_handle(move || set_now.set(chrono::Utc::now()), std::time::Duration::from_secs(1));
+        let handle = set_interval_with_handle(
+            move || set_now.set(chrono::Utc::now()),
+            std::time::Duration::from_secs(1),
+        );
         on_cleanup(move || {
             if let Ok(h) = handle {
                 h.clear();

@@ -31,7 +31,9 @@ pub async fn session(
         return e.into_response();
     }
     // An open room page is a participant in the room: the clock may start now.
-    if let Err(e) = crate::sessions::call::signals::join(&state.pool, &state.config.call, session_id, user.id).await {
+    if let Err(e) =
+        crate::sessions::call::signals::join(&state.pool, &state.config.call, session_id, user.id).await
+    {
         return e.into_response();
     }
     live_stream(

@@ -23,6 +23,8 @@ pub struct WorkshopAnalytics {
     pub avg_rating: Option<f64>,
     pub rating_count: i64,
     pub median_accept_seconds: Option<i32>,
+    /// How long its completed sessions really ran, on average (clock start to end).
+    pub avg_session_seconds: Option<i64>,
 }
 
 impl WorkshopAnalytics {
@@ -35,7 +37,9 @@ impl WorkshopAnalytics {
 #[cfg(feature = "ssr")]
 const ANALYTICS_SELECT: &str = "SELECT o.id AS workshop_id, o.name AS workshop_name, s.requests_preferred,
         s.preferred_served_by_self, s.requests_served AS sessions_served, s.sessions_completed,
-        s.rating_avg::float8 AS avg_rating, s.rating_count, s.median_accept_secs_30d AS median_accept_seconds
+        s.rating_avg::float8 AS avg_rating, s.rating_count, s.median_accept_secs_30d AS median_accept_seconds,
+        (SELECT avg(extract(epoch FROM x.ended_at - coalesce(x.clock_started_at, x.started_at)))::int8
+           FROM sessions x WHERE x.workshop_id = o.id AND x.status = 'completed') AS avg_session_seconds
    FROM workshop_stats s JOIN organizations o ON o.id = s.workshop_id";
 
 /// Session analytics of one workshop (for its dashboard).
@@ -66,7 +70,7 @@ pub fn AnalyticsRows(rows: Vec<WorkshopAnalytics>) -> impl IntoView {
         <div class="table-wrap">
             <table class="analytics">
                 <thead><tr><th>"Workshop"</th><th class="num">"Chose it"</th><th class="num">"Acceptance"</th><th class="num">"Served"</th>
-                    <th class="num">"Completed"</th><th class="num">"Rating"</th><th class="num">"Accepts in"</th></tr></thead>
+                    <th class="num">"Completed"</th><th class="num">"Rating"</th><th class="num">"Accepts in"</th><th class="num">"Avg. length"</th></tr></thead>
                 <tbody>
                     {rows.into_iter().map(|a| view! {
                         <tr>
@@ -77,6 +81,7 @@ pub fn AnalyticsRows(rows: Vec<WorkshopAnalytics>) -> impl IntoView {
                             <td class="num">{a.sessions_completed}</td>
                             <td class="num">{a.avg_rating.map(|r| format!("{r:.2} ({})", a.rating_count)).unwrap_or_else(|| "–".into())}</td>
                             <td class="num">{describe_accept_time(a.median_accept_seconds).unwrap_or_else(|| "–".into())}</td>
+                            <td class="num">{a.avg_session_seconds.map(crate::sessions::clock::human_length).unwrap_or_else(|| "–".into())}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>

@@ -284,7 +284,8 @@ async fn main() {
             .map_err(|e| e.to_string())
             .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()));
         match results.and_then(|r| {
-            std::fs::write(&options.out, report::markdown(&options, &r)).map_err(|e| e.to_string())?;
+            std::fs::write(&options.out, report::markdown(&options, &r) + &kept_sections(&options.out))
+                .map_err(|e| e.to_string())?;
             Ok(r)
         }) {
             Ok(r) => {
@@ -481,7 +482,7 @@ async fn run(o: Options) -> Result<(), crate::measure::Error> {
     results.duration_secs = began.elapsed().as_secs_f64();
 
     std::fs::write(env.work.join("results.json"), serde_json::to_string_pretty(&results)?)?;
-    std::fs::write(&o.out, report::markdown(&o, &results))?;
+    std::fs::write(&o.out, report::markdown(&o, &results) + &kept_sections(&o.out))?;
     step(&format!(
         "done in {:.0} min: {} (raw figures in {})",
         results.duration_secs / 60.0,
@@ -490,4 +491,14 @@ async fn run(o: Options) -> Result<(), crate::measure::Error> {
     ));
     print!("{}", report::summary(&results));
     Ok(())
+}
+
+/// Sections other `scripts/bench` commands write (`scripts/bench call`, below this
+/// marker in the report) survive a rewrite of the server benchmarks.
+pub const KEPT_MARKER: &str =
+    "<!-- Below: sections written by other scripts/bench commands; kept as they are. -->";
+
+fn kept_sections(path: &std::path::Path) -> String {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    old.find(KEPT_MARKER).map(|i| format!("\n{}", &old[i..])).unwrap_or_default()
 }

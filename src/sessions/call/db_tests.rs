@@ -88,7 +88,10 @@ async fn only_the_two_participants_signal_and_only_while_the_call_may_run(pool: 
         let mut c = logged_in(&app, stranger).await;
         let res = post_signal(&mut c, r.session, HELLO).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{stranger}: {}", res.body);
-        assert_eq!(c.get(&format!("/api/session/{}/call/ice", r.session)).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            c.get(&format!("/api/session/{}/call/ice", r.session)).await.status,
+            StatusCode::NOT_FOUND
+        );
     }
     assert_eq!(stored(&pool, r.session).await, 0, "strangers stored nothing");
 
@@ -97,7 +100,8 @@ async fn only_the_two_participants_signal_and_only_while_the_call_may_run(pool: 
     let res = post_signal(&mut cust, r.session, HELLO).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(res.json()["seq"], 1);
-    let res = post_signal(&mut mech, r.session, r#"{"kind":"welcome","payload":{"from":"m","to":"abc"}}"#).await;
+    let res =
+        post_signal(&mut mech, r.session, r#"{"kind":"welcome","payload":{"from":"m","to":"abc"}}"#).await;
     assert_eq!(res.json()["seq"], 2);
 
     // Bad messages: a clear 4xx, nothing stored.
@@ -130,11 +134,13 @@ async fn only_the_two_participants_signal_and_only_while_the_call_may_run(pool: 
     assert_eq!(cust.get(&format!("/api/session/{}/call/ice", r.session)).await.status, StatusCode::CONFLICT);
 
     // Ended: refused too.
-    sqlx::query("UPDATE sessions SET call_closes_at = now() + interval '1 hour', clock_ends_at = now() WHERE id = $1")
-        .bind(r.session)
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE sessions SET call_closes_at = now() + interval '1 hour', clock_ends_at = now() WHERE id = $1",
+    )
+    .bind(r.session)
+    .execute(&pool)
+    .await
+    .unwrap();
     assert_eq!(post_signal(&mut mech, r.session, HELLO).await.status, StatusCode::CREATED);
     sqlx::query("UPDATE sessions SET status = 'completed', ended_at = now() WHERE id = $1")
         .bind(r.session)
@@ -194,7 +200,11 @@ async fn signals_are_numbered_in_order_and_each_side_reads_only_the_others(pool:
     assert_eq!(tail, for_mechanic[30..].to_vec());
 
     // A cancelled session (a refund) prunes them too.
-    sqlx::query("UPDATE sessions SET status = 'cancelled' WHERE id = $1").bind(r.session).execute(&pool).await.unwrap();
+    sqlx::query("UPDATE sessions SET status = 'cancelled' WHERE id = $1")
+        .bind(r.session)
+        .execute(&pool)
+        .await
+        .unwrap();
     assert_eq!(stored(&pool, r.session).await, 0);
 }
 
@@ -277,7 +287,9 @@ async fn two_instances_relay_signals_to_each_other(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let (id, data) = next_named(&mut stream, &mut buf, "signal", 10).await.expect("the offer arrives on the other instance");
+    let (id, data) = next_named(&mut stream, &mut buf, "signal", 10)
+        .await
+        .expect("the offer arrives on the other instance");
     let got: serde_json::Value = serde_json::from_str(&data).unwrap();
     assert_eq!(id.as_deref(), Some("1"));
     assert_eq!(got["kind"], "offer");
@@ -322,9 +334,12 @@ async fn two_instances_relay_signals_to_each_other(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    crate::realtime::server::notify(&pool, &crate::realtime::Signal::SessionChanged { session_id: r.session, order_id: Uuid::nil() })
-        .await
-        .unwrap();
+    crate::realtime::server::notify(
+        &pool,
+        &crate::realtime::Signal::SessionChanged { session_id: r.session, order_id: Uuid::nil() },
+    )
+    .await
+    .unwrap();
     assert!(next_named(&mut stream, &mut buf, "ended", 10).await.is_some());
     h1.abort();
     h2.abort();
@@ -361,11 +376,12 @@ async fn turn_credentials_are_issued_per_session_and_expire(pool: PgPool) {
 
     // The mechanic gets their own, and once the clock runs, none outlives the call by more than a minute.
     mech.call("/api/session/start-clock", &[("session_id", &r.session.to_string())]).await;
-    let closes: chrono::DateTime<Utc> = sqlx::query_scalar("SELECT call_closes_at FROM sessions WHERE id = $1")
-        .bind(r.session)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let closes: chrono::DateTime<Utc> =
+        sqlx::query_scalar("SELECT call_closes_at FROM sessions WHERE id = $1")
+            .bind(r.session)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     let ice = mech.get(&format!("/api/session/{}/call/ice", r.session)).await.json();
     let user = ice["iceServers"][0]["username"].as_str().unwrap().to_string();
     assert!(user.ends_with(&format!("{}-m", r.session.simple())));
@@ -399,16 +415,22 @@ async fn the_clock_starts_once_when_both_are_in_the_room(pool: PgPool) {
     let (start, warns, ends, closes, status) = times(pool.clone()).await;
     let start = start.unwrap();
     // The plan's 15 minutes at 2 s each, warned 2 minutes (4 s) before, closing 5 s after.
-    assert_eq!(clock::schedule(start, 15, 2, 5), clock::ClockTimes {
-        started_at: start,
-        warns_at: warns.unwrap(),
-        ends_at: ends.unwrap(),
-        call_closes_at: closes.unwrap(),
-    });
+    assert_eq!(
+        clock::schedule(start, 15, 2, 5),
+        clock::ClockTimes {
+            started_at: start,
+            warns_at: warns.unwrap(),
+            ends_at: ends.unwrap(),
+            call_closes_at: closes.unwrap(),
+        }
+    );
     assert_eq!((ends.unwrap() - start).num_seconds(), 30);
     assert_eq!(status, "active");
     assert!(!signals::join(&pool, &config, r.session, r.mechanic).await.unwrap());
-    assert!(!signals::start_clock(&pool, &config, r.session, Some(r.mechanic)).await.unwrap(), "never restarted");
+    assert!(
+        !signals::start_clock(&pool, &config, r.session, Some(r.mechanic)).await.unwrap(),
+        "never restarted"
+    );
     assert_eq!(times(pool.clone()).await.0, Some(start));
 }
 
@@ -418,24 +440,35 @@ async fn only_the_sessions_mechanic_starts_the_clock_early(pool: PgPool) {
     mechanic(&pool, "othermech@example.com", None, true).await;
     let app = TestApp::new(pool.clone());
     let started = || async {
-        sqlx::query_scalar::<_, Option<chrono::DateTime<Utc>>>("SELECT clock_started_at FROM sessions WHERE id = $1")
-            .bind(r.session)
-            .fetch_one(&pool)
-            .await
-            .unwrap()
+        sqlx::query_scalar::<_, Option<chrono::DateTime<Utc>>>(
+            "SELECT clock_started_at FROM sessions WHERE id = $1",
+        )
+        .bind(r.session)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
     };
     let sid = r.session.to_string();
     let mut other = logged_in(&app, "othermech@example.com").await;
-    assert_eq!(other.call("/api/session/start-clock", &[("session_id", &sid)]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        other.call("/api/session/start-clock", &[("session_id", &sid)]).await.status,
+        StatusCode::NOT_FOUND
+    );
     let mut cust = logged_in(&app, "cust@example.com").await;
-    assert_eq!(cust.call("/api/session/start-clock", &[("session_id", &sid)]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        cust.call("/api/session/start-clock", &[("session_id", &sid)]).await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(started().await, None);
     let mut mech = logged_in(&app, "mech@example.com").await;
     assert_eq!(mech.call("/api/session/start-clock", &[("session_id", &sid)]).await.status, StatusCode::OK);
     let at = started().await.expect("started");
     // The room shows it to both.
     let room = cust.call("/api/session/room", &[("session_id", &sid)]).await.json();
-    assert_eq!(room["clock"]["started_at"].as_str().map(|s| s.parse::<chrono::DateTime<Utc>>().unwrap()), Some(at));
+    assert_eq!(
+        room["clock"]["started_at"].as_str().map(|s| s.parse::<chrono::DateTime<Utc>>().unwrap()),
+        Some(at)
+    );
 }
 
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
@@ -450,6 +483,51 @@ async fn the_camera_is_allowed_on_the_room_page_only(pool: PgPool) {
     assert_eq!(page.header("permissions-policy"), Some("camera=(self), microphone=(self), geolocation=()"));
     for other in ["/", "/sessions", "/book", &format!("/session/{}/report", r.session), "/api/public/me"] {
         let res = cust.get(other).await;
-        assert_eq!(res.header("permissions-policy"), Some("camera=(), microphone=(), geolocation=()"), "{other}");
+        assert_eq!(
+            res.header("permissions-policy"),
+            Some("camera=(), microphone=(), geolocation=()"),
+            "{other}"
+        );
     }
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn start_end_and_actual_length_reach_the_admin_and_the_workshop_analytics(pool: PgPool) {
+    plan(&pool).await;
+    let w = crate::testing::fixtures::workshop(&pool, "Timed Motors").await;
+    let customer = create_user(&pool, "cust@example.com", Role::Customer).await;
+    create_user(&pool, "admin@example.com", Role::Admin).await;
+    let m = mechanic(&pool, "mech@example.com", Some(w), true).await;
+    let policy = crate::offers::store::RoutingSettings::from_config(&test_config()).policy;
+    let mut lengths = Vec::new();
+    for secs in [845i64, 615] {
+        let (_, request) = paid_request(&pool, customer, RoutingType::WorkshopOnly, Some(w)).await;
+        let session = crate::offers::accept::accept(&pool, m, request, Utc::now(), &policy).await.unwrap();
+        // The clock started, then the mechanic ended the session `secs` later.
+        sqlx::query(
+            "UPDATE sessions SET clock_started_at = now() - make_interval(secs => $2), clock_warns_at = now(),
+                    clock_ends_at = now(), call_closes_at = now(), started_at = now() - interval '1 hour',
+                    status = 'completed', ended_at = now() WHERE id = $1",
+        )
+        .bind(session)
+        .bind(secs as f64)
+        .execute(&pool)
+        .await
+        .unwrap();
+        lengths.push((session, secs));
+    }
+    let app = TestApp::new(pool.clone());
+    let mut admin = logged_in(&app, "admin@example.com").await;
+    let orders = admin.call("/api/admin/orders", &[]).await.json();
+    let mut seen: Vec<i64> =
+        orders.as_array().unwrap().iter().filter_map(|o| o["session_seconds"].as_i64()).collect();
+    seen.sort();
+    assert_eq!(seen, vec![615, 845], "the clock's start, not the first message, to the end");
+    let page = admin.get("/admin/orders").await;
+    assert!(
+        page.body.contains("ran 14 min 5 s") && page.body.contains("ran 10 min 15 s"),
+        "shown to the admin"
+    );
+    let analytics = crate::workshops::analytics::workshop_analytics(&pool, w).await.unwrap();
+    assert_eq!(analytics.avg_session_seconds, Some(730), "the mean of 845 and 615");
 }

@@ -102,10 +102,7 @@ fn call_state(access: &signals::CallAccess) -> CallState {
 }
 
 fn signal_event(s: &CallSignal) -> Event {
-    Event::default()
-        .event("signal")
-        .id(s.seq.to_string())
-        .data(serde_json::to_string(s).unwrap_or_default())
+    Event::default().event("signal").id(s.seq.to_string()).data(serde_json::to_string(s).unwrap_or_default())
 }
 
 fn state_event(s: &CallState) -> Event {
@@ -137,7 +134,8 @@ pub async fn stream(
         return e.into_response();
     }
     // A reconnecting EventSource says where it stopped; a new page starts after the latest message.
-    let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    let resume =
+        headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let mut last = match resume {
         Some(n) if n >= 0 => n,
         _ => match signals::latest(&pool, session_id).await {

@@ -145,7 +145,12 @@ pub async fn send(
 }
 
 /// The other side's messages after number `after`, in order.
-pub async fn after(pool: &PgPool, session_id: Uuid, viewer: Uuid, after: i64) -> Result<Vec<CallSignal>, AppError> {
+pub async fn after(
+    pool: &PgPool,
+    session_id: Uuid,
+    viewer: Uuid,
+    after: i64,
+) -> Result<Vec<CallSignal>, AppError> {
     let rows = sqlx::query!(
         "SELECT seq, kind, payload FROM call_signals
           WHERE session_id = $1 AND sender_id <> $2 AND seq > $3
@@ -158,7 +163,9 @@ pub async fn after(pool: &PgPool, session_id: Uuid, viewer: Uuid, after: i64) ->
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|r| Some(CallSignal { seq: r.seq, kind: SignalKind::parse(&r.kind)?, payload: r.payload }))
+        .filter_map(|r| {
+            Some(CallSignal { seq: r.seq, kind: SignalKind::parse(&r.kind)?, payload: r.payload })
+        })
         .collect())
 }
 
@@ -173,7 +180,12 @@ pub async fn latest(pool: &PgPool, session_id: Uuid) -> Result<i64, AppError> {
 /// A participant is in the room: noted once per side. When both are, the clock
 /// starts (once: the row's lock and the `IS NULL` test make one winner).
 /// Returns whether this call started it.
-pub async fn join(pool: &PgPool, config: &CallConfig, session_id: Uuid, viewer: Uuid) -> Result<bool, AppError> {
+pub async fn join(
+    pool: &PgPool,
+    config: &CallConfig,
+    session_id: Uuid,
+    viewer: Uuid,
+) -> Result<bool, AppError> {
     let both = sqlx::query_scalar!(
         r#"UPDATE sessions
               SET customer_joined_at = CASE WHEN customer_id = $2 THEN coalesce(customer_joined_at, now()) ELSE customer_joined_at END,

@@ -105,7 +105,12 @@ mod tests {
         assert_eq!(c.expires_at, now().timestamp() + 600);
         assert_eq!(c.username, format!("{}:{}-c", now().timestamp() + 600, session.simple()));
         assert!(credential_valid("s3cret-s3cret-s3cret", &c.username, &c.credential, now()));
-        assert!(!credential_valid("s3cret-s3cret-s3cret", &c.username, &c.credential, now() + chrono::Duration::seconds(600)));
+        assert!(!credential_valid(
+            "s3cret-s3cret-s3cret",
+            &c.username,
+            &c.credential,
+            now() + chrono::Duration::seconds(600)
+        ));
         assert!(!credential_valid("another-secret-xx", &c.username, &c.credential, now()));
         // Another session or the other side gets another credential, and one cannot be moved to the other.
         let other = credential("s3cret-s3cret-s3cret", Uuid::from_u128(0x5678), false, now(), 600, None);
@@ -122,7 +127,14 @@ mod tests {
         let c = credential("s3cret-s3cret-s3cret", Uuid::nil(), true, now(), 3600, Some(closes));
         assert_eq!(c.expires_at, closes.timestamp() + 60);
         // Past the close, a credential still lives a minute (the server refuses the call by then anyway).
-        let late = credential("s3cret-s3cret-s3cret", Uuid::nil(), true, now(), 3600, Some(now() - chrono::Duration::hours(1)));
+        let late = credential(
+            "s3cret-s3cret-s3cret",
+            Uuid::nil(),
+            true,
+            now(),
+            3600,
+            Some(now() - chrono::Duration::hours(1)),
+        );
         assert_eq!(late.expires_at, now().timestamp() + 60);
     }
 
@@ -141,7 +153,12 @@ mod tests {
         assert_eq!(both.ice_servers.len(), 2);
         assert_eq!(both.ice_servers[0].username, None);
         let turn = &both.ice_servers[1];
-        assert!(credential_valid("s3cret-s3cret-s3cret", turn.username.as_deref().unwrap(), turn.credential.as_deref().unwrap(), now()));
+        assert!(credential_valid(
+            "s3cret-s3cret-s3cret",
+            turn.username.as_deref().unwrap(),
+            turn.credential.as_deref().unwrap(),
+            now()
+        ));
         assert_eq!(both.ice_transport_policy, "relay");
         let json = serde_json::to_value(&both).unwrap();
         assert!(json.get("iceServers").is_some() && json.get("iceTransportPolicy").is_some());
