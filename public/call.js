@@ -55,6 +55,16 @@ class Call {
   constructor(root) {
     this.root = root;
     this.session = root.dataset.callSession;
+    // Reached by in-app navigation, the page keeps the previous page's
+    // Permissions-Policy, which forbids the camera: load the room itself once.
+    const policy = document.permissionsPolicy ?? document.featurePolicy;
+    const key = `autodoctor-call-reloaded-${this.session}`;
+    if (policy && !policy.allowsFeature('camera') && !sessionStorage.getItem(key)) {
+      sessionStorage.setItem(key, '1');
+      this.stopped = true;
+      location.reload();
+      return;
+    }
     this.role = root.dataset.callRole;
     this.other = root.dataset.callOther || 'the other side';
     this.offerer = this.role === 'customer';

@@ -387,6 +387,23 @@ build_app() {
   cargo leptos build "$@"
 }
 
+# keep_server_binary: copies the debug server just built (and the hash.txt beside it,
+# which names the site's hashed files) into this checkout's target/, and points
+# SERVER_BIN there: another checkout sharing CARGO_TARGET_DIR may rebuild the
+# shared one while the tests run. Fails when the copy is not this checkout's build.
+keep_server_binary() {
+  local dir="$ROOT/target/server-bin" js
+  mkdir -p "$dir"
+  cp "$CARGO_TARGET_DIR/debug/autodoctor" "$dir/autodoctor.tmp" && mv "$dir/autodoctor.tmp" "$dir/autodoctor"
+  cp "$CARGO_TARGET_DIR/debug/hash.txt" "$dir/hash.txt"
+  js="$(sed -n 's/^js: //p' "$dir/hash.txt")"
+  if [ ! -f "$ROOT/target/site/pkg/autodoctor.$js.js" ]; then
+    warn "the server in $CARGO_TARGET_DIR/debug was rebuilt by another checkout meanwhile; run again"
+    return 1
+  fi
+  SERVER_BIN="$dir/autodoctor"
+}
+
 # ------------------------------------------------------------------ a TURN relay for the call tests
 # start_turn_relay LOGFILE: Debian's coturn on loopback, on a free UDP port, with a
 # fresh shared secret (the TURN REST scheme the app's credentials use). Exports

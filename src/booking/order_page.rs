@@ -106,7 +106,7 @@ fn OrderStatusCard(o: CustomerOrder, payment_cancelled: bool) -> impl IntoView {
             <p class="muted small">{o.plan_name.clone()} " · " {o.vehicle.clone()} " · " {format_money(o.amount_cents, &o.currency)}
                 {(o.amount_refunded_cents > 0).then(|| format!(" · refunded {}", format_money(o.amount_refunded_cents, &o.currency)))}</p>
             {o.session_id.map(|s| view! {
-                <p><a class="button primary" id="open-room" href=format!("/session/{s}")>
+                <p><a class="button primary" id="open-room" rel="external" href=format!("/session/{s}")>
                     {if state == CustomerState::Completed { "Open the session (rate it)" } else { "Open the session room" }}
                 </a></p>
             })}

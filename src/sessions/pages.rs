@@ -28,7 +28,7 @@ pub fn MechanicSessions(sessions: Vec<super::MechanicSession>) -> impl IntoView 
                     <ul class="plain-list" id="mechanic-sessions">
                         {sessions.into_iter().map(|s| view! {
                             <li>
-                                <a href=format!("/session/{}", s.session_id)>{s.customer_name.clone()} " · " {s.plan_name.clone()} " · " {s.vehicle.clone()}</a>
+                                <a rel="external" href=format!("/session/{}", s.session_id)>{s.customer_name.clone()} " · " {s.plan_name.clone()} " · " {s.vehicle.clone()}</a>
                                 " " <span class=if s.status.is_open() { "badge info" } else { "badge" }>{s.status.label()}</span>
                             </li>
                         }).collect_view()}
