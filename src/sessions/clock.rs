@@ -74,7 +74,9 @@ pub fn phase(clock: Option<&ClockTimes>, now: DateTime<Utc>) -> ClockPhase {
     } else if now >= c.warns_at {
         ClockPhase::Warning { secs_left: secs_until(now, c.ends_at) }
     } else {
-        ClockPhase::Running { secs_left: secs_until(now, c.ends_at) }
+        // A clock a little behind the server's never shows more than the plan's time.
+        let total = (c.ends_at - c.started_at).num_seconds();
+        ClockPhase::Running { secs_left: secs_until(now, c.ends_at).min(total) }
     }
 }
 
@@ -136,6 +138,7 @@ mod tests {
         let c = schedule(t0(), 15, 60, 60);
         let at = |s: i64| phase(Some(&c), t0() + Duration::seconds(s));
         assert_eq!(phase(None, t0()), ClockPhase::Waiting);
+        assert_eq!(phase(Some(&c), t0() - Duration::milliseconds(700)), ClockPhase::Running { secs_left: 900 });
         assert_eq!(at(0), ClockPhase::Running { secs_left: 900 });
         assert_eq!(at(1), ClockPhase::Running { secs_left: 899 });
         assert_eq!(at(779), ClockPhase::Running { secs_left: 121 });

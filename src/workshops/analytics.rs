@@ -106,6 +106,7 @@ mod tests {
             avg_rating: None,
             rating_count: 0,
             median_accept_seconds: None,
+            avg_session_seconds: None,
         };
         assert_eq!(a.acceptance_rate_percent(), None);
         a.requests_preferred = 4;

@@ -498,6 +498,7 @@ async fn start_end_and_actual_length_reach_the_admin_and_the_workshop_analytics(
     let customer = create_user(&pool, "cust@example.com", Role::Customer).await;
     create_user(&pool, "admin@example.com", Role::Admin).await;
     let m = mechanic(&pool, "mech@example.com", Some(w), true).await;
+    sqlx::query("UPDATE mechanics SET capacity = 5 WHERE user_id = $1").bind(m).execute(&pool).await.unwrap();
     let policy = crate::offers::store::RoutingSettings::from_config(&test_config()).policy;
     let mut lengths = Vec::new();
     for secs in [845i64, 615] {
