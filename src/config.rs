@@ -72,6 +72,69 @@ pub struct Config {
     pub routing_require_payouts: bool,
     /// Hours between scheduled payout runs; 0 turns the schedule off.
     pub payout_interval_hours: i64,
+    /// Where chat photos are kept (`PHOTO_STORE`).
+    pub photo_storage: PhotoStorage,
+}
+
+/// Where chat photos are kept: in the database (the default), or in an
+/// S3-compatible object store that every app instance reaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PhotoStorage {
+    Postgres,
+    S3(S3Settings),
+}
+
+/// An S3-compatible bucket (`S3_*`), addressed path-style: `ENDPOINT/BUCKET/KEY`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// `https://s3.REGION.amazonaws.com`, or another service's URL (no trailing slash).
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `PHOTO_STORE` (`postgres` or `s3`) and, for `s3`, the `S3_*` variables.
+fn photo_storage() -> Result<PhotoStorage, ConfigError> {
+    match var("PHOTO_STORE").as_deref() {
+        None | Some("postgres") => Ok(PhotoStorage::Postgres),
+        Some("s3") => {
+            let required = |name: &'static str| {
+                var(name).ok_or(ConfigError { var: name, message: "must be set with PHOTO_STORE=s3".into() })
+            };
+            let region = var("S3_REGION").unwrap_or_else(|| "us-east-1".into());
+            let endpoint = var("S3_ENDPOINT").unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
+            check(
+                endpoint.starts_with("http://") || endpoint.starts_with("https://"),
+                "S3_ENDPOINT",
+                "must start with http:// or https://",
+            )?;
+            Ok(PhotoStorage::S3(S3Settings {
+                endpoint: endpoint.trim_end_matches('/').to_string(),
+                bucket: required("S3_BUCKET")?,
+                region,
+                access_key_id: required("S3_ACCESS_KEY_ID")?,
+                secret_access_key: required("S3_SECRET_ACCESS_KEY")?,
+            }))
+        }
+        Some(other) => Err(ConfigError {
+            var: "PHOTO_STORE",
+            message: format!("expected postgres or s3, got {other:?}"),
+        }),
+    }
 }
 
 /// Stands in for a secret in `Debug` output.
@@ -114,6 +177,7 @@ impl std::fmt::Debug for Config {
             .field("workshop_only_expiry_secs", &self.workshop_only_expiry_secs)
             .field("routing_require_payouts", &self.routing_require_payouts)
             .field("payout_interval_hours", &self.payout_interval_hours)
+            .field("photo_storage", &self.photo_storage)
             .finish()
     }
 }
@@ -358,6 +422,7 @@ impl Config {
             workshop_only_expiry_secs: expiry_minutes * 60,
             routing_require_payouts,
             payout_interval_hours,
+            photo_storage: photo_storage()?,
         })
     }
 
@@ -424,6 +489,13 @@ mod tests {
         c.stripe_secret_key = Some("sk_live_stripe-key-789".into());
         c.stripe_webhook_secret = "whsec_webhook-secret-000".into();
         c.bootstrap_admin = Some(("admin@example.com".into(), "bootstrap-password-111".into()));
+        c.photo_storage = PhotoStorage::S3(S3Settings {
+            endpoint: "http://127.0.0.1:9000".into(),
+            bucket: "photos".into(),
+            region: "us-east-1".into(),
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "s3-secret-222".into(),
+        });
         let printed = format!("{c:?} {c:#?}");
         for secret in [
             "db-password-123",
@@ -431,6 +503,7 @@ mod tests {
             "stripe-key-789",
             "webhook-secret-000",
             "bootstrap-password-111",
+            "s3-secret-222",
         ] {
             assert!(!printed.contains(secret), "{secret} printed: {printed}");
         }

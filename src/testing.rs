@@ -47,6 +47,7 @@ pub fn test_config() -> Config {
         workshop_only_expiry_secs: 600,
         routing_require_payouts: false,
         payout_interval_hours: 0,
+        photo_storage: crate::config::PhotoStorage::Postgres,
     }
 }
 

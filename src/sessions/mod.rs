@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod pages;
+pub mod photos;
 
 #[cfg(feature = "ssr")]
 pub mod live;
@@ -25,6 +26,8 @@ pub struct ChatLine {
     pub sender_name: String,
     pub body: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// A photo sent with the message (the body is then its caption, maybe empty).
+    pub photo_id: Option<Uuid>,
 }
 
 /// Everything the session room shows; the same for both participants, with

@@ -1,0 +1,1 @@
+//! Database tests of chat photos (filled below).
