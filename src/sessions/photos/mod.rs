@@ -22,7 +22,7 @@ pub mod upload;
 #[cfg(all(test, feature = "ssr"))]
 mod db_tests;
 #[cfg(all(test, feature = "ssr"))]
-mod fixtures_tests;
+pub(crate) mod fixtures_tests;
 
 use uuid::Uuid;
 
