@@ -41,7 +41,8 @@ pub fn PhotoAttachForm(session_id: Uuid) -> impl IntoView {
     }
 }
 
-/// A photo in a chat line: its thumbnail, linking to the full image.
+/// A photo in a chat line: its thumbnail, linking to the full image (`rel=external`:
+/// the browser opens it, not the app's router).
 #[component]
 pub fn ChatPhoto(session_id: Uuid, photo_id: Uuid, sender: String, caption: String) -> impl IntoView {
     let alt = match caption.trim() {
@@ -49,7 +50,7 @@ pub fn ChatPhoto(session_id: Uuid, photo_id: Uuid, sender: String, caption: Stri
         c => format!("Photo from {sender}: {c}"),
     };
     view! {
-        <a class="chat-photo" href=photo_path(session_id, photo_id) data-photo-id=photo_id.to_string()>
+        <a class="chat-photo" href=photo_path(session_id, photo_id) rel="external" data-photo-id=photo_id.to_string()>
             <img src=thumb_path(session_id, photo_id) alt=alt loading="lazy" decoding="async" />
         </a>
     }
