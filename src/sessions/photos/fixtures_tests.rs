@@ -48,6 +48,28 @@ pub fn webp(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
+/// A real HEIC (HEVC-coded) photo, made with libheif's encoder.
+pub fn heic(w: u32, h: u32) -> Vec<u8> {
+    use libheif_rs::{Channel, ColorSpace, CompressionFormat, EncoderQuality, HeifContext, Image, LibHeif, RgbChroma};
+    let lib = LibHeif::new();
+    let mut image = Image::new(w, h, ColorSpace::Rgb(RgbChroma::Rgb)).unwrap();
+    image.create_plane(Channel::Interleaved, w, h, 8).unwrap();
+    let source = pixels(w, h);
+    {
+        let planes = image.planes_mut();
+        let plane = planes.interleaved.unwrap();
+        let row = w as usize * 3;
+        for y in 0..h as usize {
+            plane.data[y * plane.stride..y * plane.stride + row].copy_from_slice(&source.as_raw()[y * row..(y + 1) * row]);
+        }
+    }
+    let mut context = HeifContext::new().unwrap();
+    let mut encoder = lib.encoder_for_format(CompressionFormat::Hevc).unwrap();
+    encoder.set_quality(EncoderQuality::Lossy(80)).unwrap();
+    context.encode_image(&image, &mut encoder, None).unwrap();
+    context.write_to_bytes().unwrap()
+}
+
 /// An IFD entry (big-endian TIFF): tag, type, count, value or offset.
 fn entry(out: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: [u8; 4]) {
     out.extend(tag.to_be_bytes());

@@ -4,6 +4,8 @@
 //! pixels as a JPEG and a thumbnail. Nothing of the original file but its
 //! pixels survives: no EXIF (location), no ICC, no comments.
 //!
+//! HEIC goes through libheif (`heic.rs`), the others through the `image` crate.
+//!
 //! Blocking and CPU-heavy: run it in `tokio::task::spawn_blocking`.
 
 use super::{FULL_EDGE, THUMB_EDGE};
@@ -35,8 +37,6 @@ pub enum Refusal {
     NotAPhoto,
     /// More pixels than we decode (a decompression bomb looks like this).
     TooManyPixels,
-    /// HEIC, on a build that cannot decode it.
-    HeicUnsupported,
 }
 
 /// The two images kept for a photo, both JPEG.
@@ -102,8 +102,7 @@ fn decode(bytes: &[u8], format: Format) -> Result<DynamicImage, Refusal> {
         Format::Jpeg => ImageFormat::Jpeg,
         Format::Png => ImageFormat::Png,
         Format::WebP => ImageFormat::WebP,
-        // No HEIF decoder in this build (see `Refusal::HeicUnsupported`).
-        Format::Heic => return Err(Refusal::HeicUnsupported),
+        Format::Heic => return super::heic::decode(bytes, MAX_EDGE, MAX_ALLOC),
     };
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits());
@@ -186,6 +185,7 @@ mod tests {
         assert_eq!(sniff(&fx::jpeg(4, 3)), Some(Format::Jpeg));
         assert_eq!(sniff(&fx::webp(4, 3)), Some(Format::WebP));
         assert_eq!(sniff(fx::HEIC_HEADER), Some(Format::Heic));
+        assert_eq!(sniff(&fx::heic(16, 16)), Some(Format::Heic));
         assert_eq!(sniff(b"GIF89a......"), None);
         assert_eq!(sniff(b"Hello, this is a text file called photo.jpg"), None);
         assert_eq!(sniff(b""), None);
@@ -205,8 +205,9 @@ mod tests {
 
     #[test]
     fn every_format_becomes_a_jpeg_and_a_thumbnail() {
-        for (name, bytes) in [("png", fx::png(640, 480)), ("jpeg", fx::jpeg(640, 480)), ("webp", fx::webp(640, 480))]
-        {
+        let formats =
+            [("png", fx::png(640, 480)), ("jpeg", fx::jpeg(640, 480)), ("webp", fx::webp(640, 480)), ("heic", fx::heic(640, 480))];
+        for (name, bytes) in formats {
             let p = process(&bytes).unwrap_or_else(|e| panic!("{name}: {e:?}"));
             assert_eq!((p.width, p.height), (640, 480), "{name}");
             assert_eq!(dims(&p.full), (640, 480), "{name}");
@@ -265,10 +266,17 @@ mod tests {
         let mut noise = b"\x89PNG\r\n\x1a\n".to_vec();
         noise.extend(std::iter::repeat_n(0x5a, 500));
         assert_eq!(process(&noise).unwrap_err(), Refusal::NotAPhoto);
+        assert_eq!(process(fx::HEIC_HEADER).unwrap_err(), Refusal::NotAPhoto, "a HEIC header and nothing else");
         // 20000 × 20000 pixels in a couple of megabytes: refused before decoding.
         let bomb = fx::png_bomb(20_000, 20_000);
         assert!(bomb.len() < super::super::MAX_PHOTO_BYTES, "{} bytes", bomb.len());
         assert_eq!(process(&bomb).unwrap_err(), Refusal::TooManyPixels);
+        // A HEIC larger than the limits is refused from its header (x265 cannot
+        // make one over 8192 pixels wide, so the limits are made small here).
+        let heic = fx::heic(200, 100);
+        assert_eq!(super::super::heic::decode(&heic, 199, MAX_ALLOC).unwrap_err(), Refusal::TooManyPixels);
+        assert_eq!(super::super::heic::decode(&heic, 200, 200 * 100 * 3 - 1).unwrap_err(), Refusal::TooManyPixels);
+        assert!(super::super::heic::decode(&heic, 200, 200 * 100 * 3).is_ok());
         // Within the edge limit, but more memory than allowed (8000 × 8000 RGBA, 16 bits).
         assert_eq!(process(&fx::png_header_only(8000, 8000, 6, 16)).unwrap_err(), Refusal::TooManyPixels);
     }

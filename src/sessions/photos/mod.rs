@@ -9,6 +9,8 @@ pub mod view;
 #[cfg(feature = "ssr")]
 pub mod fetch;
 #[cfg(feature = "ssr")]
+pub mod heic;
+#[cfg(feature = "ssr")]
 pub mod image;
 #[cfg(feature = "ssr")]
 pub mod queries;

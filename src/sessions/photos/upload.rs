@@ -132,9 +132,6 @@ async fn process(bytes: Vec<u8>) -> Result<photo_image::Processed, Refused> {
     match done {
         Ok(Ok(p)) => Ok(p),
         Ok(Err(Refusal::NotAPhoto)) => Err(unsupported(NOT_A_PHOTO)),
-        Ok(Err(Refusal::HeicUnsupported)) => Err(unsupported(
-            "HEIC photos cannot be read here yet. Please send it as a JPEG (on an iPhone: Settings, Camera, Formats, Most Compatible).",
-        )),
         Ok(Err(Refusal::TooManyPixels)) => Err(AppError::PayloadTooLarge(format!(
             "That photo has too many pixels: at most {} on a side.",
             photo_image::MAX_EDGE
