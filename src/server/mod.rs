@@ -29,7 +29,10 @@ pub fn body_limit(method: &str, path: &str) -> (usize, String) {
     if crate::sessions::photos::is_upload(method, path) {
         (crate::sessions::photos::MAX_UPLOAD_BODY_BYTES, crate::sessions::photos::TOO_LARGE.into())
     } else {
-        (MAX_BODY_BYTES, format!("The request is too large: at most {} KB can be sent at once.", MAX_BODY_BYTES / 1024))
+        (
+            MAX_BODY_BYTES,
+            format!("The request is too large: at most {} KB can be sent at once.", MAX_BODY_BYTES / 1024),
+        )
     }
 }
 

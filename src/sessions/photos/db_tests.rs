@@ -9,7 +9,9 @@ use crate::auth::Role;
 use crate::dispatch::RoutingType;
 use crate::offers::store::RoutingSettings;
 use crate::testing::fixtures::{mechanic, paid_request, plan, workshop};
-use crate::testing::{create_user, test_config, ChangeWatch, TestApp, TestClient, TestResponse, ORIGIN, TEST_PASSWORD};
+use crate::testing::{
+    create_user, test_config, ChangeWatch, TestApp, TestClient, TestResponse, ORIGIN, TEST_PASSWORD,
+};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use sqlx::PgPool;
@@ -48,7 +50,8 @@ async fn room_with(app: TestApp) -> Room {
     create_user(&pool, "admin@example.com", Role::Admin).await;
     let (_, request) = paid_request(&pool, customer, RoutingType::WorkshopOnly, Some(a)).await;
     let policy = RoutingSettings::from_config(&test_config()).policy;
-    let session = crate::offers::accept::accept(&pool, m, request, chrono::Utc::now(), &policy).await.unwrap();
+    let session =
+        crate::offers::accept::accept(&pool, m, request, chrono::Utc::now(), &policy).await.unwrap();
     Room {
         cust: logged_in(&app, "cust@example.com").await,
         mech: logged_in(&app, "a1@example.com").await,
@@ -85,7 +88,9 @@ const BOUNDARY: &str = "----autodoctor-test-boundary-7MA4YWxkTrZu0gW";
 fn multipart(parts: &[Part]) -> Vec<u8> {
     let mut body = Vec::new();
     for p in parts {
-        body.extend(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{}\"", p.name).as_bytes());
+        body.extend(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{}\"", p.name).as_bytes(),
+        );
         if let Some(f) = p.filename {
             body.extend(format!("; filename=\"{f}\"").as_bytes());
         }
@@ -103,7 +108,13 @@ fn multipart(parts: &[Part]) -> Vec<u8> {
 
 /// Posts an upload as a script does (JSON answer), or as a browser without
 /// JavaScript does (`html`).
-async fn post(client: &mut TestClient, session: Uuid, content_type: &str, body: Vec<u8>, html: bool) -> TestResponse {
+async fn post(
+    client: &mut TestClient,
+    session: Uuid,
+    content_type: &str,
+    body: Vec<u8>,
+    html: bool,
+) -> TestResponse {
     let accept = if html { "text/html,application/xhtml+xml" } else { "application/json" };
     client
         .post_raw(
@@ -158,8 +169,10 @@ async fn stored(pool: &PgPool, id: Uuid) -> StoredPhoto {
 
 /// (photos, chat messages) in the database.
 async fn counts(pool: &PgPool) -> (i64, i64) {
-    let photos = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM session_photos"#).fetch_one(pool).await.unwrap();
-    let messages = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM chat_messages"#).fetch_one(pool).await.unwrap();
+    let photos =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM session_photos"#).fetch_one(pool).await.unwrap();
+    let messages =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM chat_messages"#).fetch_one(pool).await.unwrap();
     (photos, messages)
 }
 
@@ -177,7 +190,12 @@ fn photo_id(res: &TestResponse) -> Uuid {
 async fn a_photo_is_reencoded_scaled_and_posted_to_the_chat(pool: PgPool) {
     let mut r = room(&pool).await;
     let png = fx::png(3000, 1500);
-    let res = upload(&mut r.cust, r.session, &[file(&png, "dashboard.png", "image/png"), text("caption", "  The warning light  ")]).await;
+    let res = upload(
+        &mut r.cust,
+        r.session,
+        &[file(&png, "dashboard.png", "image/png"), text("caption", "  The warning light  ")],
+    )
+    .await;
     let id = photo_id(&res);
     assert_eq!(res.json()["url"], photo_path(r.session, id));
 
@@ -188,16 +206,25 @@ async fn a_photo_is_reencoded_scaled_and_posted_to_the_chat(pool: PgPool) {
     assert_eq!(decoded(&thumb), (320, 160));
     assert_eq!(p.byte_size as usize, bytes.len());
     assert_eq!(p.storage_key, None);
-    let customer = sqlx::query_scalar!("SELECT id FROM users WHERE email = 'cust@example.com'").fetch_one(&pool).await.unwrap();
+    let customer = sqlx::query_scalar!("SELECT id FROM users WHERE email = 'cust@example.com'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(p.uploader_id, customer);
 
     // One chat message carries it, with the caption; the first message starts the session.
-    let message = sqlx::query!("SELECT id, body, photo_id, sender_id FROM chat_messages WHERE session_id = $1", r.session)
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let message = sqlx::query!(
+        "SELECT id, body, photo_id, sender_id FROM chat_messages WHERE session_id = $1",
+        r.session
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     assert_eq!(message.len(), 1);
-    assert_eq!((message[0].body.as_str(), message[0].photo_id, message[0].sender_id), ("The warning light", Some(id), customer));
+    assert_eq!(
+        (message[0].body.as_str(), message[0].photo_id, message[0].sender_id),
+        ("The warning light", Some(id), customer)
+    );
     assert_eq!(res.json()["message_id"], message[0].id);
     let room = r.mech.call("/api/session/room", &[("session_id", &r.session.to_string())]).await.json();
     assert_eq!(room["status"], "active");
@@ -216,7 +243,9 @@ async fn a_photo_is_reencoded_scaled_and_posted_to_the_chat(pool: PgPool) {
     assert_eq!(decoded(&stored(&pool, id2).await.bytes.unwrap()), (40, 30));
     let heic = fx::heic(400, 300);
     // Some browsers do not know the type and send it as application/octet-stream.
-    let id3 = photo_id(&upload(&mut r.cust, r.session, &[file(&heic, "IMG_0003.HEIC", "application/octet-stream")]).await);
+    let id3 = photo_id(
+        &upload(&mut r.cust, r.session, &[file(&heic, "IMG_0003.HEIC", "application/octet-stream")]).await,
+    );
     let p3 = stored(&pool, id3).await;
     assert_eq!((p3.width, p3.height, p3.thumb_width, p3.thumb_height), (400, 300, 320, 240));
     assert_eq!(decoded(&p3.bytes.unwrap()), (400, 300), "stored as a JPEG");
@@ -228,7 +257,8 @@ async fn exif_location_is_gone_from_the_stored_image(pool: PgPool) {
     let mut r = room(&pool).await;
     let original = fx::jpeg_with_gps(64, 32);
     assert!(fx::contains(&original, b"Exif\0\0") && fx::contains(&original, &fx::GPS_LATITUDE));
-    let id = photo_id(&upload(&mut r.mech, r.session, &[file(&original, "IMG_0001.JPG", "image/jpeg")]).await);
+    let id =
+        photo_id(&upload(&mut r.mech, r.session, &[file(&original, "IMG_0001.JPG", "image/jpeg")]).await);
     let p = stored(&pool, id).await;
     assert_eq!((p.width, p.height), (32, 64), "turned upright by its EXIF orientation first");
     let (_, _, served) = get_bytes(&r.cust, &photo_path(r.session, id)).await;
@@ -242,7 +272,14 @@ async fn exif_location_is_gone_from_the_stored_image(pool: PgPool) {
 }
 
 /// One refused upload: its status, its sentence, and that nothing was stored.
-async fn refused(r: &mut Room, watch: &mut ChangeWatch, what: &str, res: TestResponse, status: StatusCode, sentence: &str) {
+async fn refused(
+    r: &mut Room,
+    watch: &mut ChangeWatch,
+    what: &str,
+    res: TestResponse,
+    status: StatusCode,
+    sentence: &str,
+) {
     assert_eq!(res.status, status, "{what}: {}", res.body);
     assert_eq!(res.json()["error"], sentence, "{what}");
     assert_eq!(counts(r.app.pool()).await, (0, 0), "{what}: nothing stored");
@@ -256,8 +293,18 @@ async fn hostile_uploads_get_a_4xx_with_a_message_and_store_nothing(pool: PgPool
     let s = r.session;
     let png = fx::png(20, 20);
 
-    let res = upload(&mut r.cust, s, &[file(b"Dear mechanic, this is not a photo.\n", "photo.jpg", "image/jpeg")]).await;
-    refused(&mut r, &mut watch, "a text file renamed .jpg", res, StatusCode::UNSUPPORTED_MEDIA_TYPE, NOT_A_PHOTO).await;
+    let res =
+        upload(&mut r.cust, s, &[file(b"Dear mechanic, this is not a photo.\n", "photo.jpg", "image/jpeg")])
+            .await;
+    refused(
+        &mut r,
+        &mut watch,
+        "a text file renamed .jpg",
+        res,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        NOT_A_PHOTO,
+    )
+    .await;
 
     let bomb = fx::png_bomb(20_000, 20_000);
     let res = upload(&mut r.cust, s, &[file(&bomb, "bomb.png", "image/png")]).await;
@@ -268,14 +315,23 @@ async fn hostile_uploads_get_a_4xx_with_a_message_and_store_nothing(pool: PgPool
     let mut big = fx::jpeg(64, 64);
     big.resize(super::MAX_PHOTO_BYTES + 1, 0);
     let res = upload(&mut r.cust, s, &[file(&big, "big.jpg", "image/jpeg")]).await;
-    refused(&mut r, &mut watch, "an 10 MB + 1 byte file", res, StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE).await;
+    refused(&mut r, &mut watch, "an 10 MB + 1 byte file", res, StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE)
+        .await;
     // Far over: refused from its announced length, before it is read.
     big.resize(12 * 1024 * 1024, 0);
     let res = upload(&mut r.cust, s, &[file(&big, "huge.jpg", "image/jpeg")]).await;
     refused(&mut r, &mut watch, "a 12 MB file", res, StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE).await;
 
     let res = upload(&mut r.cust, s, &[file(b"", "", "application/octet-stream")]).await;
-    refused(&mut r, &mut watch, "an empty file", res, StatusCode::BAD_REQUEST, "Please correct the highlighted fields.").await;
+    refused(
+        &mut r,
+        &mut watch,
+        "an empty file",
+        res,
+        StatusCode::BAD_REQUEST,
+        "Please correct the highlighted fields.",
+    )
+    .await;
     let res = upload(&mut r.cust, s, &[file(b"", "", "application/octet-stream")]).await;
     assert_eq!(res.json()["fields"][0]["message"], "Choose a photo to send.");
     let res = upload(&mut r.cust, s, &[text("caption", "only words")]).await;
@@ -285,11 +341,13 @@ async fn hostile_uploads_get_a_4xx_with_a_message_and_store_nothing(pool: PgPool
     // A real PNG, declared as something that is not an image.
     let res = upload(&mut r.cust, s, &[file(&png, "notes.txt", "text/plain")]).await;
     let sentence = "Only photos can be sent here: JPEG, PNG, WebP or HEIC.";
-    refused(&mut r, &mut watch, "a wrong content type", res, StatusCode::UNSUPPORTED_MEDIA_TYPE, sentence).await;
+    refused(&mut r, &mut watch, "a wrong content type", res, StatusCode::UNSUPPORTED_MEDIA_TYPE, sentence)
+        .await;
     // Not a file upload at all.
     let res = post(&mut r.cust, s, "application/x-www-form-urlencoded", b"photo=abc".to_vec(), false).await;
     let sentence = "Send the photo as a file upload (multipart/form-data, in the field \"photo\").";
-    refused(&mut r, &mut watch, "a form without a file", res, StatusCode::UNSUPPORTED_MEDIA_TYPE, sentence).await;
+    refused(&mut r, &mut watch, "a form without a file", res, StatusCode::UNSUPPORTED_MEDIA_TYPE, sentence)
+        .await;
     // A broken multipart body.
     let ct = format!("multipart/form-data; boundary={BOUNDARY}");
     let res = post(&mut r.cust, s, &ct, b"--nonsense\r\n\r\n".to_vec(), false).await;
@@ -302,7 +360,15 @@ async fn hostile_uploads_get_a_4xx_with_a_message_and_store_nothing(pool: PgPool
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert_eq!(res.json()["fields"][0]["message"], "Use at most 2000 characters for the caption.");
     let res = upload(&mut r.cust, s, &[file(fx::HEIC_HEADER, "IMG_0002.HEIC", "image/heic")]).await;
-    refused(&mut r, &mut watch, "a HEIC header without an image", res, StatusCode::UNSUPPORTED_MEDIA_TYPE, NOT_A_PHOTO).await;
+    refused(
+        &mut r,
+        &mut watch,
+        "a HEIC header without an image",
+        res,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        NOT_A_PHOTO,
+    )
+    .await;
 
     // Without JavaScript, the refusal is a page with the sentence and the way back.
     let body = multipart(&[file(b"plain text", "photo.jpg", "image/jpeg")]);
@@ -347,7 +413,11 @@ async fn only_the_participants_and_the_admin_get_the_photo(pool: PgPool) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Nobody but the two participants can post in the room.
-    for (who, client) in [("another customer", &mut r.stranger), ("another mechanic", &mut r.other_mech), ("admin", &mut r.admin)] {
+    for (who, client) in [
+        ("another customer", &mut r.stranger),
+        ("another mechanic", &mut r.other_mech),
+        ("admin", &mut r.admin),
+    ] {
         let res = upload(client, r.session, &[file(&png, "a.png", "image/png")]).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{who}");
         assert_eq!(res.json()["error"], "There is no session of yours with that reference.");
@@ -368,7 +438,10 @@ async fn a_closed_session_refuses_photos(pool: PgPool) {
         assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
         assert_eq!(res.json()["error"], "This session has ended; photos can no longer be sent.");
     }
-    sqlx::query!("UPDATE sessions SET status = 'cancelled' WHERE id = $1", r.session).execute(&pool).await.unwrap();
+    sqlx::query!("UPDATE sessions SET status = 'cancelled' WHERE id = $1", r.session)
+        .execute(&pool)
+        .await
+        .unwrap();
     let res = upload(&mut r.cust, r.session, &[file(&png, "a.png", "image/png")]).await;
     assert_eq!(res.status, StatusCode::CONFLICT, "cancelled: {}", res.body);
     assert_eq!(counts(&pool).await, (0, 0));
@@ -385,7 +458,10 @@ async fn a_form_post_without_javascript_goes_back_to_the_room(pool: PgPool) {
     let res = post(&mut r.mech, r.session, &ct, body, true).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     assert_eq!(res.header("location"), Some(format!("/session/{}", r.session).as_str()));
-    let body = sqlx::query_scalar!("SELECT body FROM chat_messages WHERE photo_id IS NOT NULL").fetch_one(&pool).await.unwrap();
+    let body = sqlx::query_scalar!("SELECT body FROM chat_messages WHERE photo_id IS NOT NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(body, "", "a photo without a caption");
     assert_eq!(counts(&pool).await, (1, 1));
 }

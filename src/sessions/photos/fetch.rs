@@ -16,7 +16,13 @@ use uuid::Uuid;
 
 const NO_PHOTO: &str = "There is no such photo in a session of yours.";
 
-async fn serve(state: &AppState, user: &RequestUser, session_id: Uuid, photo_id: Uuid, size: Size) -> Response {
+async fn serve(
+    state: &AppState,
+    user: &RequestUser,
+    session_id: Uuid,
+    photo_id: Uuid,
+    size: Size,
+) -> Response {
     let Some(user) = &user.0 else { return AppError::Unauthenticated.into_response() };
     let is_admin = user.role == Role::Admin;
     let found = queries::image_for_viewer(&state.pool, session_id, photo_id, user.id, is_admin, size).await;

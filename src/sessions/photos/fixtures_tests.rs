@@ -12,7 +12,8 @@ pub const HEIC_HEADER: &[u8] = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\0\0";
 /// Text in the fixture's EXIF (its image description) that must not survive.
 pub const GPS_MARKER: &[u8] = b"TAKEN-AT-48.8584N-2.2945E";
 /// The fixture's GPS latitude, 48° 51' 30.30", as EXIF rationals (big-endian).
-pub const GPS_LATITUDE: [u8; 24] = [0, 0, 0, 48, 0, 0, 0, 1, 0, 0, 0, 51, 0, 0, 0, 1, 0, 0, 11, 214, 0, 0, 0, 100];
+pub const GPS_LATITUDE: [u8; 24] =
+    [0, 0, 0, 48, 0, 0, 0, 1, 0, 0, 0, 51, 0, 0, 0, 1, 0, 0, 11, 214, 0, 0, 0, 100];
 const GPS_LONGITUDE: [u8; 24] = [0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 17, 0, 0, 0, 1, 0, 0, 15, 50, 0, 0, 0, 100];
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -44,13 +45,17 @@ pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
 
 pub fn webp(w: u32, h: u32) -> Vec<u8> {
     let mut out = Vec::new();
-    WebPEncoder::new_lossless(&mut out).write_image(pixels(w, h).as_raw(), w, h, ExtendedColorType::Rgb8).unwrap();
+    WebPEncoder::new_lossless(&mut out)
+        .write_image(pixels(w, h).as_raw(), w, h, ExtendedColorType::Rgb8)
+        .unwrap();
     out
 }
 
 /// A real HEIC (HEVC-coded) photo, made with libheif's encoder.
 pub fn heic(w: u32, h: u32) -> Vec<u8> {
-    use libheif_rs::{Channel, ColorSpace, CompressionFormat, EncoderQuality, HeifContext, Image, LibHeif, RgbChroma};
+    use libheif_rs::{
+        Channel, ColorSpace, CompressionFormat, EncoderQuality, HeifContext, Image, LibHeif, RgbChroma,
+    };
     let lib = LibHeif::new();
     let mut image = Image::new(w, h, ColorSpace::Rgb(RgbChroma::Rgb)).unwrap();
     image.create_plane(Channel::Interleaved, w, h, 8).unwrap();
@@ -60,7 +65,8 @@ pub fn heic(w: u32, h: u32) -> Vec<u8> {
         let plane = planes.interleaved.unwrap();
         let row = w as usize * 3;
         for y in 0..h as usize {
-            plane.data[y * plane.stride..y * plane.stride + row].copy_from_slice(&source.as_raw()[y * row..(y + 1) * row]);
+            plane.data[y * plane.stride..y * plane.stride + row]
+                .copy_from_slice(&source.as_raw()[y * row..(y + 1) * row]);
         }
     }
     let mut context = HeifContext::new().unwrap();

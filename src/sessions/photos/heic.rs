@@ -17,7 +17,8 @@ pub fn decode(bytes: &[u8], max_edge: u32, max_bytes: u64) -> Result<DynamicImag
     if w == 0 || h == 0 || w > max_edge || h > max_edge || w as u64 * h as u64 * 3 > max_bytes {
         return Err(Refusal::TooManyPixels);
     }
-    let decoded = lib.decode(&handle, ColorSpace::Rgb(RgbChroma::Rgb), None).map_err(|_| Refusal::NotAPhoto)?;
+    let decoded =
+        lib.decode(&handle, ColorSpace::Rgb(RgbChroma::Rgb), None).map_err(|_| Refusal::NotAPhoto)?;
     let planes = decoded.planes();
     let plane = planes.interleaved.ok_or(Refusal::NotAPhoto)?;
     // The decoded size may differ from the header's after rotation or cropping.

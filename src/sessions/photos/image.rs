@@ -205,8 +205,12 @@ mod tests {
 
     #[test]
     fn every_format_becomes_a_jpeg_and_a_thumbnail() {
-        let formats =
-            [("png", fx::png(640, 480)), ("jpeg", fx::jpeg(640, 480)), ("webp", fx::webp(640, 480)), ("heic", fx::heic(640, 480))];
+        let formats = [
+            ("png", fx::png(640, 480)),
+            ("jpeg", fx::jpeg(640, 480)),
+            ("webp", fx::webp(640, 480)),
+            ("heic", fx::heic(640, 480)),
+        ];
         for (name, bytes) in formats {
             let p = process(&bytes).unwrap_or_else(|e| panic!("{name}: {e:?}"));
             assert_eq!((p.width, p.height), (640, 480), "{name}");
@@ -232,9 +236,8 @@ mod tests {
         let original = fx::jpeg_with_gps(64, 32);
         assert!(fx::contains(&original, b"Exif\0\0") && fx::contains(&original, fx::GPS_MARKER));
         // The fixture's EXIF is read by the decoder: orientation 6 (turn 90° clockwise).
-        let mut decoder = ImageReader::with_format(Cursor::new(&original[..]), ImageFormat::Jpeg)
-            .into_decoder()
-            .unwrap();
+        let mut decoder =
+            ImageReader::with_format(Cursor::new(&original[..]), ImageFormat::Jpeg).into_decoder().unwrap();
         assert_eq!(decoder.orientation().unwrap(), image::metadata::Orientation::Rotate90);
 
         let p = process(&original).unwrap();
@@ -266,7 +269,11 @@ mod tests {
         let mut noise = b"\x89PNG\r\n\x1a\n".to_vec();
         noise.extend(std::iter::repeat_n(0x5a, 500));
         assert_eq!(process(&noise).unwrap_err(), Refusal::NotAPhoto);
-        assert_eq!(process(fx::HEIC_HEADER).unwrap_err(), Refusal::NotAPhoto, "a HEIC header and nothing else");
+        assert_eq!(
+            process(fx::HEIC_HEADER).unwrap_err(),
+            Refusal::NotAPhoto,
+            "a HEIC header and nothing else"
+        );
         // 20000 × 20000 pixels in a couple of megabytes: refused before decoding.
         let bomb = fx::png_bomb(20_000, 20_000);
         assert!(bomb.len() < super::super::MAX_PHOTO_BYTES, "{} bytes", bomb.len());
@@ -275,7 +282,10 @@ mod tests {
         // make one over 8192 pixels wide, so the limits are made small here).
         let heic = fx::heic(200, 100);
         assert_eq!(super::super::heic::decode(&heic, 199, MAX_ALLOC).unwrap_err(), Refusal::TooManyPixels);
-        assert_eq!(super::super::heic::decode(&heic, 200, 200 * 100 * 3 - 1).unwrap_err(), Refusal::TooManyPixels);
+        assert_eq!(
+            super::super::heic::decode(&heic, 200, 200 * 100 * 3 - 1).unwrap_err(),
+            Refusal::TooManyPixels
+        );
         assert!(super::super::heic::decode(&heic, 200, 200 * 100 * 3).is_ok());
         // Within the edge limit, but more memory than allowed (8000 × 8000 RGBA, 16 bits).
         assert_eq!(process(&fx::png_header_only(8000, 8000, 6, 16)).unwrap_err(), Refusal::TooManyPixels);

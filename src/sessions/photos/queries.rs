@@ -48,7 +48,11 @@ pub struct NewPhoto<'a> {
 /// Records the photo and its chat message in one transaction, starting the
 /// session with its first message (as `room::send_chat` does), and tells both
 /// participants' live rooms. Returns the message's id.
-pub async fn insert_photo_message(pool: &PgPool, new: &NewPhoto<'_>, placement: &Placement) -> Result<i64, AppError> {
+pub async fn insert_photo_message(
+    pool: &PgPool,
+    new: &NewPhoto<'_>,
+    placement: &Placement,
+) -> Result<i64, AppError> {
     let mut tx = pool.begin().await?;
     let session = sqlx::query!(
         r#"SELECT status AS "status: SessionStatus", order_id FROM sessions
@@ -96,9 +100,12 @@ pub async fn insert_photo_message(pool: &PgPool, new: &NewPhoto<'_>, placement: 
     .await?;
     if session.status == SessionStatus::Accepted {
         // The first message starts the session.
-        sqlx::query!("UPDATE sessions SET status = 'active', started_at = now() WHERE id = $1", new.session_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE sessions SET status = 'active', started_at = now() WHERE id = $1",
+            new.session_id
+        )
+        .execute(&mut *tx)
+        .await?;
         let signal = Signal::SessionChanged { session_id: new.session_id, order_id: session.order_id };
         notify(&mut *tx, &signal).await?;
     }

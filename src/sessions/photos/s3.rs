@@ -3,7 +3,7 @@
 //! Version 4 by hand over `reqwest` (sha2 and hmac are already here), so any
 //! S3-compatible service works: AWS, MinIO, Ceph, Garage, R2.
 
-use super::store::{Placement, PhotoStore, Size};
+use super::store::{PhotoStore, Placement, Size};
 use crate::config::S3Settings;
 use crate::error::AppError;
 use hmac::{Hmac, Mac};
@@ -66,7 +66,8 @@ pub fn authorization(
     let canonical_request =
         format!("{method}\n{canonical_uri}\n\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
     let scope = format!("{date}/{}/s3/aws4_request", settings.region);
-    let to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()));
+    let to_sign =
+        format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()));
     let key = hmac(format!("AWS4{}", settings.secret_access_key).as_bytes(), date);
     let key = hmac(&key, &settings.region);
     let key = hmac(&key, "s3");
@@ -89,7 +90,12 @@ impl S3Store {
     }
 
     /// Sends one signed request for `key` (or for the bucket itself when `key` is empty).
-    async fn send(&self, method: reqwest::Method, key: &str, body: Vec<u8>) -> Result<reqwest::Response, AppError> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, AppError> {
         let s = &self.settings;
         let host = s.endpoint.split_once("://").map(|(_, rest)| rest).unwrap_or(&s.endpoint);
         let host = host.split('/').next().unwrap_or(host).to_string();
@@ -100,7 +106,8 @@ impl S3Store {
         }
         let payload_hash = sha256_hex(&body);
         let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-        let headers = [("host", host.as_str()), ("x-amz-content-sha256", &payload_hash), ("x-amz-date", &amz_date)];
+        let headers =
+            [("host", host.as_str()), ("x-amz-content-sha256", &payload_hash), ("x-amz-date", &amz_date)];
         let auth = authorization(s, method.as_str(), &uri, &headers, &payload_hash, &amz_date);
         let mut req = http()
             .request(method, format!("{}{uri}", s.endpoint))
@@ -118,7 +125,10 @@ impl S3Store {
         if !res.status().is_success() {
             let status = res.status();
             let text = res.text().await.unwrap_or_default();
-            return Err(unavailable("PUT refused", format!("{status}: {}", text.chars().take(300).collect::<String>())));
+            return Err(unavailable(
+                "PUT refused",
+                format!("{status}: {}", text.chars().take(300).collect::<String>()),
+            ));
         }
         Ok(())
     }
@@ -143,7 +153,13 @@ fn object_key(key: &str, size: Size) -> String {
 
 #[async_trait::async_trait]
 impl PhotoStore for S3Store {
-    async fn put(&self, session_id: Uuid, photo_id: Uuid, full: Vec<u8>, thumb: Vec<u8>) -> Result<Placement, AppError> {
+    async fn put(
+        &self,
+        session_id: Uuid,
+        photo_id: Uuid,
+        full: Vec<u8>,
+        thumb: Vec<u8>,
+    ) -> Result<Placement, AppError> {
         let key = format!("session-photos/{session_id}/{photo_id}");
         self.put_object(&object_key(&key, Size::Full), full).await?;
         if let Err(e) = self.put_object(&object_key(&key, Size::Thumb), thumb).await {

@@ -29,7 +29,13 @@ pub enum Placement {
 #[async_trait::async_trait]
 pub trait PhotoStore: Send + Sync {
     /// Keeps the two images of a new photo.
-    async fn put(&self, session_id: Uuid, photo_id: Uuid, full: Vec<u8>, thumb: Vec<u8>) -> Result<Placement, AppError>;
+    async fn put(
+        &self,
+        session_id: Uuid,
+        photo_id: Uuid,
+        full: Vec<u8>,
+        thumb: Vec<u8>,
+    ) -> Result<Placement, AppError>;
     /// Reads back an image kept outside the database (`None`: it is not there).
     async fn get(&self, key: &str, size: Size) -> Result<Option<Vec<u8>>, AppError>;
     /// Removes what `put` kept, when the photo's row could not be written.
@@ -42,7 +48,13 @@ pub struct PostgresStore;
 
 #[async_trait::async_trait]
 impl PhotoStore for PostgresStore {
-    async fn put(&self, _session: Uuid, _photo: Uuid, full: Vec<u8>, thumb: Vec<u8>) -> Result<Placement, AppError> {
+    async fn put(
+        &self,
+        _session: Uuid,
+        _photo: Uuid,
+        full: Vec<u8>,
+        thumb: Vec<u8>,
+    ) -> Result<Placement, AppError> {
         Ok(Placement::Inline { full, thumb })
     }
 

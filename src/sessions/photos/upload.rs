@@ -102,7 +102,9 @@ async fn read_photo(mut field: Field<'_>) -> Result<Vec<u8>, Refused> {
 async fn read_form(state: &AppState, req: Request) -> Result<Form, Refused> {
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !content_type.to_ascii_lowercase().starts_with("multipart/form-data") {
-        return Err(unsupported("Send the photo as a file upload (multipart/form-data, in the field \"photo\")."));
+        return Err(unsupported(
+            "Send the photo as a file upload (multipart/form-data, in the field \"photo\").",
+        ));
     }
     let mut multipart = Multipart::from_request(req, state)
         .await
@@ -146,11 +148,18 @@ async fn process(bytes: Vec<u8>) -> Result<photo_image::Processed, Refused> {
 }
 
 /// The upload, from the logged-in user to the recorded message: (message, photo).
-async fn accept(state: &AppState, user: Uuid, session_id: Uuid, req: Request) -> Result<(i64, Uuid), Refused> {
+async fn accept(
+    state: &AppState,
+    user: Uuid,
+    session_id: Uuid,
+    req: Request,
+) -> Result<(i64, Uuid), Refused> {
     queries::check_can_post(&state.pool, session_id, user).await?;
     let form = read_form(state, req).await?;
     let caption = form.caption.trim();
-    if let Some(problem) = crate::validate::text_problem(caption, 0, crate::sessions::CHAT_MAX_CHARS, "the caption") {
+    if let Some(problem) =
+        crate::validate::text_problem(caption, 0, crate::sessions::CHAT_MAX_CHARS, "the caption")
+    {
         return Err(AppError::field("caption", problem).into());
     }
     let Some((declared, bytes)) = form.photo.filter(|(_, b)| !b.is_empty()) else {
@@ -190,7 +199,9 @@ pub async fn upload(
     req: Request,
 ) -> Response {
     let html = wants_html(req.headers());
-    let Some(user) = user.0 else { return Refused::from(AppError::Unauthenticated).respond(html, session_id) };
+    let Some(user) = user.0 else {
+        return Refused::from(AppError::Unauthenticated).respond(html, session_id);
+    };
     match accept(&state, user.id, session_id, req).await {
         Ok(_) if html => Redirect::to(&format!("/session/{session_id}")).into_response(),
         Ok((message_id, photo_id)) => (
