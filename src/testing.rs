@@ -48,6 +48,7 @@ pub fn test_config() -> Config {
         routing_require_payouts: false,
         payout_interval_hours: 0,
         call: crate::config::CallConfig::default(),
+        photo_storage: crate::config::PhotoStorage::Postgres,
     }
 }
 

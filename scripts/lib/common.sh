@@ -126,6 +126,8 @@ ensure_rust() {
       rustup override set "$DEBIAN_TC" --path "$ROOT" >/dev/null
     fi
   fi
+  # The server decodes HEIC photos with the system's libheif (sessions/photos/heic.rs).
+  apt_install pkg-config libheif-dev
   export RUSTUP_TOOLCHAIN="$RUST_TC"
 }
 

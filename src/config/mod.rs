@@ -10,6 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod photo_storage;
+pub use photo_storage::{PhotoStorage, S3Settings};
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error in {var}: {message}")]
 pub struct ConfigError {
@@ -77,6 +80,8 @@ pub struct Config {
     pub payout_interval_hours: i64,
     /// The session room: ICE servers (STUN, TURN) and the clock.
     pub call: CallConfig,
+    /// Where chat photos are kept (`PHOTO_STORE`).
+    pub photo_storage: PhotoStorage,
 }
 
 /// Stands in for a secret in `Debug` output.
@@ -120,6 +125,7 @@ impl std::fmt::Debug for Config {
             .field("routing_require_payouts", &self.routing_require_payouts)
             .field("payout_interval_hours", &self.payout_interval_hours)
             .field("call", &self.call)
+            .field("photo_storage", &self.photo_storage)
             .finish()
     }
 }
@@ -365,6 +371,7 @@ impl Config {
             routing_require_payouts,
             payout_interval_hours,
             call: CallConfig::from_env()?,
+            photo_storage: photo_storage::from_env()?,
         })
     }
 
@@ -431,6 +438,13 @@ mod tests {
         c.stripe_secret_key = Some("sk_live_stripe-key-789".into());
         c.stripe_webhook_secret = "whsec_webhook-secret-000".into();
         c.bootstrap_admin = Some(("admin@example.com".into(), "bootstrap-password-111".into()));
+        c.photo_storage = PhotoStorage::S3(S3Settings {
+            endpoint: "http://127.0.0.1:9000".into(),
+            bucket: "photos".into(),
+            region: "us-east-1".into(),
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "s3-secret-222".into(),
+        });
         let printed = format!("{c:?} {c:#?}");
         for secret in [
             "db-password-123",
@@ -438,6 +452,7 @@ mod tests {
             "stripe-key-789",
             "webhook-secret-000",
             "bootstrap-password-111",
+            "s3-secret-222",
         ] {
             assert!(!printed.contains(secret), "{secret} printed: {printed}");
         }

@@ -5,7 +5,7 @@
 //!
 //! Outcomes: `ok` a 2xx answer, `see` a redirect elsewhere than the log-in page,
 //! `login` a redirect to the log-in page, or an exact status (`400`, `401`,
-//! `403`, `404`, `409`). Every answer that is not `ok`/`see` must leave every
+//! `403`, `404`, `409`, `415`). Every answer that is not `ok`/`see` must leave every
 //! application table unchanged.
 //!
 //! Calls run in table order, and within a row from left to right, so a row can
@@ -231,6 +231,14 @@ pub(super) const TABLE: &[Case] = &[
                                                                                          "401   ok    404   ok    404   404   404   404   404"),
     plain(Kind::Get, "/api/session/{session_id}/call/ice", "/api/session/{session_live}/call/ice", &[],
                                                                                          "401   ok    404   ok    404   404   404   404   404"),
+    // Chat photos: the participants post (a form that is not a file upload: 415) and
+    // fetch; the admin fetches too.
+    plain(Kind::Post, "/api/session/{session_id}/photos", "/api/session/{session_live}/photos", &[],
+                                                                                         "401   415   404   415   404   404   404   404   404"),
+    plain(Kind::Get, "/api/session/{session_id}/photos/{photo_id}", "/api/session/{session_live}/photos/{photo_live}", &[],
+                                                                                         "401   ok    404   ok    404   404   404   404   ok"),
+    plain(Kind::Get, "/api/session/{session_id}/photos/{photo_id}/thumb", "/api/session/{session_live}/photos/{photo_live}/thumb", &[],
+                                                                                         "401   ok    404   ok    404   404   404   404   ok"),
     plain(Kind::Get, "/workshop/earnings.csv", "/workshop/earnings.csv", &[],           "401   403   403   403   403   403   ok    ok    403"),
     // The sandbox's hosted pages stand in for Stripe's: the unguessable id in the
     // link is the credential, as it is at Stripe.

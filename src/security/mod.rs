@@ -160,6 +160,10 @@ impl World {
             vars.insert(if name == "live" { "order_live" } else { "order_end" }, order.to_string());
             vars.insert(if name == "live" { "session_live" } else { "session_end" }, session.to_string());
         }
+        // A photo in the live session's chat.
+        let live: Uuid = vars["session_live"].parse().unwrap();
+        let photo = crate::sessions::photos::fixtures_tests::stored_photo(pool, live, cust).await;
+        vars.insert("photo_live", photo.to_string());
         let (order, session) =
             completed_session_for(&app, cust, mech_a, RoutingType::WorkshopOnly, Some(a)).await;
         vars.insert("order_done", order.to_string());

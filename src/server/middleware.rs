@@ -176,19 +176,18 @@ pub async fn server_fn_status(req: Request, next: Next) -> Response {
 }
 
 /// Refuses a body announced as larger than the limit before reading it, with
-/// the app's own error (a message the page can show), rather than the bare
-/// 413 of the limit layer behind it, which still stops bodies of unknown length.
+/// the app's own error (a message the page can show), and stops a body of
+/// unknown length at the limit. The limit is the app's usual one, or a photo's
+/// on the photo upload route (`super::body_limit`).
 pub async fn body_size_limit(req: Request, next: Next) -> Response {
+    let (limit, too_large) = super::body_limit(req.method().as_str(), req.uri().path());
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if announced.is_some_and(|n| n > super::MAX_BODY_BYTES as u64) {
-        let err = AppError::PayloadTooLarge(format!(
-            "The request is too large: at most {} KB can be sent at once.",
-            super::MAX_BODY_BYTES / 1024
-        ));
+    if announced.is_some_and(|n| n > limit as u64) {
+        let err = AppError::PayloadTooLarge(too_large);
         // A server function's caller reads errors in the server functions' encoding.
         return if crate::auth::guard::server_fn_paths().contains(req.uri().path()) {
             crate::auth::guard::server_fn_error_response(err)
@@ -196,7 +195,7 @@ pub async fn body_size_limit(req: Request, next: Next) -> Response {
             err.into_response()
         };
     }
-    next.run(req).await
+    next.run(req.map(|body| Body::new(http_body_util::Limited::new(body, limit)))).await
 }
 
 /// Long-lived caching for the content-hashed files under `/pkg`.

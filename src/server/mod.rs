@@ -13,7 +13,6 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
 use std::sync::Arc;
 use std::time::Duration;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
@@ -21,8 +20,21 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
-/// Largest request body accepted anywhere (forms, JSON, webhooks).
+/// Largest request body accepted anywhere (forms, JSON, webhooks), but photo uploads.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The largest body a request may have, and the sentence for one larger: a
+/// photo upload may carry a photo, everything else the usual limit.
+pub fn body_limit(method: &str, path: &str) -> (usize, String) {
+    if crate::sessions::photos::is_upload(method, path) {
+        (crate::sessions::photos::MAX_UPLOAD_BODY_BYTES, crate::sessions::photos::TOO_LARGE.into())
+    } else {
+        (
+            MAX_BODY_BYTES,
+            format!("The request is too large: at most {} KB can be sent at once.", MAX_BODY_BYTES / 1024),
+        )
+    }
+}
 
 /// Per-request context for pages and server functions: a fresh CSP nonce, and the
 /// Content-Security-Policy header that allows exactly that nonce.
@@ -107,7 +119,6 @@ pub fn router(state: AppState) -> Router {
                 .on_response(middleware::log_response),
         )
         .layer(SetRequestIdLayer::new(middleware::REQUEST_ID.clone(), middleware::MakeRequestUuid))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(middleware::body_size_limit))
 }
 
@@ -140,6 +151,25 @@ pub fn plain_routes(sandbox: bool) -> Vec<PlainRoute> {
         route("GET", "/api/live/offers", Access::Session, get(crate::offers::live::offers)),
         route("GET", "/api/live/order/{order_id}", Access::Session, get(crate::booking::live::order)),
         route("GET", "/api/live/session/{session_id}", Access::Session, get(crate::sessions::live::session)),
+        route(
+            "POST",
+            "/api/session/{session_id}/photos",
+            Access::Session,
+            post(crate::sessions::photos::upload::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::sessions::photos::MAX_UPLOAD_BODY_BYTES)),
+        ),
+        route(
+            "GET",
+            "/api/session/{session_id}/photos/{photo_id}",
+            Access::Session,
+            get(crate::sessions::photos::fetch::photo),
+        ),
+        route(
+            "GET",
+            "/api/session/{session_id}/photos/{photo_id}/thumb",
+            Access::Session,
+            get(crate::sessions::photos::fetch::thumb),
+        ),
         route(
             "GET",
             "/api/live/session/{session_id}/call",

@@ -7,6 +7,7 @@ pub mod call;
 pub mod clock;
 pub mod clock_view;
 pub mod pages;
+pub mod photos;
 
 #[cfg(feature = "ssr")]
 pub mod live;
@@ -28,6 +29,8 @@ pub struct ChatLine {
     pub sender_name: String,
     pub body: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// A photo sent with the message (the body is then its caption, maybe empty).
+    pub photo_id: Option<Uuid>,
 }
 
 /// Everything the session room shows; the same for both participants, with

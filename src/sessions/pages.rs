@@ -3,6 +3,7 @@
 //! list of their sessions.
 
 use super::api::{get_session_room, EndSession, RateSession, SendChat};
+use super::photos::view::{ChatPhoto, PhotoAttachForm};
 use super::{SessionRoom, SessionStatus};
 use crate::auth::CurrentUser;
 use crate::ui::gate::RequireLogin;
@@ -102,6 +103,7 @@ fn RoomView(first: SessionRoom, live: ReadSignal<Option<SessionRoom>>) -> impl I
     let sid = r.session_id.to_string();
     let (sid_end, sid_rate) = (sid.clone(), sid.clone());
     let viewer_is_mechanic = r.viewer_is_mechanic;
+    let room_id = r.session_id;
     let other = if viewer_is_mechanic { r.customer_name.clone() } else { r.mechanic_name.clone() };
     let with_whom = match (&r.workshop_name, viewer_is_mechanic) {
         (Some(w), false) => format!("{} of {w}", r.mechanic_name),
@@ -137,6 +139,7 @@ fn RoomView(first: SessionRoom, live: ReadSignal<Option<SessionRoom>>) -> impl I
                         messages.into_iter().map(|m| view! {
                             <li class="chat-line" data-sender=m.sender_name.clone()>
                                 <span class="chat-meta">{m.sender_name.clone()} " · " {m.created_at.format("%H:%M").to_string()}</span>
+                                {m.photo_id.map(|p| view! { <ChatPhoto session_id=room_id photo_id=p sender=m.sender_name.clone() caption=m.body.clone() /> })}
                                 <span class="chat-body">{m.body.clone()}</span>
                             </li>
                         }).collect_view().into_any()
@@ -146,6 +149,7 @@ fn RoomView(first: SessionRoom, live: ReadSignal<Option<SessionRoom>>) -> impl I
             <Show when=open>
                 <ChatForm action=send form_ref=chat_form session_id=sid.clone() />
                 <FormError error=send_error />
+                <PhotoAttachForm session_id=room_id />
             </Show>
         </section>
         <Show when=move || open() && viewer_is_mechanic>

@@ -58,7 +58,7 @@ pub async fn load_room(pool: &PgPool, session_id: Uuid, viewer: Uuid) -> Result<
     .await?
     .ok_or_else(|| AppError::not_found("There is no session of yours with that reference."))?;
     let messages = sqlx::query_as::<_, ChatLine>(
-        "SELECT c.id, c.sender_id, u.name AS sender_name, c.body, c.created_at
+        "SELECT c.id, c.sender_id, u.name AS sender_name, c.body, c.created_at, c.photo_id
            FROM chat_messages c JOIN users u ON u.id = c.sender_id
           WHERE c.session_id = $1 ORDER BY c.id DESC LIMIT 500",
     )
