@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod pages;
+pub mod report;
 
 #[cfg(feature = "ssr")]
 pub mod live;
@@ -47,6 +48,8 @@ pub struct SessionRoom {
     pub rating: Option<i16>,
     pub rating_comment: Option<String>,
     pub messages: Vec<ChatLine>,
+    /// The mechanic's written diagnosis, once saved.
+    pub report: Option<report::Report>,
 }
 
 /// One of the mechanic's sessions on their dashboard.
