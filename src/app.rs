@@ -14,6 +14,8 @@ use crate::mechanics::pages::MechanicApplyPage;
 use crate::offers::dashboard::MechanicDashboardPage;
 use crate::payouts::pages::{AdminOrdersPage, AdminPayoutsPage, AdminReconciliationPage, PayoutSetupPage};
 use crate::sessions::pages::SessionRoomPage;
+use crate::sessions::report::print::ReportPrintPage;
+use crate::sessions::report::share::SharedReportPage;
 use crate::workshops::invites::pages::InvitePage;
 use crate::workshops::pages::{WorkshopDashboardPage, WorkshopSignUpPage};
 use leptos::prelude::*;
@@ -95,6 +97,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/checkout/return") view=CheckoutReturnPage ssr=SsrMode::Async />
                         <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async />
                         <Route path=path!("/session/:id") view=SessionRoomPage ssr=SsrMode::Async />
+                        <Route path=path!("/session/:id/report") view=ReportPrintPage ssr=SsrMode::Async />
+                        <Route path=path!("/report/:token") view=SharedReportPage ssr=SsrMode::Async />
                         <Route path=path!("/admin/requests") view=AdminRequestsPage ssr=SsrMode::Async />
                         <Route path=path!("/admin/revenue") view=AdminRevenuePage ssr=SsrMode::Async />
                         <Route path=path!("/admin/payouts") view=AdminPayoutsPage ssr=SsrMode::Async />

@@ -542,8 +542,27 @@ pub mod fixtures {
             crate::offers::accept::accept(pool, m, request, created + chrono::Duration::seconds(120), policy)
                 .await
                 .unwrap();
-        crate::sessions::room::end_session(pool, session, m).await.unwrap();
+        write_report(pool, session, m).await;
+        crate::sessions::room::end_session(pool, session, m, super::ORIGIN).await.unwrap();
         session
+    }
+
+    /// The mechanic's diagnosis report of a session (ending a session needs one).
+    pub async fn write_report(pool: &PgPool, session: Uuid, m: Uuid) {
+        use crate::sessions::report::{Repair, ReportDraft, SafeToDrive, Urgency};
+        let draft = ReportDraft {
+            summary: "Worn front left wheel bearing.".into(),
+            likely_causes: "Age and mileage.".into(),
+            safe_to_drive: SafeToDrive::WithCare,
+            follow_ups: String::new(),
+            repairs: vec![Repair {
+                description: "Replace the front left wheel bearing".into(),
+                urgency: Urgency::Soon,
+                cost_min_cents: 18000,
+                cost_max_cents: 26000,
+            }],
+        };
+        crate::sessions::report::store::save(pool, session, m, &draft).await.unwrap();
     }
 
     /// Makes a paid order's payment exist at the sandbox gateway too (so that it

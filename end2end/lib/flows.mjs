@@ -54,3 +54,41 @@ export async function setOnline(mechanic, online) {
     await mechanic.locator('#online-state', { hasText: want }).waitFor();
   }
 }
+
+/**
+ * In the session room, the mechanic writes the diagnosis report and saves it
+ * (ending a session needs one).
+ */
+export async function writeReport(
+  mechanic,
+  {
+    summary = 'Worn front brake pads; the discs are fine.',
+    safe = 'with_care',
+    repairs = [{ description: 'Replace the front brake pads', urgency: 'soon', min: '120', max: '180.50' }],
+  } = {},
+) {
+  await mechanic.locator('#report-form').waitFor();
+  await mechanic.fill('#report-summary', summary);
+  await mechanic.check(`#safe-${safe}`);
+  for (const [i, r] of repairs.entries()) {
+    await mechanic.fill(`#repair-${i}-description`, r.description);
+    await mechanic.selectOption(`#repair-${i}-urgency`, r.urgency);
+    await mechanic.fill(`#repair-${i}-cost_min`, r.min);
+    await mechanic.fill(`#repair-${i}-cost_max`, r.max ?? '');
+  }
+  await mechanic.click('#report-form button[type=submit]');
+  await mechanic.locator('#report-saved').waitFor();
+}
+
+/** The fields of a complete report, for tests that call the server functions directly. */
+export function reportFields(sessionId) {
+  return {
+    session_id: sessionId,
+    summary: 'Worn front brake pads; the discs are fine.',
+    safe_to_drive: 'with_care',
+    'repairs[0][description]': 'Replace the front brake pads',
+    'repairs[0][urgency]': 'soon',
+    'repairs[0][cost_min]': '120',
+    'repairs[0][cost_max]': '180.50',
+  };
+}

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BASE_URL, launchBrowser, openPage, screenshot, startServer, visit } from '../lib/harness.mjs';
-import { acceptOffer, bookAndPay, logIn, setOnline } from '../lib/flows.mjs';
+import { acceptOffer, bookAndPay, logIn, setOnline, writeReport } from '../lib/flows.mjs';
 
 let server;
 let browser;
@@ -23,6 +23,7 @@ function dollars(text) {
 }
 
 async function endSession(mechanic) {
+  await writeReport(mechanic);
   await mechanic.click('#end-form button[type=submit]');
   await mechanic.locator('#session-status', { hasText: 'Completed' }).waitFor();
 }

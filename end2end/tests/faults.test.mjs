@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { BASE_URL, runServerCommand } from '../lib/harness.mjs';
 import { Client, DB, assertConsistent, eventually, healthy, startApp } from '../lib/processes.mjs';
+import { reportFields } from '../lib/flows.mjs';
 
 test('SIGKILL mid-fulfilment, mid-accept, mid-completion and mid-payout loses and duplicates nothing', async () => {
   assert.ok(DB, 'FAULTS_DATABASE_URL is not set (run the tests through scripts/test)');
@@ -71,6 +72,7 @@ test('SIGKILL mid-fulfilment, mid-accept, mid-completion and mid-payout loses an
 
   // 3. Killed while completing the session: it is still open afterwards, and
   //    completing it again splits the revenue once.
+  await ivy.ok('/api/session/report/save', reportFields(sessionId));
   ivy.hanging('/api/session/end', { session_id: sessionId });
   await app.reachedFault('complete.before_commit');
   await app.kill();

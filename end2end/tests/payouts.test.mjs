@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BASE_URL, launchBrowser, openPage, screenshot, startServer, visit } from '../lib/harness.mjs';
-import { acceptOffer, bookAndPay, logIn, setOnline } from '../lib/flows.mjs';
+import { acceptOffer, bookAndPay, logIn, setOnline, writeReport } from '../lib/flows.mjs';
 
 let server;
 let browser;
@@ -26,6 +26,7 @@ function cents(text) {
 async function serveOne(customer, sam, harborId, problem) {
   const orderUrl = await bookAndPay(customer, { workshopId: harborId, routing: 'workshop_only', problem });
   await acceptOffer(sam, problem);
+  await writeReport(sam);
   await sam.click('#end-form button[type=submit]');
   await sam.locator('#session-status', { hasText: 'Completed' }).waitFor();
   await visit(sam, '/mechanic');

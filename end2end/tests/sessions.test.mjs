@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BASE_URL, launchBrowser, openPage, screenshot, startServer, visit } from '../lib/harness.mjs';
-import { setOnline } from '../lib/flows.mjs';
+import { setOnline, writeReport } from '../lib/flows.mjs';
 
 let server;
 let browser;
@@ -87,7 +87,11 @@ test('offer appears live, is accepted, chatted about, ended, rated, and the dire
   await customer.locator('#chat-log', { hasText: 'alternator regulator' }).waitFor({ timeout: 20000 });
   await screenshot(customer, 'session-room');
 
-  // The mechanic ends it; the customer is asked for a rating, live.
+  // The mechanic writes the report and ends it; the customer is asked for a rating, live.
+  await writeReport(mechanic, {
+    summary: 'The alternator regulator is failing.',
+    repairs: [{ description: 'Replace the alternator', urgency: 'now', min: '350', max: '520' }],
+  });
   await mechanic.click('#end-form button[type=submit]');
   await mechanic.locator('#session-status', { hasText: 'Completed' }).waitFor();
   await customer.locator('#rate-form').waitFor({ timeout: 20000 });

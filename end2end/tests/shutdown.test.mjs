@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BASE_URL, runServerCommand } from '../lib/harness.mjs';
 import { Client, DB, assertConsistent, eventually, healthy, startApp } from '../lib/processes.mjs';
+import { reportFields } from '../lib/flows.mjs';
 
 const PAUSE_MS = 2500;
 
@@ -63,6 +64,7 @@ test('SIGTERM during an accept and during a payout run: both finish, nothing is 
   const room = await ivy.ok('/api/session/room', { session_id: sessionId });
   assert.equal(room.session_id, sessionId);
   assert.equal((await ivy.call('/api/mechanic/accept', { request_id: offer.request_id })).status, 409, 'taken once');
+  await ivy.ok('/api/session/report/save', reportFields(sessionId));
   await ivy.ok('/api/session/end', { session_id: sessionId });
 
   const setup = await ivy.ok('/api/payouts/setup');

@@ -1,7 +1,7 @@
 //! The booking page, "my sessions", and the page customers return to after paying.
 
 use super::api::{get_booking_options, my_orders, StartCheckout};
-use super::{BookingOptions, CustomerOrder, OrderStatus};
+use super::{BookingOptions, CustomerOrder, CustomerState, OrderStatus};
 use crate::auth::pages::{hard_navigate, RoleGate};
 use crate::auth::Role;
 use crate::dispatch::RoutingType;
@@ -239,6 +239,9 @@ fn OrderCard(o: CustomerOrder) -> impl IntoView {
                 {continue_url.map(|url| view! { <a class="button primary small" href=url>"Continue to payment"</a> })}
                 {(o.status != OrderStatus::AwaitingPayment).then(|| view! {
                     <a class="button small" href=format!("/orders/{}", o.order_id)>"Follow it"</a>
+                })}
+                {o.session_id.filter(|_| state == CustomerState::Completed).map(|sid| view! {
+                    <a class="button small" href=format!("/session/{sid}/report") data-role="report-link">"Report"</a>
                 })}
             </p>
         </article>

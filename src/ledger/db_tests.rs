@@ -95,11 +95,14 @@ async fn completing_twice_or_concurrently_still_writes_one_entry(pool: PgPool) {
     let customer = create_user(&pool, "c@example.com", Role::Customer).await;
     let (_, r) = paid_hundred(&pool, customer, RoutingType::WorkshopOnly, Some(a)).await;
     let session = crate::offers::accept::accept(&pool, a1, r, Utc::now(), &policy()).await.unwrap();
+    crate::testing::fixtures::write_report(&pool, session, a1).await;
 
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let pool = pool.clone();
-        tasks.push(tokio::spawn(async move { crate::sessions::room::end_session(&pool, session, a1).await }));
+        tasks.push(tokio::spawn(async move {
+            crate::sessions::room::end_session(&pool, session, a1, crate::testing::ORIGIN).await
+        }));
     }
     let mut ok = 0;
     for t in tasks {
@@ -109,7 +112,7 @@ async fn completing_twice_or_concurrently_still_writes_one_entry(pool: PgPool) {
         }
     }
     assert_eq!(ok, 1);
-    assert!(crate::sessions::room::end_session(&pool, session, a1).await.is_err());
+    assert!(crate::sessions::room::end_session(&pool, session, a1, crate::testing::ORIGIN).await.is_err());
     assert_eq!(entries_for(&pool, session).await, 1);
     // Posting again directly (a retry after a crash) writes nothing either.
     let mut tx = pool.begin().await.unwrap();

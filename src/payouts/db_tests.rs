@@ -700,6 +700,7 @@ async fn a_refund_racing_with_the_completion_still_reverses_every_share(pool: Pg
     sandbox_payment(&pool, order).await;
     let policy = crate::offers::store::RoutingSettings::from_config(&app.state.config).policy;
     let session = crate::offers::accept::accept(&pool, m, request, Utc::now(), &policy).await.unwrap();
+    crate::testing::fixtures::write_report(&pool, session, m).await;
     // The session completes while the gateway is making the refund.
     let hook_pool = pool.clone();
     app.state.payments = std::sync::Arc::new(HookedGateway {
@@ -708,7 +709,7 @@ async fn a_refund_racing_with_the_completion_still_reverses_every_share(pool: Pg
         after_refund: Box::new(move |_| {
             let pool = hook_pool.clone();
             Box::pin(async move {
-                crate::sessions::room::end_session(&pool, session, m).await.unwrap();
+                crate::sessions::room::end_session(&pool, session, m, crate::testing::ORIGIN).await.unwrap();
                 false
             })
         }),

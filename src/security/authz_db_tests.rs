@@ -95,6 +95,17 @@ const MECHANIC_FORM: &[(&str, &str)] = &[
     ("years_experience", "4"),
     ("certifications", "ASE"),
 ];
+const REPORT_FORM: &[(&str, &str)] = &[
+    ("session_id", "{session_live}"),
+    ("summary", "Worn front brake pads."),
+    ("likely_causes", "Mileage."),
+    ("safe_to_drive", "with_care"),
+    ("follow_ups", "Check the discs at the next service."),
+    ("repairs[0][description]", "Replace the front brake pads"),
+    ("repairs[0][urgency]", "soon"),
+    ("repairs[0][cost_min]", "$120"),
+    ("repairs[0][cost_max]", "180.50"),
+];
 const INVITE_FORM: &[(&str, &str)] = &[
     ("token", "{fresh_token}"),
     ("name", "Invited Mechanic"),
@@ -148,6 +159,11 @@ pub(super) const TABLE: &[Case] = &[
     // A session belongs to its customer and its mechanic.
     call("/api/session/room", &[("session_id", "{session_live}")],                      "401   ok    404   ok    404   404   404   404   404"),
     call("/api/session/chat", &[("session_id", "{session_live}"), ("body", "Hello")],   "401   ok    404   ok    404   404   404   404   404"),
+    call("/api/session/report/save", REPORT_FORM,                                       "401   403   403   ok    404   404   403   403   403"),
+    call("/api/session/report", &[("session_id", "{session_done}")],                    "401   ok    404   ok    404   404   404   404   ok"),
+    call("/api/session/report/share", &[("session_id", "{session_done}")],              "401   ok    404   403   403   403   403   403   403"),
+    call("/api/session/report/share/revoke", &[("share_id", "{share_revoke}")],         "401   ok    404   403   403   403   403   403   403"),
+    call("/api/public/report", &[("token", "{share_token}")],                           "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     call("/api/session/end", &[("session_id", "{session_end}")],                        "401   403   403   ok    404   404   403   403   403"),
     call("/api/session/start-clock", &[("session_id", "{session_live}")],               "401   403   403   ok    404   404   403   403   403"),
     call("/api/session/rate", &[("session_id", "{session_done}"), ("rating", "5"),
@@ -199,6 +215,8 @@ pub(super) const TABLE: &[Case] = &[
     page("/checkout/return", "/checkout/return?order={order_live}",                     "login ok    404   403   403   403   403   403   403"),
     page("/orders/{id}", "/orders/{order_live}",                                        "login ok    404   403   403   403   403   403   403"),
     page("/session/{id}", "/session/{session_live}",                                    "login ok    404   ok    404   404   404   404   404"),
+    page("/session/{id}/report", "/session/{session_done}/report",                      "login ok    404   ok    404   404   404   404   ok"),
+    page("/report/{token}", "/report/{share_token}",                                    "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     page("/mechanic", "/mechanic",                                                      "login 403   403   ok    ok    ok    403   403   403"),
     page("/mechanic/earnings", "/mechanic/earnings",                                    "login 403   403   ok    ok    ok    403   403   403"),
     page("/mechanic/payouts", "/mechanic/payouts",                                      "login 403   403   403   403   ok    ok    ok    403"),

@@ -157,6 +157,9 @@ impl World {
             let session = crate::offers::accept::accept(pool, mech_a, request, chrono::Utc::now(), &policy)
                 .await
                 .unwrap();
+            if name == "end" {
+                crate::testing::fixtures::write_report(pool, session, mech_a).await;
+            }
             vars.insert(if name == "live" { "order_live" } else { "order_end" }, order.to_string());
             vars.insert(if name == "live" { "session_live" } else { "session_end" }, session.to_string());
         }
@@ -168,6 +171,11 @@ impl World {
             completed_session_for(&app, cust, mech_a, RoutingType::WorkshopOnly, Some(a)).await;
         vars.insert("order_done", order.to_string());
         vars.insert("session_done", session.to_string());
+        // The customer's share links to its report: one to open, one to revoke.
+        let (_, token) = crate::sessions::report::shares::create(pool, session, cust).await.unwrap();
+        vars.insert("share_token", token);
+        let (share, _) = crate::sessions::report::shares::create(pool, session, cust).await.unwrap();
+        vars.insert("share_revoke", share.to_string());
 
         // Workshop A's invites: to resend, to revoke, to look at, and one for the independent mechanic.
         let owner_a = users[&Who::OwnerA];

@@ -238,6 +238,21 @@ async fn mechanic(pool: PgPool, browser: Browser, id: Uuid, until: Instant) {
         if let Some(session) = open {
             let session = session.to_string();
             let fields = [("session_id", session.as_str())];
+            // Ending needs the diagnosis report.
+            let report = [
+                ("session_id", session.as_str()),
+                ("summary", "Worn brake pads."),
+                ("safe_to_drive", "with_care"),
+                ("repairs[0][description]", "Replace the front brake pads"),
+                ("repairs[0][urgency]", "soon"),
+                ("repairs[0][cost_min]", "$120"),
+                ("repairs[0][cost_max]", "180.50"),
+            ];
+            match browser.call("/api/session/report/save", &report).await {
+                // A hung-up end had finished the session: the report is closed.
+                Some((200 | 409, _)) | None => {}
+                Some((status, body)) => tally.unexpected(format!("report: {status} {body}")),
+            }
             if chance(0.2) {
                 browser.hang_up("/api/session/end", &fields).await;
             }

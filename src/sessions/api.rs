@@ -24,7 +24,7 @@ pub async fn send_chat(session_id: Uuid, body: String) -> Result<(), AppError> {
 pub async fn end_session(session_id: Uuid) -> Result<(), AppError> {
     let state = crate::state::app_state()?;
     let (user, _) = crate::mechanics::api::require_mechanic(&state).await?;
-    super::room::end_session(&state.pool, session_id, user.id).await
+    super::room::end_session(&state.pool, session_id, user.id, &state.config.public_url).await
 }
 
 /// The customer rates a completed session, once, 1 to 5 with an optional comment.

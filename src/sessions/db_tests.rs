@@ -459,6 +459,20 @@ async fn chat_end_and_rate_update_the_statistics_once(pool: PgPool) {
         cust.call("/api/session/rate", &[("session_id", &sid), ("rating", "5")]).await.status,
         StatusCode::CONFLICT
     );
+    let report = mech
+        .call(
+            "/api/session/report/save",
+            &[
+                ("session_id", &sid),
+                ("summary", "Worn sway bar link."),
+                ("safe_to_drive", "with_care"),
+                ("repairs[0][description]", "Replace the front sway bar links"),
+                ("repairs[0][urgency]", "soon"),
+                ("repairs[0][cost_min]", "90"),
+            ],
+        )
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
     assert_eq!(mech.call("/api/session/end", &[("session_id", &sid)]).await.status, StatusCode::OK);
     assert_eq!(mech.call("/api/session/end", &[("session_id", &sid)]).await.status, StatusCode::CONFLICT);
     assert_eq!(

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod clock_view;
 pub mod pages;
 pub mod photos;
+pub mod report;
 
 #[cfg(feature = "ssr")]
 pub mod live;
@@ -57,6 +58,8 @@ pub struct SessionRoom {
     pub rating: Option<i16>,
     pub rating_comment: Option<String>,
     pub messages: Vec<ChatLine>,
+    /// The mechanic's written diagnosis, once saved.
+    pub report: Option<report::Report>,
 }
 
 /// One of the mechanic's sessions on their dashboard.

@@ -101,7 +101,7 @@ fn RoomView(first: SessionRoom, live: ReadSignal<Option<SessionRoom>>) -> impl I
     });
     let r = room.get_untracked();
     let sid = r.session_id.to_string();
-    let (sid_end, sid_rate) = (sid.clone(), sid.clone());
+    let (sid_end, sid_rate, sid_report) = (sid.clone(), sid.clone(), sid.clone());
     let viewer_is_mechanic = r.viewer_is_mechanic;
     let room_id = r.session_id;
     let other = if viewer_is_mechanic { r.customer_name.clone() } else { r.mechanic_name.clone() };
@@ -152,6 +152,12 @@ fn RoomView(first: SessionRoom, live: ReadSignal<Option<SessionRoom>>) -> impl I
                 <PhotoAttachForm session_id=room_id />
             </Show>
         </section>
+        <super::report::view::RoomReport
+            session_id=sid_report
+            viewer_is_mechanic
+            open=Signal::derive(open)
+            report=Signal::derive(move || room.with(|r| r.report.clone()))
+        />
         <Show when=move || open() && viewer_is_mechanic>
             <section class="card">
                 <EndForm action=end session_id=sid_end.clone() />

@@ -68,6 +68,7 @@ pub async fn load_room(pool: &PgPool, session_id: Uuid, viewer: Uuid) -> Result<
     .into_iter()
     .rev()
     .collect();
+    let report = super::report::store::load(&mut *pool.acquire().await?, session_id).await?;
     Ok(SessionRoom {
         session_id: r.id,
         order_id: r.order_id,
@@ -92,6 +93,7 @@ pub async fn load_room(pool: &PgPool, session_id: Uuid, viewer: Uuid) -> Result<
         rating: r.rating,
         rating_comment: r.rating_comment,
         messages,
+        report,
     })
 }
 
@@ -146,9 +148,15 @@ struct Ended {
     workshop_id: Option<Uuid>,
 }
 
-/// The mechanic ends the session. Statistics (and, with the ledger, the split
-/// of the money) change in the same transaction; ending twice changes nothing.
-pub async fn end_session(pool: &PgPool, session_id: Uuid, mechanic: Uuid) -> Result<(), AppError> {
+/// The mechanic ends the session, once its report is written. Statistics (and,
+/// with the ledger, the split of the money) change, and the report is mailed to
+/// the customer, in the same transaction; ending twice changes nothing.
+pub async fn end_session(
+    pool: &PgPool,
+    session_id: Uuid,
+    mechanic: Uuid,
+    public_url: &str,
+) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
     let ended = sqlx::query_as::<_, Ended>(
         "UPDATE sessions SET status = 'completed', ended_at = now(), started_at = coalesce(started_at, now())
@@ -171,6 +179,8 @@ pub async fn end_session(pool: &PgPool, session_id: Uuid, mechanic: Uuid) -> Res
             None => Err(AppError::not_found("There is no session of yours with that reference.")),
         };
     };
+    // No report, no ending: the transaction is dropped, nothing changes.
+    super::report::store::require_report(&mut tx, session_id).await?;
     sqlx::query(
         "UPDATE mechanics SET active_sessions = greatest(active_sessions - 1, 0), sessions_completed = sessions_completed + 1
           WHERE user_id = $1",
@@ -194,6 +204,7 @@ pub async fn end_session(pool: &PgPool, session_id: Uuid, mechanic: Uuid) -> Res
     }
     // The money is split in the same transaction, once per session.
     crate::ledger::post_session_revenue(&mut tx, session_id).await?;
+    super::report::store::mail_on_end(&mut tx, session_id, public_url).await?;
     notify(&mut *tx, &Signal::SessionChanged { session_id, order_id: ended.order_id }).await?;
     // Capacity freed: offers may change for this mechanic and for hybrid requests.
     notify(&mut *tx, &Signal::MechanicsChanged).await?;
