@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import { BASE_URL, launchBrowser, openPage, screenshot, startServer, visit } from '../lib/harness.mjs';
-import { acceptOffer, bookAndPay, logIn, setOnline } from '../lib/flows.mjs';
+import { acceptOffer, bookAndPay, logIn, setOnline, writeReport } from '../lib/flows.mjs';
 
 let server;
 let browser;
@@ -134,6 +134,7 @@ test('a photo sent by the customer appears live for the mechanic, and the full i
 
   // The mechanic goes back and ends the session (Sam is free for other tests).
   await visit(mechanic, roomUrl.pathname);
+  await writeReport(mechanic);
   await mechanic.click('#end-form button[type=submit]');
   await mechanic.locator('#session-status', { hasText: 'Completed' }).waitFor();
   await customer.locator('#photo-form').waitFor({ state: 'detached', timeout: 20000 });

@@ -138,7 +138,10 @@ mod tests {
         let c = schedule(t0(), 15, 60, 60);
         let at = |s: i64| phase(Some(&c), t0() + Duration::seconds(s));
         assert_eq!(phase(None, t0()), ClockPhase::Waiting);
-        assert_eq!(phase(Some(&c), t0() - Duration::milliseconds(700)), ClockPhase::Running { secs_left: 900 });
+        assert_eq!(
+            phase(Some(&c), t0() - Duration::milliseconds(700)),
+            ClockPhase::Running { secs_left: 900 }
+        );
         assert_eq!(at(0), ClockPhase::Running { secs_left: 900 });
         assert_eq!(at(1), ClockPhase::Running { secs_left: 899 });
         assert_eq!(at(779), ClockPhase::Running { secs_left: 121 });

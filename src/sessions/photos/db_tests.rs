@@ -431,6 +431,13 @@ async fn only_the_participants_and_the_admin_get_the_photo(pool: PgPool) {
 async fn a_closed_session_refuses_photos(pool: PgPool) {
     let mut r = room(&pool).await;
     let png = fx::png(20, 20);
+    // Ending needs the written diagnosis first.
+    let mechanic: Uuid = sqlx::query_scalar("SELECT mechanic_id FROM sessions WHERE id = $1")
+        .bind(r.session)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    crate::testing::fixtures::write_report(&pool, r.session, mechanic).await;
     let res = r.mech.call("/api/session/end", &[("session_id", &r.session.to_string())]).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     for client in [&mut r.cust, &mut r.mech] {
