@@ -438,3 +438,14 @@ stop_turn_relay() {
   fi
   TURN_PID=""
 }
+
+# ensure_moto: moto's local S3 server (PyPI), for the S3 photo store's database test.
+# Best effort: without it that one test says it was skipped, and why.
+ensure_moto() {
+  export PATH="$HOME/.local/bin:$PATH"
+  command -v moto_server >/dev/null && return 0
+  log "installing moto (a local S3 for the photo store's test)"
+  python3 -m pip install --quiet --user 'moto[server]' >/dev/null 2>&1 \
+    || python3 -m pip install --quiet --user --break-system-packages 'moto[server]' >/dev/null 2>&1 \
+    || warn "could not install moto: the S3 photo-store test will say it was skipped"
+}
