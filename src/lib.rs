@@ -24,6 +24,8 @@ pub mod error;
 pub mod faults;
 #[cfg(feature = "ssr")]
 pub mod telemetry;
+#[cfg(feature = "ssr")]
+pub mod token;
 pub mod url;
 pub mod validate;
 

@@ -4,30 +4,10 @@
 
 use super::{ShareLink, SharedReport, ACTIVE_SHARES_MAX};
 use crate::error::AppError;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-/// A fresh token for a link, and the hash to store.
-pub fn new_token() -> (String, Vec<u8>) {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hash(&token);
-    (token, hash)
-}
-
-pub fn hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
-
-/// Whether a string could be a token at all (43 URL-safe base64 characters).
-pub fn well_formed(token: &str) -> bool {
-    token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+pub use crate::token::{hash, new_token, well_formed};
 
 const NOT_YOURS: &str = "There is no session of yours with that reference.";
 const NOT_VALID: &str = "This report link is not valid, or the person who shared it has revoked it.";
@@ -124,22 +104,4 @@ pub async fn shared_report(pool: &PgPool, token: &str) -> Result<SharedReport, A
     let report =
         super::store::load(&mut conn, s.session_id).await?.ok_or_else(|| AppError::not_found(NOT_VALID))?;
     Ok(SharedReport { plan_name: s.plan_name, vehicle: s.vehicle, session_date: s.session_date, report })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_random_well_formed_and_hashed() {
-        let (a, ha) = new_token();
-        let (b, _) = new_token();
-        assert_ne!(a, b);
-        assert!(well_formed(&a), "{a}");
-        assert_eq!(ha.len(), 32);
-        assert_eq!(hash(&a), ha);
-        assert!(!well_formed("short"));
-        assert!(!well_formed(&format!("{}!", "a".repeat(42))));
-        assert!(!well_formed(&"é".repeat(22)));
-    }
 }

@@ -8,7 +8,7 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
-pub mod token;
+pub use crate::token;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,5 @@
-//! Invite tokens: 256 random bits in the link, only their SHA-256 in the database.
+//! Capability tokens for links (invites, shared reports): 256 random bits in
+//! the link, only their SHA-256 in the database.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -38,6 +39,8 @@ mod tests {
         assert_eq!(hash(&a), ha);
         assert!(!well_formed("short"));
         assert!(!well_formed(&"a".repeat(42)));
+        assert!(!well_formed(&format!("{}!", "a".repeat(42))));
+        assert!(!well_formed(&"é".repeat(22)));
         assert!(!well_formed(&format!("{}!", "a".repeat(42))));
     }
 }
