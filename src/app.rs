@@ -34,7 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="description" content="autodoctor: a remote diagnostic session with a qualified mechanic, from your own workshop or the first one available." />
                 <link rel="icon" href="/favicon.ico" />
                 <leptos_meta::HashedStylesheet options=options.clone() id="leptos" />
-                <HydrationScripts options />
+                <crate::ui::islands::IslandScripts options />
                 <MetaTags />
             </head>
             <body>
@@ -50,14 +50,6 @@ pub fn App() -> impl IntoView {
     // Who is logged in: loaded once per page, read by the header and guarded pages.
     let user: UserResource = Resource::new_blocking(|| (), |_| get_current_user());
     provide_context(user);
-
-    // Effects run only in the browser: this attribute tells tests (and curious
-    // people) that the WebAssembly has taken over the server-rendered page.
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 
     view! {
         <Title formatter=|text: String| {

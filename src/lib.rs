@@ -84,7 +84,9 @@ pub mod testing;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // Islands: only the components marked #[island] hydrate (leptos's island
+    // script calls this, then hydrates each island it finds).
+    leptos::mount::hydrate_islands();
 }
 #[cfg(all(test, feature = "ssr"))]
 mod security;

@@ -28,16 +28,23 @@ test('home page is rendered on the server before any WebAssembly runs', async ()
   assert.ok(res.headers.get('x-request-id'), 'every response carries a request id');
 });
 
-test('after hydration the plans toggle loads prices through a server function', async () => {
+test('the plans and prices open and close with a click, and the home page downloads no WebAssembly', async () => {
   const page = await openPage(browser);
+  const scripts = [];
+  page.on('request', (req) => {
+    if (/\.(wasm|js)(\?|$)/.test(req.url())) scripts.push(req.url());
+  });
   await visit(page, '/');
+  await page.locator('#plans-list [data-plan="video15"]').waitFor({ state: 'hidden', timeout: 5000 });
   await page.locator('#plans-toggle').click();
-  await page.locator('#plans-list [data-plan="video15"]').waitFor({ timeout: 10000 });
+  await page.locator('#plans-list [data-plan="video15"]').waitFor({ state: 'visible', timeout: 5000 });
   const text = await page.locator('#plans-list').innerText();
   assert.match(text, /Video diagnosis/);
   assert.match(text, /\$29\.00/);
   await page.locator('#plans-toggle').click();
-  await page.locator('#plans-list').waitFor({ state: 'detached', timeout: 5000 });
+  await page.locator('#plans-list').waitFor({ state: 'hidden', timeout: 5000 });
+  // A page without interactive parts (islands) loads no WebAssembly and no app script.
+  assert.deepEqual(scripts.filter((u) => /\/pkg\//.test(u)), []);
   await screenshot(page, 'home');
   page.assertNoProblems();
   await page.context().close();

@@ -7,6 +7,7 @@ use crate::ui::RoleGate;
 use crate::workshops::analytics::{all_workshop_analytics, AnalyticsRows, WorkshopAnalytics};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 use uuid::Uuid;
 
 type AuditResource = Resource<Result<Option<Vec<super::RoutingAuditRow>>, crate::error::AppError>>;
@@ -14,9 +15,12 @@ type AuditResource = Resource<Result<Option<Vec<super::RoutingAuditRow>>, crate:
 #[component]
 pub fn AdminRequestsPage() -> impl IntoView {
     let requests = Resource::new(|| (), |_| admin_requests());
-    let (selected, set_selected) = signal::<Option<Uuid>>(None);
+    // The request to audit comes from the address (`?audit=<id>`), so the
+    // audit is a plain link that works without JavaScript.
+    let query = use_query_map();
+    let selected = query.with_untracked(|q| q.get("audit")).and_then(|s| Uuid::parse_str(&s).ok());
     let audit: AuditResource = Resource::new(
-        move || selected.get(),
+        move || selected,
         |id| async move {
             match id {
                 Some(id) => request_audit(id).await.map(Some),
@@ -29,7 +33,7 @@ pub fn AdminRequestsPage() -> impl IntoView {
         <Title text="Admin: requests" />
         <RoleGate role=Role::Admin children=move |_| view! {
             <crate::ui::AdminNav />
-            <AdminRequests requests audit set_selected />
+            <AdminRequests requests audit />
             <AnalyticsTable data=analytics />
         } />
     }
@@ -39,7 +43,6 @@ pub fn AdminRequestsPage() -> impl IntoView {
 fn AdminRequests(
     requests: Resource<Result<Vec<super::AdminRequest>, crate::error::AppError>>,
     audit: AuditResource,
-    set_selected: WriteSignal<Option<Uuid>>,
 ) -> impl IntoView {
     view! {
         <header class="page-header"><div><h1>"Requests and routing"</h1><p>"Every routing decision is recorded; pick a request to read them."</p></div></header>
@@ -59,7 +62,7 @@ fn AdminRequests(
                                             <td>{q.routing_type.label()} {q.preferred_workshop_name.clone().map(|w| format!(" · {w}"))}</td>
                                             <td>{format!("{:?}", q.status)}</td>
                                             <td>{q.mechanic_name.clone().unwrap_or_default()} {q.serving_workshop_name.clone().map(|w| format!(" ({w})"))}</td>
-                                            <td><button class="small audit-button" on:click=move |_| set_selected.set(Some(id))>"Audit"</button></td>
+                                            <td><a class="button small audit-button" href=format!("/admin/requests?audit={id}#audit")>"Audit"</a></td>
                                         </tr>
                                     }
                                 }).collect_view()}

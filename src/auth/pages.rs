@@ -13,6 +13,15 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
+    view! {
+        <Title text="Create an account" />
+        <SignUpForm />
+    }
+}
+
+/// The sign-up card: an island, so a refused sign-up keeps what was typed.
+#[island]
+fn SignUpForm() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
     let error = action_error(action);
     Effect::new(move |_| {
@@ -21,7 +30,6 @@ pub fn SignUpPage() -> impl IntoView {
         }
     });
     view! {
-        <Title text="Create an account" />
         <section class="card narrow">
             <h1>"Create your account"</h1>
             <p class="muted">"Book remote diagnostic sessions and follow them here."</p>
@@ -52,17 +60,25 @@ pub fn SignUpPage() -> impl IntoView {
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let next = query.with_untracked(|q| q.get("next")).unwrap_or_default();
+    view! {
+        <Title text="Log in" />
+        <LoginForm next />
+    }
+}
+
+/// The log-in card: an island, so a refused log-in keeps the email typed.
+#[island]
+fn LoginForm(next: String) -> impl IntoView {
     let action = ServerAction::<LogIn>::new();
     let error = action_error(action);
-    let query = use_query_map();
-    let next = move || query.with(|q| q.get("next")).unwrap_or_default();
     Effect::new(move |_| {
         if let Some(Ok(path)) = action.value().get() {
             hard_navigate(&path);
         }
     });
     view! {
-        <Title text="Log in" />
         <section class="card narrow">
             <h1>"Log in"</h1>
             <ActionForm action=action attr:class="stack" attr:novalidate="true" attr:id="login-form">

@@ -35,24 +35,25 @@ pub fn OrderLive(
     order: OrderResource,
     #[prop(optional)] payment_cancelled: bool,
 ) -> impl IntoView {
-    let initial = order;
-    let (live, set_live) = signal::<Option<CustomerOrder>>(None);
-    if let Some(order_id) = order_id {
-        follow(format!("/api/live/order/{order_id}"), "order", set_live);
-    }
+    let _ = order_id;
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || {
-                let order = match live.get() {
-                    Some(o) => Some(Ok(o)),
-                    None => initial.get(),
-                };
-                order.map(|r| match r {
-                    Ok(o) => view! { <OrderStatusCard o payment_cancelled /> }.into_any(),
-                    Err(e) => view! { <section class="card narrow"><crate::ui::ErrorNotice error=e /></section> }.into_any(),
-                })
-            }}
+            {move || order.get().map(|r| match r {
+                Ok(first) => view! { <LiveOrder first payment_cancelled /> }.into_any(),
+                Err(e) => view! { <section class="card narrow"><crate::ui::ErrorNotice error=e /></section> }.into_any(),
+            })}
         </Suspense>
+    }
+}
+
+/// The booking's card in the browser, redrawn from the live stream.
+#[island]
+fn LiveOrder(first: CustomerOrder, payment_cancelled: bool) -> impl IntoView {
+    let (live, set_live) = signal::<Option<CustomerOrder>>(None);
+    follow(format!("/api/live/order/{}", first.order_id), "order", set_live);
+    move || {
+        let o = live.get().unwrap_or_else(|| first.clone());
+        view! { <OrderStatusCard o payment_cancelled /> }
     }
 }
 

@@ -42,7 +42,9 @@ fn BookingLoader(options: Resource<Result<BookingOptions, crate::error::AppError
     }
 }
 
-#[component]
+/// The booking form: an island, so the review step follows the choices and a
+/// refused submission keeps what was typed.
+#[island]
 fn BookingForm(o: BookingOptions) -> impl IntoView {
     let action = ServerAction::<StartCheckout>::new();
     let error = action_error(action);

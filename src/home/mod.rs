@@ -61,55 +61,32 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
-/// Shows the price list on demand. The button only works once the page has
-/// hydrated: the plans come from a server function called from the browser.
+/// The price list, folded until asked for: a `<details>` element, so it opens
+/// and closes without any script, and the plans are in the page from the start.
 #[component]
 fn PlansToggle() -> impl IntoView {
-    let (open, set_open) = signal(false);
-    let load = Action::new(|_: &()| list_plans());
-    let toggle = move |_| {
-        let now_open = !open.get_untracked();
-        set_open.set(now_open);
-        if now_open && load.value().get_untracked().is_none() && !load.pending().get_untracked() {
-            load.dispatch(());
-        }
-    };
-
+    let plans = Resource::new(|| (), |_| list_plans());
     view! {
-        <section class="card plans" aria-labelledby="plans-heading">
-            <div class="row between">
+        <details class="card plans" id="plans">
+            <summary id="plans-toggle" class="row between">
                 <h2 id="plans-heading">"Plans and prices"</h2>
-                <button
-                    id="plans-toggle"
-                    class="button"
-                    aria-expanded=move || open.get().to_string()
-                    aria-controls="plans-list"
-                    on:click=toggle
-                >
-                    {move || if open.get() { "Hide plans" } else { "Show plans" }}
-                </button>
+                <span class="button" aria-hidden="true">
+                    <span class="when-closed">"Show plans"</span>
+                    <span class="when-open">"Hide plans"</span>
+                </span>
+            </summary>
+            <div id="plans-list">
+                <Suspense fallback=|| view! { <p class="muted">"Loading plans…"</p> }>
+                    {move || plans.get().map(|r| match r {
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(plans) if plans.is_empty() => {
+                            view! { <p class="muted">"No plans are on sale right now."</p> }.into_any()
+                        }
+                        Ok(plans) => view! { <PlanList plans /> }.into_any(),
+                    })}
+                </Suspense>
             </div>
-            <Show when=move || open.get()>
-                <div id="plans-list">
-                    {move || {
-                        if load.pending().get() {
-                            return view! { <p class="muted">"Loading plans…"</p> }.into_any();
-                        }
-                        match load.value().get() {
-                            None => view! { <p class="muted">"Loading plans…"</p> }.into_any(),
-                            Some(Err(e)) => {
-                                view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()
-                            }
-                            Some(Ok(plans)) if plans.is_empty() => {
-                                view! { <p class="muted">"No plans are on sale right now."</p> }
-                                    .into_any()
-                            }
-                            Some(Ok(plans)) => view! { <PlanList plans /> }.into_any(),
-                        }
-                    }}
-                </div>
-            </Show>
-        </section>
+        </details>
     }
 }
 

@@ -17,7 +17,7 @@ fn waited(secs: i64) -> String {
 }
 
 /// The offers for the logged-in mechanic, live, with accept buttons.
-#[component]
+#[island]
 pub fn LiveOffers(initial: Vec<OfferView>) -> impl IntoView {
     let (live, set_live) = signal::<Option<Vec<OfferView>>>(None);
     follow("/api/live/offers".to_string(), "offers", set_live);

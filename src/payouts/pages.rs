@@ -122,17 +122,26 @@ fn PayoutSetupView(setup: Loaded<PayoutSetup>, start: ServerAction<StartPayoutSe
 
 #[component]
 pub fn AdminPayoutsPage() -> impl IntoView {
-    let run = ServerAction::<RunPayoutsNow>::new();
-    let overview: Loaded<PayoutsOverview> =
-        Resource::new(move || run.version().get(), |_| get_payouts_overview());
+    let first: Loaded<PayoutsOverview> = Resource::new(|| (), |_| get_payouts_overview());
     view! {
         <Title text="Admin: payouts" />
-        <RoleGate role=Role::Admin children=move |_| view! { <crate::ui::AdminNav /> <AdminPayouts run overview /> } />
+        <RoleGate role=Role::Admin children=move |_| view! {
+            <crate::ui::AdminNav />
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || first.get().map(|r| match r {
+                    Ok(first) => view! { <AdminPayouts first /> }.into_any(),
+                    Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
+                })}
+            </Suspense>
+        } />
     }
 }
 
-#[component]
-fn AdminPayouts(run: ServerAction<RunPayoutsNow>, overview: Loaded<PayoutsOverview>) -> impl IntoView {
+/// An island: a run's outcome shows in place and the balances reload after it.
+#[island]
+fn AdminPayouts(first: PayoutsOverview) -> impl IntoView {
+    let run = ServerAction::<RunPayoutsNow>::new();
+    let overview = crate::ui::reload::reload_after(first, move || run.version().get(), get_payouts_overview);
     let error = action_error(run);
     view! {
         <header class="page-header">
@@ -143,7 +152,7 @@ fn AdminPayouts(run: ServerAction<RunPayoutsNow>, overview: Loaded<PayoutsOvervi
         </header>
         <FormError error />
         {move || run.value().get().and_then(|r| r.ok()).map(|msg| view! { <p class="notice success" id="payout-result">{msg}</p> })}
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+
             {move || overview.get().map(|r| match r {
                 Ok(o) => view! {
                     <p class="muted small">
@@ -185,29 +194,39 @@ fn AdminPayouts(run: ServerAction<RunPayoutsNow>, overview: Loaded<PayoutsOvervi
                 }.into_any(),
                 Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
-        </Transition>
+
     }
 }
 
 #[component]
 pub fn AdminOrdersPage() -> impl IntoView {
-    let refund = ServerAction::<RefundOrder>::new();
-    let orders: Loaded<Vec<AdminOrder>> = Resource::new(move || refund.version().get(), |_| admin_orders());
+    let first: Loaded<Vec<AdminOrder>> = Resource::new(|| (), |_| admin_orders());
     view! {
         <Title text="Admin: orders and refunds" />
-        <RoleGate role=Role::Admin children=move |_| view! { <crate::ui::AdminNav /> <AdminOrders refund orders /> } />
+        <RoleGate role=Role::Admin children=move |_| view! {
+            <crate::ui::AdminNav />
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || first.get().map(|r| match r {
+                    Ok(first) => view! { <AdminOrders first /> }.into_any(),
+                    Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
+                })}
+            </Suspense>
+        } />
     }
 }
 
-#[component]
-fn AdminOrders(refund: ServerAction<RefundOrder>, orders: Loaded<Vec<AdminOrder>>) -> impl IntoView {
+/// An island: a refund's outcome shows in place and the orders reload after it.
+#[island]
+fn AdminOrders(first: Vec<AdminOrder>) -> impl IntoView {
+    let refund = ServerAction::<RefundOrder>::new();
+    let orders = crate::ui::reload::reload_after(first, move || refund.version().get(), admin_orders);
     let error = action_error(refund);
     view! {
         <header class="page-header"><div><h1>"Orders and refunds"</h1>
             <p>"A refund reverses every party's share in proportion; shares already paid out are recovered from the payee."</p></div></header>
         <FormError error />
         {move || refund.value().get().and_then(|r| r.ok()).map(|msg| view! { <p class="notice success" id="refund-result">{msg}</p> })}
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+
             {move || orders.get().map(|r| match r {
                 Ok(list) => view! {
                     <div class="table-wrap card"><table id="admin-orders">
@@ -257,21 +276,22 @@ fn AdminOrders(refund: ServerAction<RefundOrder>, orders: Loaded<Vec<AdminOrder>
                 }.into_any(),
                 Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
             })}
-        </Transition>
+
     }
 }
 
 #[component]
 pub fn AdminReconciliationPage() -> impl IntoView {
-    let run = ServerAction::<RunReconciliation>::new();
     view! {
         <Title text="Admin: reconciliation" />
-        <RoleGate role=Role::Admin children=move |_| view! { <crate::ui::AdminNav /> <Reconciliation run /> } />
+        <RoleGate role=Role::Admin children=move |_| view! { <crate::ui::AdminNav /> <Reconciliation /> } />
     }
 }
 
-#[component]
-fn Reconciliation(run: ServerAction<RunReconciliation>) -> impl IntoView {
+/// An island: the report of a run shows in place.
+#[island]
+fn Reconciliation() -> impl IntoView {
+    let run = ServerAction::<RunReconciliation>::new();
     let error = action_error(run);
     view! {
         <header class="page-header">

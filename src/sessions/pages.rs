@@ -62,26 +62,30 @@ pub fn SessionRoomPage() -> impl IntoView {
     );
     view! {
         <Title text="Session" />
-        <RequireLogin children=move |_: CurrentUser| view! { <Room id initial /> } />
+        <RequireLogin children=move |_: CurrentUser| view! { <Room initial /> } />
     }
 }
 
 #[component]
-fn Room(id: Option<Uuid>, initial: RoomResource) -> impl IntoView {
-    let (live, set_live) = signal::<Option<SessionRoom>>(None);
-    if let Some(session) = id {
-        follow(format!("/api/live/session/{session}"), "room", set_live);
-    }
-    // The room is rendered once; only its changing parts (status, messages,
-    // which forms show) follow the live stream, so typing is never interrupted.
+fn Room(initial: RoomResource) -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || initial.get().map(|r| match r {
-                Ok(first) => view! { <RoomView first live /> }.into_any(),
+                Ok(first) => view! { <LiveRoom first /> }.into_any(),
                 Err(e) => view! { <section class="card narrow"><crate::ui::ErrorNotice error=e /></section> }.into_any(),
             })}
         </Suspense>
     }
+}
+
+/// The room in the browser: rendered once on the server with its first state,
+/// then only its changing parts (status, messages, which forms show) follow the
+/// live stream, so typing is never interrupted.
+#[island]
+fn LiveRoom(first: SessionRoom) -> impl IntoView {
+    let (live, set_live) = signal::<Option<SessionRoom>>(None);
+    follow(format!("/api/live/session/{}", first.session_id), "room", set_live);
+    view! { <RoomView first live /> }
 }
 
 #[component]

@@ -1,8 +1,10 @@
 //! Small shared building blocks for pages.
 
 pub mod gate;
+pub mod islands;
 pub mod live;
 pub mod nav;
+pub mod reload;
 
 pub use gate::{RequireLogin, RoleGate};
 pub use nav::AdminNav;

@@ -57,29 +57,40 @@ pub fn WorkshopSignUpPage() -> impl IntoView {
 // content (which may render more than once on the server), so hydration ids match.
 #[component]
 pub fn WorkshopDashboardPage() -> impl IntoView {
+    let first = Resource::new(|| (), |_| get_workshop_dashboard());
+    view! {
+        <Title text="Your workshop" />
+        <RoleGate role=Role::WorkshopMember children=move |_| view! {
+            <Suspense fallback=|| view! { <p class="muted">"Loading your workshop…"</p> }>
+                {move || first.get().map(|r| match r {
+                    Ok(first) => view! { <LiveDashboard first /> }.into_any(),
+                    Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
+                })}
+            </Suspense>
+        } />
+    }
+}
+
+/// An island: invites, resends, revocations and removals answer in place, and
+/// the dashboard reloads after each.
+#[island]
+fn LiveDashboard(first: WorkshopDashboard) -> impl IntoView {
     let invite = ServerAction::<InviteMechanic>::new();
     let resend = ServerAction::<ResendInvite>::new();
     let revoke = ServerAction::<RevokeInvite>::new();
     let remove = ServerAction::<RemoveMechanic>::new();
-    let data = Resource::new(
+    let data = crate::ui::reload::reload_after(
+        first,
         move || {
-            (invite.version().get(), resend.version().get(), revoke.version().get(), remove.version().get())
+            invite.version().get() + resend.version().get() + revoke.version().get() + remove.version().get()
         },
-        |_| get_workshop_dashboard(),
+        get_workshop_dashboard,
     );
-    view! {
-        <Title text="Your workshop" />
-        <RoleGate role=Role::WorkshopMember children=move |_| view! {
-            <Transition fallback=|| view! { <p class="muted">"Loading your workshop…"</p> }>
-                {move || {
-                    data.get()
-                        .map(|result| match result {
-                            Ok(d) => view! { <Dashboard d invite resend revoke remove /> }.into_any(),
-                            Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
-                        })
-                }}
-            </Transition>
-        } />
+    move || {
+        data.get().map(|result| match result {
+            Ok(d) => view! { <Dashboard d invite resend revoke remove /> }.into_any(),
+            Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
+        })
     }
 }
 

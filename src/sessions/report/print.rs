@@ -86,8 +86,9 @@ fn Printable(
 }
 
 /// Opens the browser's print dialog (with JavaScript; the browser's own menu works too).
-#[component]
-fn PrintButton() -> impl IntoView {
+/// The print button: the one piece of the report pages that needs a script.
+#[island]
+pub fn PrintButton() -> impl IntoView {
     view! {
         <button type="button" class="small" id="print-button" on:click=move |_| {
             let _ = window().print();

@@ -32,7 +32,7 @@ pub fn SharedReportPage() -> impl IntoView {
                         <p class="muted small">"A remote diagnosis by a mechanic on autodoctor, shared by the car's owner. Costs are estimates; a garage confirms them after its own inspection."</p>
                     </article>
                     <p class="row no-print">
-                        <button type="button" class="small" id="print-button" on:click=move |_| { let _ = window().print(); }>"Print"</button>
+                        <super::print::PrintButton />
                     </p>
                 }
                 .into_any(),
