@@ -41,7 +41,7 @@ export function serverEnv(extra = {}) {
     HOST: '127.0.0.1',
     PORT: String(PORT),
     PUBLIC_URL: BASE_URL,
-    LEPTOS_SITE_ROOT: join(APP_ROOT, 'target', 'site'),
+    LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? join(APP_ROOT, 'target', 'site'),
     RUST_LOG: process.env.RUST_LOG ?? 'warn',
     ...extra,
   };

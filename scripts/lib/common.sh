@@ -387,6 +387,9 @@ ensure_postgres() {
 build_app() {
   log "building the app (cargo leptos build${1:+ $1})"
   cargo leptos build "$@"
+  # A .br and a .gz beside each JS, CSS and wasm file, which the server sends as
+  # they are (debug builds too: scripts/run's WebAssembly is several megabytes).
+  node "$ROOT/scripts/lib/precompress.mjs" "${LEPTOS_SITE_ROOT:-$ROOT/target/site}/pkg"
 }
 
 # keep_server_binary: copies the debug server just built (and the hash.txt beside it,

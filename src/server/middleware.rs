@@ -198,12 +198,21 @@ pub async fn body_size_limit(req: Request, next: Next) -> Response {
     next.run(req.map(|body| Body::new(http_body_util::Limited::new(body, limit)))).await
 }
 
-/// Long-lived caching for the content-hashed files under `/pkg`.
+/// Long-lived caching for the content-hashed files under `/pkg`. A file sent
+/// as its precompressed copy depends on the client's Accept-Encoding, and says so.
 pub async fn immutable_cache(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     if res.status() == StatusCode::OK {
         res.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+        let varies = res
+            .headers()
+            .get_all(header::VARY)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("accept-encoding")));
+        if !varies {
+            res.headers_mut().append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
     }
     res
 }
@@ -212,20 +221,77 @@ pub async fn immutable_cache(req: Request, next: Next) -> Response {
 const ASSET_EXTENSIONS: &[&str] =
     &["ico", "png", "svg", "jpg", "jpeg", "webp", "txt", "webmanifest", "woff2", "css", "js"];
 
-/// Caching policy for everything that did not set its own: an hour for the files
-/// copied from `public/` (their names are not hashed), and `no-store` for pages and
-/// API answers, which may carry one user's data.
+/// Pages the same for every visitor who is not logged in, which a browser may
+/// keep for a minute: the home page and the workshop directory.
+const PUBLIC_PAGES: &[&str] = &["/", "/workshops"];
+
+/// Public JSON that any cache may keep for a minute.
+const PUBLIC_JSON: &[&str] = &["/api/workshops/directory"];
+
+/// What a response may be cached as, when its handler said nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheRequest<'a> {
+    pub get: bool,
+    pub path: &'a str,
+    /// The request carried the session cookie: the answer may be one person's.
+    pub has_session: bool,
+}
+
+/// The `Cache-Control` value, and whether the answer varies by cookie.
+pub fn cache_control(req: CacheRequest<'_>, status: StatusCode, html: bool) -> (&'static str, bool) {
+    let is_asset = req.path.rsplit_once('.').is_some_and(|(_, ext)| ASSET_EXTENSIONS.contains(&ext));
+    if !req.get || status != StatusCode::OK {
+        return ("no-store", false);
+    }
+    if is_asset {
+        return ("public, max-age=3600", false);
+    }
+    if req.has_session {
+        // Anything asked for with a log-in may carry that person's data.
+        return ("private, no-store", false);
+    }
+    if html {
+        // Only the browser's own cache: the page carries a per-response CSP
+        // nonce, which a shared cache would hand to everyone.
+        return if PUBLIC_PAGES.contains(&req.path) {
+            ("private, max-age=60", true)
+        } else {
+            ("no-cache", true)
+        };
+    }
+    if PUBLIC_JSON.contains(&req.path) {
+        return ("public, max-age=60", true);
+    }
+    ("no-store", false)
+}
+
+/// Caching policy for everything that did not set its own (see [`cache_control`]):
+/// an hour for the files copied from `public/` (their names are not hashed), a
+/// minute for the public directory, and nothing for a logged-in person's pages,
+/// server functions and API answers.
 pub async fn cache_policy(req: Request, next: Next) -> Response {
-    let is_asset = req.method() == Method::GET
-        && req.uri().path().rsplit_once('.').is_some_and(|(_, ext)| ASSET_EXTENSIONS.contains(&ext));
+    let get = req.method() == Method::GET;
+    let path = req.uri().path().to_string();
+    let has_session = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|c| c.trim().starts_with(&format!("{}=", crate::auth::login::COOKIE_NAME)));
     let mut res = next.run(req).await;
     if !res.headers().contains_key(header::CACHE_CONTROL) {
-        let value = if is_asset && res.status() == StatusCode::OK {
-            HeaderValue::from_static("public, max-age=3600")
-        } else {
-            HeaderValue::from_static("no-store")
-        };
-        res.headers_mut().insert(header::CACHE_CONTROL, value);
+        let html = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"));
+        let (value, vary_cookie) =
+            cache_control(CacheRequest { get, path: &path, has_session }, res.status(), html);
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+        if vary_cookie {
+            res.headers_mut().append(header::VARY, HeaderValue::from_static("cookie"));
+        }
     }
     res
 }
@@ -244,6 +310,49 @@ mod tests {
         assert!(!same_origin("https://localhost:4000", Some("localhost:4000"), "http://127.0.0.1:3000"));
         assert!(!same_origin("http://app.example", Some("app.example"), "https://app.example"));
         assert!(!same_origin("localhost:4000", Some("localhost:4000"), "http://127.0.0.1:3000"));
+    }
+
+    #[test]
+    fn caching_keeps_personal_answers_private() {
+        let req = |get, path, has_session| CacheRequest { get, path, has_session };
+        let ok = StatusCode::OK;
+        // The public directory and the home page: a minute, in the browser only, per cookie.
+        assert_eq!(cache_control(req(true, "/workshops", false), ok, true), ("private, max-age=60", true));
+        assert_eq!(cache_control(req(true, "/", false), ok, true), ("private, max-age=60", true));
+        // The same pages for a logged-in person: never stored.
+        assert_eq!(cache_control(req(true, "/workshops", true), ok, true), ("private, no-store", false));
+        assert_eq!(cache_control(req(true, "/sessions", true), ok, true), ("private, no-store", false));
+        // Other anonymous pages (log-in, sign-up) are checked again each time.
+        assert_eq!(cache_control(req(true, "/login", false), ok, true), ("no-cache", true));
+        // Public JSON, any cache, a minute; with a log-in, private.
+        assert_eq!(
+            cache_control(req(true, "/api/workshops/directory", false), ok, false),
+            ("public, max-age=60", true)
+        );
+        assert_eq!(
+            cache_control(req(true, "/api/workshops/directory", true), ok, false),
+            ("private, no-store", false)
+        );
+        // Server functions (POST), errors and other API answers: never.
+        assert_eq!(cache_control(req(false, "/api/public/plans", false), ok, false), ("no-store", false));
+        assert_eq!(
+            cache_control(req(true, "/workshops", false), StatusCode::NOT_FOUND, true),
+            ("no-store", false)
+        );
+        assert_eq!(
+            cache_control(req(true, "/api/live/offers", true), ok, false),
+            ("private, no-store", false)
+        );
+        assert_eq!(
+            cache_control(req(true, "/api/session/x/photos/y", false), ok, false),
+            ("no-store", false)
+        );
+        // Files copied from public/: an hour.
+        assert_eq!(
+            cache_control(req(true, "/favicon.ico", false), ok, false),
+            ("public, max-age=3600", false)
+        );
+        assert_eq!(cache_control(req(true, "/call.js", true), ok, false), ("public, max-age=3600", false));
     }
 
     #[test]

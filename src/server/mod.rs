@@ -13,6 +13,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
 use std::sync::Arc;
 use std::time::Duration;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
@@ -81,8 +82,10 @@ pub fn router(state: AppState) -> Router {
                 .unwrap_or(tower_sessions::cookie::time::Duration::hours(12)),
         ));
 
+    // The build writes a .br and a .gz beside each hashed file (cargo leptos
+    // --precompress, scripts/lib/precompress.mjs): they are sent as they are.
     let pkg = Router::new()
-        .fallback_service(ServeDir::new(pkg_dir))
+        .fallback_service(ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip())
         .layer(axum::middleware::from_fn(middleware::immutable_cache));
 
     // Routes that need no session (static files, the health check, signed
@@ -111,6 +114,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::server_fn_status))
         .layer(axum::middleware::from_fn_with_state(public_origin, middleware::csrf_guard))
         .layer(axum::middleware::from_fn_with_state(https, middleware::security_headers))
+        // br or gzip, as the client asks, for pages, JSON, server functions and any
+        // static file without a precompressed copy. Outside the layers that read
+        // answers (server_fn_status). Event streams are left alone (the default
+        // predicate skips text/event-stream), so each event leaves at once.
+        .layer(CompressionLayer::new().br(true).gzip(true))
         .layer(PropagateRequestIdLayer::new(middleware::REQUEST_ID.clone()))
         .layer(
             TraceLayer::new_for_http()
