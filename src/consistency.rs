@@ -13,11 +13,37 @@ const CHECKS: &[(&str, &str)] = &[
             AND (o.amount_paid_cents IS DISTINCT FROM o.amount_cents)",
     ),
     (
-        "held order (payment did not match) with a session request or a ledger entry",
+        "held order (payment did not match) with a session request or a ledger entry, or without its reason",
         "SELECT o.id::text FROM orders o
           WHERE o.status = 'held'
             AND (EXISTS (SELECT 1 FROM session_requests r WHERE r.order_id = o.id)
-                 OR EXISTS (SELECT 1 FROM journal_entries e WHERE e.idempotency_key = 'payment:' || o.id))",
+                 OR EXISTS (SELECT 1 FROM journal_entries e WHERE e.order_id = o.id)
+                 OR o.held_reason IS NULL)",
+    ),
+    (
+        "order never paid with a payment recorded or in the ledger",
+        "SELECT o.id::text FROM orders o
+          WHERE o.status IN ('awaiting_payment', 'cancelled')
+            AND (o.amount_paid_cents IS NOT NULL
+                 OR EXISTS (SELECT 1 FROM journal_entries e WHERE e.order_id = o.id))",
+    ),
+    (
+        // A refund in full withdraws an unserved request (an expired one could be
+        // widened again) and is refused while a session is under way.
+        "fully refunded order with a live request or an open session",
+        "SELECT o.id::text FROM orders o
+          WHERE o.status = 'refunded'
+            AND (EXISTS (SELECT 1 FROM session_requests r WHERE r.order_id = o.id AND r.status IN ('pending', 'expired'))
+                 OR EXISTS (SELECT 1 FROM sessions s WHERE s.order_id = o.id AND s.status IN ('accepted', 'active')))",
+    ),
+    (
+        // Ending a session needs its report. Sessions that ended before the reports
+        // existed (migration 19) have none, and are not counted.
+        "completed session without its diagnosis report",
+        "SELECT s.id::text FROM sessions s
+          WHERE s.status = 'completed'
+            AND NOT EXISTS (SELECT 1 FROM session_reports r WHERE r.session_id = s.id)
+            AND s.ended_at >= coalesce((SELECT installed_on FROM _sqlx_migrations WHERE version = 19), '-infinity')",
     ),
     (
         "paid order without exactly one session request",
@@ -26,7 +52,7 @@ const CHECKS: &[(&str, &str)] = &[
             AND (SELECT count(*) FROM session_requests r WHERE r.order_id = o.id) <> 1",
     ),
     (
-        "session request of an order that is not paid",
+        "session request of an order that was never paid",
         "SELECT r.id::text FROM session_requests r JOIN orders o ON o.id = r.order_id
           WHERE o.status NOT IN ('paid', 'refunded', 'partially_refunded')",
     ),
@@ -133,3 +159,6 @@ pub async fn check(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
     }
     Ok(problems)
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod db_tests;

@@ -152,6 +152,30 @@ impl TestClient {
         (res.status(), res.headers().clone())
     }
 
+    /// Opens a live stream and reads it until its first complete event (or for at
+    /// most two seconds): the status, headers and what was read.
+    pub async fn first_event(&mut self, mut req: Request<Body>) -> TestResponse {
+        if let Some(c) = &self.cookie {
+            req.headers_mut().insert(header::COOKIE, c.parse().unwrap());
+        }
+        let res = self.app.router.clone().oneshot(req).await.expect("router is infallible");
+        let (status, headers) = (res.status(), res.headers().clone());
+        let mut body = res.into_body();
+        let mut text = String::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while !text.contains("\n\n") {
+            match tokio::time::timeout_at(deadline, http_body_util::BodyExt::frame(&mut body)).await {
+                Ok(Some(Ok(frame))) => {
+                    if let Some(data) = frame.data_ref() {
+                        text.push_str(&String::from_utf8_lossy(data));
+                    }
+                }
+                _ => break,
+            }
+        }
+        TestResponse { status, headers, body: text }
+    }
+
     pub async fn get(&mut self, path: &str) -> TestResponse {
         self.send(Request::builder().uri(path).body(Body::empty()).unwrap()).await
     }

@@ -117,8 +117,8 @@ mod tests {
         assert_eq!(parse_percent_to_bps("12.25%"), Ok(1225));
         assert_eq!(parse_percent_to_bps("0"), Ok(0));
         assert_eq!(parse_percent_to_bps("100"), Ok(10_000));
-        for bad in ["", "-1", "100.01", "1.234", "abc", "1e3", "12,5", ".5", "5.", "1000"] {
-            assert!(parse_percent_to_bps(bad).is_err() || bad == "5.", "{bad:?}");
+        for bad in ["", "-1", "100.01", "1.234", "abc", "1e3", "12,5", ".5", "1000"] {
+            assert!(parse_percent_to_bps(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_percent_to_bps("5."), Ok(500));
     }

@@ -392,33 +392,141 @@ async fn counts(pool: &PgPool) -> (i64, i64, i64) {
     .unwrap()
 }
 
+/// Events that are not signed by the configured secret (a body altered after it
+/// was signed, a stale timestamp, another secret, a bad or missing header) are
+/// refused, and no table changes at all.
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
-async fn tampered_stale_and_unsigned_webhooks_change_nothing(pool: PgPool) {
+async fn badly_signed_stale_and_unsigned_webhooks_change_nothing(pool: PgPool) {
     seed_plans(&pool).await;
     let app = TestApp::new(pool.clone());
     let mut c = customer(&app, "cust@example.com").await;
     let payload = paid_event(&app, &mut c).await;
     let secret = app.state.config.stripe_webhook_secret.clone();
     let now = chrono::Utc::now().timestamp();
+    let mut watch = crate::testing::ChangeWatch::install(&pool).await;
 
-    let tampered = payload.replacen("\"amount_total\":2900", "\"amount_total\":1", 1);
-    assert_ne!(tampered, payload);
+    let altered = payload.replacen("\"amount_total\":2900", "\"amount_total\":1", 1);
+    assert_ne!(altered, payload);
     let cases = [
-        (tampered.clone(), signature_header(&secret, now, &payload)),
-        (payload.clone(), signature_header(&secret, now - 600, &payload)),
-        (payload.clone(), signature_header("whsec_wrong", now, &payload)),
-        (payload.clone(), "t=1,v1=deadbeef".to_string()),
-        (payload.clone(), String::new()),
-        ("{\"not\":\"an event\"}".to_string(), signature_header(&secret, now, "{\"not\":\"an event\"}")),
+        ("altered after signing", altered.clone(), signature_header(&secret, now, &payload)),
+        ("ten minutes old", payload.clone(), signature_header(&secret, now - 600, &payload)),
+        ("another secret", payload.clone(), signature_header("whsec_wrong", now, &payload)),
+        ("a made-up signature", payload.clone(), "t=1,v1=deadbeef".to_string()),
+        ("an empty signature", payload.clone(), String::new()),
+        (
+            "not an event",
+            "{\"not\":\"an event\"}".to_string(),
+            signature_header(&secret, now, "{\"not\":\"an event\"}"),
+        ),
     ];
-    for (body, sig) in cases {
+    for (what, body, sig) in cases {
+        watch.settle().await;
         let res = post_webhook(&app, &body, &sig).await;
-        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{sig}: {}", res.body);
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{what}: {}", res.body);
+        assert_eq!(watch.changes().await, Vec::<String>::new(), "{what} changed nothing");
     }
+    watch.settle().await;
     let no_header =
         app.client().post_raw("/api/stripe/webhook", "application/json", payload.clone(), &[]).await;
     assert_eq!(no_header.status, StatusCode::BAD_REQUEST);
-    assert_eq!(counts(&pool).await, (0, 0, 0), "nothing changed");
+    assert_eq!(watch.changes().await, Vec::<String>::new(), "no header changed nothing");
+    assert_eq!(counts(&pool).await, (0, 0, 0), "nothing paid, offered or recorded");
+
+    // The positive control: the genuine event, correctly signed, pays the order.
+    let res = post_webhook(&app, &payload, &signature_header(&secret, now, &payload)).await;
+    assert_eq!(res.json()["outcome"], "fulfilled", "{}", res.body);
+    assert_eq!(counts(&pool).await, (1, 1, 1));
+}
+
+/// Issue 20: events correctly signed but tampered with (any amount but the price,
+/// no amount, another currency, another order's id in the metadata, another
+/// checkout session) never fulfil an order: no order is paid, none is offered
+/// to a mechanic, nothing reaches the ledger, and the only rows that change are
+/// the event's own record and, for a payment of the wrong amount or currency,
+/// the order it names, now held.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn correctly_signed_tampered_webhooks_never_fulfil_an_order(pool: PgPool) {
+    seed_plans(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let mut c = customer(&app, "cust@example.com").await;
+    let mut watch = crate::testing::ChangeWatch::install(&pool).await;
+    let order_of = |payload: &str| -> Uuid {
+        serde_json::from_str::<serde_json::Value>(payload).unwrap()["data"]["object"]["metadata"]["order_id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    type Change = Box<dyn Fn(&mut serde_json::Value, &str)>;
+    let amount = |v: serde_json::Value| -> Change {
+        Box::new(move |e, _| e["data"]["object"]["amount_total"] = v.clone())
+    };
+    let cases: Vec<(&str, Change, bool)> = vec![
+        ("nothing paid", amount(serde_json::json!(0)), true),
+        ("one cent", amount(serde_json::json!(1)), true),
+        ("a cent short", amount(serde_json::json!(2899)), true),
+        ("a cent too much", amount(serde_json::json!(2901)), true),
+        ("the price of the other plan", amount(serde_json::json!(4900)), true),
+        ("no amount", amount(serde_json::Value::Null), true),
+        (
+            "another currency",
+            Box::new(|e, _| e["data"]["object"]["currency"] = serde_json::json!("eur")),
+            true,
+        ),
+        (
+            "another order's id in the metadata",
+            Box::new(|e, other| e["data"]["object"]["metadata"]["order_id"] = serde_json::json!(other)),
+            false,
+        ),
+        (
+            "another checkout session",
+            Box::new(|e, _| e["data"]["object"]["id"] = serde_json::json!("cs_test_someone_elses")),
+            false,
+        ),
+    ];
+    let n = cases.len() as i64;
+    for (what, change, holds) in cases {
+        // The event's own order, and another one awaiting payment (at the same price).
+        let payload = paid_event(&app, &mut c).await;
+        let other_payload = paid_event(&app, &mut c).await;
+        let (order, other) = (order_of(&payload), order_of(&other_payload));
+        let other_text = other.to_string();
+        let (body, sig) = resigned(&app, &payload, |e| change(e, &other_text));
+        watch.settle().await;
+        let res = post_webhook(&app, &body, &sig).await;
+        assert_eq!(res.status, StatusCode::OK, "{what}: {}", res.body);
+        let mut changed = watch.changes().await;
+        changed.sort();
+        let expected: Vec<String> =
+            if holds { vec!["orders".into(), "stripe_events".into()] } else { vec!["stripe_events".into()] };
+        assert_eq!(changed, expected, "{what}: only the event's record (and the held order) change");
+        let states: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
+            "SELECT o.id, o.status::text, (SELECT count(*) FROM session_requests r WHERE r.order_id = o.id),
+                    (SELECT count(*) FROM journal_entries e WHERE e.order_id = o.id)
+               FROM orders o WHERE o.id = ANY($1) ORDER BY o.id = $2 DESC",
+        )
+        .bind(vec![order, other])
+        .bind(order)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let want = if holds { "held" } else { "awaiting_payment" };
+        assert_eq!(
+            states,
+            vec![(order, want.to_string(), 0, 0), (other, "awaiting_payment".to_string(), 0, 0)],
+            "{what}: not paid, not offered, nothing in the ledger"
+        );
+        assert_eq!(crate::consistency::check(&pool).await.unwrap(), Vec::<String>::new(), "{what}");
+        // The other order's genuine event still pays it, at its price (a positive control).
+        let genuine = signature_header(
+            &app.state.config.stripe_webhook_secret,
+            chrono::Utc::now().timestamp(),
+            &other_payload,
+        );
+        let res = post_webhook(&app, &other_payload, &genuine).await;
+        assert_eq!(res.json()["outcome"], "fulfilled", "{what}: {}", res.body);
+    }
+    assert_eq!(counts(&pool).await.0, n, "the genuine events paid their orders, and nothing else paid any");
 }
 
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]

@@ -105,12 +105,21 @@ struct OrderRow {
     currency: String,
     preferred_workshop_id: Option<uuid::Uuid>,
     routing_type: crate::dispatch::RoutingType,
+    checkout_session_id: Option<String>,
+}
+
+/// The order an event is about, if its checkout session is the order's own.
+enum Lookup {
+    Found(OrderRow),
+    Unknown,
+    /// The metadata names an order whose checkout is another session.
+    OtherSession,
 }
 
 async fn lock_order(
     tx: &mut Transaction<'_, Postgres>,
     session: &stripe_shared::CheckoutSession,
-) -> Result<Option<OrderRow>, AppError> {
+) -> Result<Lookup, AppError> {
     // The order id from our metadata; the session id as a fallback.
     let by_metadata = session
         .metadata
@@ -118,14 +127,23 @@ async fn lock_order(
         .and_then(|m| m.get("order_id"))
         .and_then(|id| uuid::Uuid::parse_str(id).ok());
     let row = sqlx::query_as::<_, OrderRow>(
-        "SELECT id, customer_id, plan_code, status, amount_cents, currency, preferred_workshop_id, routing_type
+        "SELECT id, customer_id, plan_code, status, amount_cents, currency, preferred_workshop_id, routing_type,
+                checkout_session_id
            FROM orders WHERE id = $1 OR ($1 IS NULL AND checkout_session_id = $2) FOR UPDATE",
     )
     .bind(by_metadata)
     .bind(session.id.as_str())
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(row)
+    Ok(match row {
+        None => Lookup::Unknown,
+        // A session's payment pays for that session's order only, whatever the metadata says.
+        Some(o) if o.checkout_session_id.as_deref().is_some_and(|id| id != session.id.as_str()) => {
+            tracing::error!(order = %o.id, session = %session.id, "event for another checkout session than the order's");
+            Lookup::OtherSession
+        }
+        Some(o) => Lookup::Found(o),
+    })
 }
 
 async fn checkout_paid(
@@ -138,9 +156,13 @@ async fn checkout_paid(
         // Delayed payment methods: checkout.session.async_payment_succeeded follows.
         return Ok("awaiting_async_payment");
     }
-    let Some(order) = lock_order(tx, session).await? else {
-        tracing::error!(session = %session.id, "paid checkout session for an unknown order");
-        return Ok("unknown_order");
+    let order = match lock_order(tx, session).await? {
+        Lookup::Found(order) => order,
+        Lookup::OtherSession => return Ok("other_checkout_session"),
+        Lookup::Unknown => {
+            tracing::error!(session = %session.id, "paid checkout session for an unknown order");
+            return Ok("unknown_order");
+        }
     };
     if order.status != crate::status::OrderStatus::AwaitingPayment
         && order.status != crate::status::OrderStatus::Cancelled
@@ -226,7 +248,11 @@ async fn checkout_expired(
     tx: &mut Transaction<'_, Postgres>,
     session: &stripe_shared::CheckoutSession,
 ) -> Result<&'static str, AppError> {
-    let Some(order) = lock_order(tx, session).await? else { return Ok("unknown_order") };
+    let order = match lock_order(tx, session).await? {
+        Lookup::Found(order) => order,
+        Lookup::OtherSession => return Ok("other_checkout_session"),
+        Lookup::Unknown => return Ok("unknown_order"),
+    };
     if order.status != crate::status::OrderStatus::AwaitingPayment {
         // Paid meanwhile (or already cancelled): an expiry changes nothing.
         return Ok("ignored_not_awaiting_payment");

@@ -194,8 +194,16 @@ async fn the_ledger_refuses_unbalanced_entries_and_changes(pool: PgPool) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    assert!(sqlx::query("UPDATE postings SET amount_cents = 1").execute(&pool).await.is_err());
-    assert!(sqlx::query("DELETE FROM journal_entries").execute(&pool).await.is_err());
+    for (sql, op, table) in [
+        ("UPDATE postings SET amount_cents = 1", "UPDATE", "postings"),
+        ("DELETE FROM journal_entries", "DELETE", "journal_entries"),
+    ] {
+        let err = sqlx::query(sql).execute(&pool).await.expect_err(sql).to_string();
+        assert!(
+            err.contains(&format!("the ledger is append-only: {op} on {table} is not allowed")),
+            "{sql}: refused by the append-only trigger, not by something else: {err}"
+        );
+    }
     assert_eq!(crate::ledger::check_consistency(&pool).await.unwrap(), Vec::<String>::new());
 }
 

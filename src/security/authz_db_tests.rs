@@ -282,6 +282,37 @@ pub(super) const TABLE: &[Case] = &[
     fresh("/api/invites/join", &[("token", "{join_token}")],                            "401   403   403   403   403   ok    403   403   403"),
 ];
 
+/// The people who own nothing in the world: no answer to them may show a
+/// private id (the independent mechanic joins workshop A only in the last row).
+const STRANGERS: [super::Who; 4] =
+    [super::Who::Cust2, super::Who::MechB, super::Who::Indie, super::Who::OwnerB];
+
+/// World objects of the customer, workshop A and its mechanics.
+const PRIVATE: &[&str] = &[
+    "order_live",
+    "order_widen",
+    "order_cancel",
+    "order_end",
+    "order_done",
+    "session_live",
+    "session_end",
+    "session_done",
+    "request_open",
+    "photo_live",
+    "invite_resend",
+    "invite_revoke",
+    "share_revoke",
+    "mechanic_a2",
+];
+
+/// Positive controls: the owner's own answer does show the id (route, who, name).
+const SHOWN_TO_OWNER: &[(&str, super::Who, &str)] = &[
+    ("/api/booking/mine", super::Who::Cust, "order_live"),
+    ("/api/workshop/dashboard", super::Who::OwnerA, "mechanic_a2"),
+    ("/api/mechanic/earnings", super::Who::MechA, "session_done"),
+    ("/api/admin/orders", super::Who::Admin, "order_done"),
+];
+
 /// What a request answered, in the table's words.
 fn outcome(status: StatusCode, location: Option<&str>) -> String {
     if status.is_success() {
@@ -367,6 +398,14 @@ async fn everyone_gets_exactly_what_the_table_says(pool: PgPool) {
     let mut differences = Vec::new();
     let mut unexpected_changes = Vec::new();
     let mut counter = 0;
+    let mut leaks = Vec::new();
+    let mut shown_to_owner = 0;
+    // The ids of objects that belong to the customer, workshop A or its people.
+    let mut private: Vec<(String, String)> =
+        PRIVATE.iter().map(|name| (name.to_string(), world.fill(&format!("{{{name}}}")))).collect();
+    for who in [super::Who::Cust, super::Who::MechA, super::Who::OwnerA] {
+        private.push((format!("{who:?}'s user id"), world.users[&who].to_string()));
+    }
 
     let ordered =
         TABLE.iter().filter(|c| c.kind != Kind::Fresh).chain(TABLE.iter().filter(|c| c.kind == Kind::Fresh));
@@ -385,12 +424,9 @@ async fn everyone_gets_exactly_what_the_table_says(pool: PgPool) {
                 if case.kind == Kind::Fresh { Some(World::log_in(&world.app, who).await) } else { None };
             watch.settle().await;
             let (status, location, text) = if case.kind == Kind::Stream {
-                let (status, headers) = world.clients.get_mut(&who).unwrap().status_only(req).await;
-                (
-                    status,
-                    headers.get(header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_string),
-                    String::new(),
-                )
+                // A live stream's first event (the snapshot it starts with) is read too.
+                let res = world.clients.get_mut(&who).unwrap().first_event(req).await;
+                (res.status, res.header("location").map(str::to_string), res.body)
             } else if let Some(client) = fresh_client.as_mut() {
                 let res = client.send(req).await;
                 (res.status, res.header("location").map(str::to_string), res.body)
@@ -399,6 +435,25 @@ async fn everyone_gets_exactly_what_the_table_says(pool: PgPool) {
                 (res.status, res.header("location").map(str::to_string), res.body)
             };
             let got = outcome(status, location.as_deref());
+            // What an answer shows: someone else's objects never, on any list or stream.
+            if got == "ok" && STRANGERS.contains(&who) {
+                for (name, id) in &private {
+                    if text.contains(id.as_str()) {
+                        leaks.push(format!("{uri} as {who:?} shows {name} ({id}) of someone else"));
+                    }
+                }
+            }
+            if let Some((_, _, name)) =
+                SHOWN_TO_OWNER.iter().find(|(route, owner, _)| *route == case.route && *owner == who)
+            {
+                shown_to_owner += 1;
+                let id = &private.iter().find(|(n, _)| n == name).unwrap().1;
+                if !text.contains(id.as_str()) {
+                    leaks.push(format!(
+                        "{uri} as {who:?} does not show its own {name} ({id}): the check is blind"
+                    ));
+                }
+            }
             if got != expected {
                 let excerpt: String = text.chars().take(160).collect();
                 differences.push(format!(
@@ -418,6 +473,13 @@ async fn everyone_gets_exactly_what_the_table_says(pool: PgPool) {
             }
         }
     }
+    assert_eq!(shown_to_owner, SHOWN_TO_OWNER.len(), "every positive control ran");
+    assert!(
+        leaks.is_empty(),
+        "{} answer(s) showing what they should not:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
     assert!(
         differences.is_empty() && unexpected_changes.is_empty(),
         "{} difference(s) from the table:\n{}\n{} refused call(s) that changed data:\n{}",

@@ -7,8 +7,9 @@
 //! correctly signed ones for the wrong amount, and refunds unserved orders in
 //! full while mechanics race to accept them.
 //!
-//! Afterwards the books must be whole: the consistency suite finds nothing, the
-//! ledger's cash equals what was paid less what was refunded, to the cent, each
+//! Afterwards the books must be whole: the ledger's cash equals what the gateway
+//! took less what it refunded, to the cent, every paid order paid its plan's
+//! catalog price, the consistency suite finds nothing, each
 //! paid checkout is one order with exactly one request, and each event was
 //! processed once.
 //!
@@ -504,6 +505,50 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
 
     let unexpected = tally.unexpected.lock().unwrap().clone();
     assert!(unexpected.is_empty(), "unexpected answers:\n{}", unexpected.join("\n"));
+    // The money, against sources outside the app's own records: what the gateway
+    // (the sandbox's checkout sessions and refunds) took and gave back, and the
+    // catalog's prices. The ledger's cash is what the gateway took for every order
+    // that was not held (a held payment waits for the admin, outside the books),
+    // less what the gateway refunded, to the cent.
+    let (cash, gateway_paid, gateway_refunded): (i64, i64, i64) = sqlx::query_as(
+        "SELECT coalesce((SELECT sum(p.amount_cents) FROM postings p JOIN ledger_accounts a ON a.id = p.account_id
+                           WHERE a.kind = 'gateway_cash'), 0)::bigint,
+                coalesce((SELECT sum(c.amount_cents) FROM sandbox_checkout_sessions c JOIN orders o ON o.id = c.order_id
+                           WHERE c.status = 'complete' AND o.status <> 'held'), 0)::bigint,
+                coalesce((SELECT sum(amount_cents) FROM sandbox_refunds WHERE status = 'succeeded'), 0)::bigint",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        cash,
+        gateway_paid - gateway_refunded,
+        "ledger cash = taken at the gateway {gateway_paid} - refunded by the gateway {gateway_refunded}"
+    );
+    // Every order that was paid paid the catalog's price of its plan, at the gateway and in the app.
+    let off_price: Vec<(Uuid, i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT o.id, p.price_cents, o.amount_paid_cents, c.amount_cents
+           FROM orders o JOIN plans p ON p.code = o.plan_code
+           JOIN sandbox_checkout_sessions c ON c.order_id = o.id AND c.status = 'complete'
+          WHERE o.paid_at IS NOT NULL
+            AND (o.amount_paid_cents IS DISTINCT FROM p.price_cents OR c.amount_cents <> p.price_cents)",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        off_price,
+        vec![],
+        "orders paid other than the catalog price (order, price, paid, at the gateway)"
+    );
+    let refunded: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(amount_cents), 0)::bigint FROM refunds WHERE status = 'succeeded'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(refunded, gateway_refunded, "the app's refunds are the gateway's");
+
     let problems = crate::consistency::check(&pool).await.unwrap();
     assert!(problems.is_empty(), "the books are not whole after the soak:\n{}", problems.join("\n"));
 
@@ -537,18 +582,6 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
     .unwrap();
     assert_eq!(refunded_then_served, 0, "no order refunded in full before its session was served anyway");
     assert_eq!(paid_orders, requests, "each paid order has exactly one request");
-
-    // The gateway's cash in the ledger is what customers paid less what was refunded, to the cent.
-    let (cash, paid, refunded): (i64, i64, i64) = sqlx::query_as(
-        "SELECT coalesce((SELECT sum(p.amount_cents) FROM postings p JOIN ledger_accounts a ON a.id = p.account_id
-                           WHERE a.kind = 'gateway_cash'), 0)::bigint,
-                coalesce((SELECT sum(amount_paid_cents) FROM orders WHERE paid_at IS NOT NULL), 0)::bigint,
-                coalesce((SELECT sum(amount_cents) FROM refunds WHERE status = 'succeeded'), 0)::bigint",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(cash, paid - refunded, "ledger cash = paid {paid} - refunded {refunded}");
 
     // Every event was recorded once however often it came.
     let (events, distinct_payloads): (i64, i64) = sqlx::query_as(

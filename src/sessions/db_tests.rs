@@ -384,20 +384,31 @@ async fn fifty_concurrent_accepts_give_exactly_one_winner_a_hundred_times(
                 crate::offers::accept::accept(&pool, m, request, Utc::now(), &policy()).await
             }));
         }
-        let mut winners = 0;
-        for t in tasks {
+        let mut winners = Vec::new();
+        for (t, &m) in tasks.into_iter().zip(&mechanics) {
             match t.await.unwrap() {
-                Ok(_) => winners += 1,
+                Ok(session) => winners.push((m, session)),
                 Err(e) => assert_eq!(e.status_code(), 409, "round {round}: {e:?}"),
             }
         }
-        assert_eq!(winners, 1, "round {round}");
-        let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE request_id = $1")
-            .bind(request)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(sessions, 1, "round {round}");
+        assert_eq!(winners.len(), 1, "round {round}");
+        // The request, its one session and the mechanic's count all name the one winner.
+        let (winner, session) = winners[0];
+        let rows: Vec<(uuid::Uuid, uuid::Uuid, Option<uuid::Uuid>)> = sqlx::query_as(
+            "SELECT s.id, s.mechanic_id, r.mechanic_id FROM sessions s JOIN session_requests r ON r.id = s.request_id
+              WHERE s.request_id = $1",
+        )
+        .bind(request)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(rows, vec![(session, winner, Some(winner))], "round {round}");
+        let busy: Vec<uuid::Uuid> =
+            sqlx::query_scalar("SELECT user_id FROM mechanics WHERE active_sessions > 0")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(busy, vec![winner], "round {round}: only the winner is busy");
         // Free the winner for the next round.
         sqlx::query("UPDATE mechanics SET active_sessions = 0").execute(&pool).await.unwrap();
     }

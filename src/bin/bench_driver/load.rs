@@ -345,6 +345,15 @@ async fn insert_batch(
                 CASE WHEN rating IS NOT NULL AND commented THEN 'Clear explanation, thank you.' END,
                 CASE WHEN rating IS NOT NULL THEN t + (wait_secs + 330 + minutes * 60) * interval '1 second' END
            FROM b;
+         -- Every completed session has its diagnosis report (ending needs one), mailed as it ended.
+         INSERT INTO session_reports (session_id, summary, likely_causes, safe_to_drive, created_at, updated_at, emailed_at)
+         SELECT session_id, 'Worn front brake pads.', 'Mileage.', 'with_care',
+                t + (wait_secs + 30 + minutes * 60) * interval '1 second',
+                t + (wait_secs + 30 + minutes * 60) * interval '1 second',
+                t + (wait_secs + 30 + minutes * 60) * interval '1 second'
+           FROM b;
+         INSERT INTO session_report_repairs (session_id, position, description, urgency, cost_min_cents, cost_max_cents)
+         SELECT session_id, 1, 'Replace the front brake pads', 'soon', 12000, 18000 FROM b;
          INSERT INTO journal_entries (id, kind, idempotency_key, order_id, session_id, memo, created_at)
          SELECT pay_entry, 'payment', 'payment:' || order_id, order_id, NULL, 'Customer payment', t FROM b
          UNION ALL

@@ -142,6 +142,8 @@ async fn only_the_two_participants_signal_and_only_while_the_call_may_run(pool: 
     .await
     .unwrap();
     assert_eq!(post_signal(&mut mech, r.session, HELLO).await.status, StatusCode::CREATED);
+    // Ended as the room ends it: the report first.
+    crate::testing::fixtures::write_report(&pool, r.session, r.mechanic).await;
     sqlx::query("UPDATE sessions SET status = 'completed', ended_at = now() WHERE id = $1")
         .bind(r.session)
         .execute(&pool)
@@ -329,6 +331,8 @@ async fn two_instances_relay_signals_to_each_other(pool: PgPool) {
     assert_eq!((first.0.as_deref(), second.0.as_deref()), (Some("1"), Some("3")));
 
     // The session ends (the mechanic ends it): the stream says so and closes.
+    // Ended as the room ends it: the report first.
+    crate::testing::fixtures::write_report(&pool, r.session, r.mechanic).await;
     sqlx::query("UPDATE sessions SET status = 'completed', ended_at = now() WHERE id = $1")
         .bind(r.session)
         .execute(&pool)
@@ -504,7 +508,8 @@ async fn start_end_and_actual_length_reach_the_admin_and_the_workshop_analytics(
     for secs in [845i64, 615] {
         let (_, request) = paid_request(&pool, customer, RoutingType::WorkshopOnly, Some(w)).await;
         let session = crate::offers::accept::accept(&pool, m, request, Utc::now(), &policy).await.unwrap();
-        // The clock started, then the mechanic ended the session `secs` later.
+        // The clock started, then the mechanic wrote the report and ended the session `secs` later.
+        crate::testing::fixtures::write_report(&pool, session, m).await;
         sqlx::query(
             "UPDATE sessions SET clock_started_at = now() - make_interval(secs => $2), clock_warns_at = now(),
                     clock_ends_at = now(), call_closes_at = now(), started_at = now() - interval '1 hour',
