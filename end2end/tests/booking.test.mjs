@@ -120,5 +120,6 @@ test('a booking with an inactive workshop is refused with a message', async () =
   await logIn(page, 'customer@autodoctor.test');
   await visit(page, '/book?workshop=00000000-0000-0000-0000-00000a0a0003');
   await page.locator('.error', { hasText: 'not taking bookings' }).waitFor();
+  page.assertNoProblems();
   await page.context().close();
 });

@@ -2,7 +2,7 @@
 // the 404 page, security headers and the health check.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, launchBrowser, openPage, screenshot, startServer, visit } from '../lib/harness.mjs';
+import { BASE_URL, launchBrowser, openPage, screenshot, startServer, visit, waitForHydration } from '../lib/harness.mjs';
 
 let server;
 let browser;
@@ -55,6 +55,8 @@ test('an unknown address shows the 404 page with status 404', async () => {
   const res = await page.goto('/no/such/page');
   assert.equal(res.status(), 404);
   await page.locator('h1', { hasText: 'Page not found' }).waitFor();
+  await waitForHydration(page);
+  page.assertNoProblems();
   await page.context().close();
 });
 
@@ -64,11 +66,16 @@ test('health check reports the database', async () => {
   assert.deepEqual(await res.json(), { status: 'ok', database: 'ok' });
 });
 
-test('a page on a phone-sized screen has no horizontal scroll', async () => {
-  const context = await browser.newContext({ baseURL: BASE_URL, viewport: { width: 375, height: 740 } });
-  const page = await context.newPage();
-  await page.goto('/');
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
-  await context.close();
+test('pages on a phone-sized screen have no horizontal scroll, once styled and hydrated', async () => {
+  const page = await openPage(browser);
+  await page.setViewportSize({ width: 375, height: 740 });
+  for (const path of ['/', '/workshops', '/login', '/signup']) {
+    await visit(page, path);
+    // The stylesheet is applied (the header is laid out as a flex row by it).
+    assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('.header-row')).display), 'flex', path);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${path} is ${overflow}px wider than the screen`);
+  }
+  page.assertNoProblems();
+  await page.context().close();
 });
