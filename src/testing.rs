@@ -242,14 +242,18 @@ impl TestClient {
     }
 }
 
-/// A digest of every row of every application table (log-in throttling and the
-/// session index excepted: they change on any log-in). Two equal fingerprints
-/// mean that nothing the application owns has changed.
+/// A digest of every row of every application table, of the log-in index
+/// (`user_sessions`: who is logged in on which session) and of the stored
+/// sessions' ids (`tower_sessions.session`: their data and expiry move on every
+/// request, the ids only on a log-in or log-out). Log-in throttling and rate
+/// limits are left out: a refused log-in counts against them by design. Two equal
+/// fingerprints mean that nothing the application owns has changed, that no one
+/// was logged in or out and that no session changed its id.
 pub async fn fingerprint(pool: &PgPool) -> std::collections::BTreeMap<String, String> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables
           WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
-            AND table_name NOT IN ('login_throttle', 'login_known_clients', 'rate_limits', 'user_sessions', '_sqlx_migrations')
+            AND table_name NOT IN ('login_throttle', 'login_known_clients', 'rate_limits', '_sqlx_migrations')
           ORDER BY table_name",
     )
     .fetch_all(pool)
@@ -265,6 +269,13 @@ pub async fn fingerprint(pool: &PgPool) -> std::collections::BTreeMap<String, St
         .unwrap();
         out.insert(table, digest);
     }
+    let sessions: String = sqlx::query_scalar(
+        "SELECT coalesce(md5(string_agg(id, '|' ORDER BY id)), '') FROM tower_sessions.session",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    out.insert("tower_sessions.session (ids)".into(), sessions);
     out
 }
 
@@ -293,11 +304,19 @@ impl ChangeWatch {
              BEGIN PERFORM nextval('test_change_counter'); RETURN NULL; END $$;
              DO $$ DECLARE t text; BEGIN
                FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public'
-                          AND tablename NOT IN ('login_throttle', 'user_sessions', '_sqlx_migrations') LOOP
+                          AND tablename NOT IN ('login_throttle', '_sqlx_migrations') LOOP
                  EXECUTE format('CREATE TRIGGER test_count_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I
                                  FOR EACH STATEMENT EXECUTE FUNCTION test_count_change()', t);
                END LOOP;
-             END $$;",
+             END $$;
+             -- A row trigger: every request's save is an upsert, and only a real insert
+             -- (a new session) or delete (a log-out) fires it.
+             CREATE FUNCTION test_count_session_change() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN PERFORM nextval('test_change_counter'); RETURN NULL; END $$;
+             CREATE TRIGGER test_count_change AFTER INSERT OR DELETE ON tower_sessions.session
+               FOR EACH ROW EXECUTE FUNCTION test_count_session_change();
+             CREATE TRIGGER test_count_change_ids AFTER UPDATE OF id ON tower_sessions.session
+               FOR EACH ROW EXECUTE FUNCTION test_count_session_change();",
         )
         .execute(pool)
         .await

@@ -174,14 +174,33 @@ pub fn webhook_secret(stripe_key: Option<&str>, secret: Option<String>) -> Resul
 
 /// Reads a variable, treating an empty value like an absent one.
 fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    present(std::env::var(name).ok())
+}
+
+/// A variable's value, trimmed; an empty one counts as absent.
+fn present(raw: Option<String>) -> Option<String> {
+    raw.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
 fn parse_or<T: FromStr>(name: &'static str, default: T, what: &str) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
-    match var(name) {
+    parse_value(name, std::env::var(name).ok(), default, what)
+}
+
+/// `parse_or` on a given raw value (what the environment holds for `name`), so
+/// tests need not change the process's environment.
+fn parse_value<T: FromStr>(
+    name: &'static str,
+    raw: Option<String>,
+    default: T,
+    what: &str,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match present(raw) {
         None => Ok(default),
         Some(raw) => raw
             .parse::<T>()
@@ -421,13 +440,17 @@ impl Default for ThrottleRules {
 mod tests {
     use super::*;
 
+    // These tests never change the environment: `set_var` in a multi-threaded test
+    // binary races with every other test reading it (audit L10).
     #[test]
     fn parse_or_names_the_variable() {
-        std::env::set_var("AUTODOCTOR_TEST_PORT_VALUE", "not-a-port");
-        let err = parse_or::<u16>("AUTODOCTOR_TEST_PORT_VALUE", 1, "a TCP port").unwrap_err();
+        let err =
+            parse_value::<u16>("AUTODOCTOR_TEST_PORT_VALUE", Some("not-a-port".into()), 1, "a TCP port")
+                .unwrap_err();
         assert_eq!(err.var, "AUTODOCTOR_TEST_PORT_VALUE");
         assert!(err.to_string().contains("AUTODOCTOR_TEST_PORT_VALUE"));
         assert!(err.to_string().contains("not-a-port"));
+        assert_eq!(parse_value::<u16>("P", Some(" 8080 ".into()), 1, "a TCP port").unwrap(), 8080);
     }
 
     #[test]
@@ -481,9 +504,9 @@ mod tests {
 
     #[test]
     fn parse_or_uses_default_when_absent_or_empty() {
-        std::env::remove_var("AUTODOCTOR_TEST_ABSENT");
-        assert_eq!(parse_or("AUTODOCTOR_TEST_ABSENT", 7u32, "n").unwrap(), 7);
-        std::env::set_var("AUTODOCTOR_TEST_EMPTY", "  ");
-        assert_eq!(parse_or("AUTODOCTOR_TEST_EMPTY", 9u32, "n").unwrap(), 9);
+        assert_eq!(parse_value("AUTODOCTOR_TEST_ABSENT", None, 7u32, "n").unwrap(), 7);
+        assert_eq!(parse_value("AUTODOCTOR_TEST_EMPTY", Some("  ".into()), 9u32, "n").unwrap(), 9);
+        // And parse_or reads the environment: a variable no one sets gives the default.
+        assert_eq!(parse_or("AUTODOCTOR_TEST_NEVER_SET_BY_ANYONE", 5u32, "n").unwrap(), 5);
     }
 }

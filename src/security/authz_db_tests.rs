@@ -8,8 +8,11 @@
 //! `403`, `404`, `409`, `415`). Every answer that is not `ok`/`see` must leave every
 //! application table unchanged.
 //!
-//! Calls run in table order, and within a row from left to right, so a row can
-//! show that a one-time action succeeds once (`ok`) and then conflicts (`409`).
+//! Calls run in table order. Within a row, everyone the table refuses goes first,
+//! while the row's object is still live (so a refusal of someone else is not just
+//! "that object is finished"); then those who may act, left to right; then the
+//! `409`s, so a row can show that a one-time action succeeds once (`ok`) and then
+//! conflicts.
 
 use super::{World, EVERYONE};
 use crate::testing::{ChangeWatch, ORIGIN};
@@ -31,8 +34,12 @@ pub(super) enum Kind {
     Get,
     /// A plain form POST route (from this origin).
     Post,
-    /// A plain POST of a JSON body with no session (the webhook).
+    /// A plain POST of a JSON body with no session (the webhook), unsigned.
     Json,
+    /// The webhook, with an event signed with the install's secret (an
+    /// `account.updated` for an account no one has): its credential is the
+    /// signature, whoever's cookie comes with it.
+    SignedJson,
     /// A live stream: only the status is read.
     Stream,
     /// A JSON POST from this origin: a call signalling message.
@@ -236,7 +243,10 @@ pub(super) const TABLE: &[Case] = &[
     plain(Kind::Get, "/healthz", "/healthz", &[],                                       "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     plain(Kind::Get, "/api/workshops/directory", "/api/workshops/directory?q=garage", &[],
                                                                                          "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    // The webhook: refused unsigned and accepted signed, whoever sends it (audit L5:
+    // the unsigned row alone is a 400 that does not depend on anyone).
     plain(Kind::Json, "/api/stripe/webhook", "/api/stripe/webhook", &[],                "400   400   400   400   400   400   400   400   400"),
+    plain(Kind::SignedJson, "/api/stripe/webhook", "/api/stripe/webhook", &[],          "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     plain(Kind::Stream, "/api/live/offers", "/api/live/offers", &[],                    "401   403   403   ok    ok    ok    403   403   403"),
     plain(Kind::Stream, "/api/live/order/{order_id}", "/api/live/order/{order_live}", &[],
                                                                                          "401   ok    404   403   403   403   403   403   403"),
@@ -335,7 +345,7 @@ pub(super) fn request(kind: Kind, uri: &str, body: String) -> Request<Body> {
         Kind::Page => builder.header(header::ACCEPT, "text/html,application/xhtml+xml").body(Body::empty()),
         Kind::Get => builder.body(Body::empty()),
         Kind::Stream => builder.header(header::ACCEPT, "text/event-stream").body(Body::empty()),
-        Kind::Json => builder
+        Kind::Json | Kind::SignedJson => builder
             .method(Method::POST)
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(r#"{"id":"evt_1","type":"checkout.session.completed","data":{"object":{}}}"#)),
@@ -377,6 +387,43 @@ fn method_of(kind: Kind) -> &'static str {
     }
 }
 
+/// The order a row's people are tried in: everyone refused first (so someone else
+/// meets the object while it is still live), then those who may act, left to
+/// right, then the conflicts (`409`) that only a finished object gives.
+fn column_order(case: &Case) -> Vec<(super::Who, &'static str)> {
+    let rank = |e: &str| match e {
+        "ok" | "see" => 1,
+        "409" => 2,
+        _ => 0,
+    };
+    let mut columns: Vec<_> = EVERYONE.into_iter().zip(case.expect.split_whitespace()).collect();
+    columns.sort_by_key(|(_, e)| rank(e));
+    columns
+}
+
+/// One-shot rows: each refusal of someone else comes before the owner finishes the object.
+#[test]
+fn strangers_meet_one_shot_objects_while_they_are_live() {
+    for route in ["/api/booking/cancel", "/api/booking/widen", "/api/session/end", "/api/mechanic/accept"] {
+        for case in TABLE.iter().filter(|c| c.route == route) {
+            let order = column_order(case);
+            let first_ok = order.iter().position(|(_, e)| *e == "ok");
+            for (i, (who, e)) in order.iter().enumerate() {
+                if !matches!(*e, "ok" | "409") {
+                    assert!(
+                        first_ok.is_none_or(|ok| i < ok),
+                        "{route}: {who:?} ({e}) runs after the owner's call"
+                    );
+                }
+            }
+        }
+    }
+    // And the table's own order is kept where it matters: the accept row's 409s follow its ok.
+    let accept = TABLE.iter().find(|c| c.fields.iter().any(|(_, v)| *v == "{request_open}")).unwrap();
+    let order: Vec<_> = column_order(accept).into_iter().map(|(_, e)| e).collect();
+    assert_eq!(order, ["401", "403", "403", "403", "403", "403", "ok", "409", "409"]);
+}
+
 #[tokio::test]
 async fn the_table_lists_every_registered_endpoint_exactly() {
     let listed: BTreeSet<String> =
@@ -388,7 +435,30 @@ async fn the_table_lists_every_registered_endpoint_exactly() {
     assert!(unknown.is_empty(), "rows for endpoints the app does not register: {unknown:?}");
     for case in TABLE {
         assert_eq!(case.expect.split_whitespace().count(), EVERYONE.len(), "{}", case.route);
+        // What a row requests is its route: the listed route is not just a label.
+        assert!(uri_matches_route(case.uri, case.route), "{}: requests {}", case.route, case.uri);
     }
+    // The matcher itself: a wrong segment, one too many or too few, an empty one.
+    assert!(uri_matches_route("/orders/{order_live}?x=1", "/orders/{id}"));
+    assert!(!uri_matches_route("/order/{order_live}", "/orders/{id}"));
+    assert!(!uri_matches_route("/orders/{order_live}/x", "/orders/{id}"));
+    assert!(!uri_matches_route("/orders", "/orders/{id}"));
+    assert!(!uri_matches_route("/orders/", "/orders/{id}"));
+}
+
+/// Whether a row's uri (with `{name}` placeholders, and a query) is a request for
+/// the route template: the same literal segments, one non-empty segment per `{param}`.
+fn uri_matches_route(uri: &str, route: &str) -> bool {
+    let path = uri.split('?').next().unwrap();
+    let (got, want): (Vec<_>, Vec<_>) = (path.split('/').collect(), route.split('/').collect());
+    got.len() == want.len()
+        && got.iter().zip(&want).all(|(g, w)| {
+            if w.starts_with('{') && w.ends_with('}') {
+                !g.is_empty()
+            } else {
+                g == w
+            }
+        })
 }
 
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
@@ -410,14 +480,31 @@ async fn everyone_gets_exactly_what_the_table_says(pool: PgPool) {
     let ordered =
         TABLE.iter().filter(|c| c.kind != Kind::Fresh).chain(TABLE.iter().filter(|c| c.kind == Kind::Fresh));
     for case in ordered {
-        for (who, expected) in EVERYONE.into_iter().zip(case.expect.split_whitespace()) {
+        for (who, expected) in column_order(case) {
             counter += 1;
             let fields = world.expand(case.fields, counter).await;
             let body = crate::testing::form_body(
                 &fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
             );
             let uri = world.fill(case.uri);
-            let req = request(case.kind, &uri, body);
+            let mut req = request(case.kind, &uri, body);
+            if case.kind == Kind::SignedJson {
+                let (_, payload) = crate::payments::sandbox::account_event("acct_nobody", true, true, true);
+                let secret = &world.app.state.config.stripe_webhook_secret;
+                assert!(!secret.is_empty(), "the test install has a webhook secret");
+                let signature = crate::payments::signing::signature_header(
+                    secret,
+                    chrono::Utc::now().timestamp(),
+                    &payload,
+                );
+                req = Request::builder()
+                    .method(Method::POST)
+                    .uri(&uri)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header("stripe-signature", signature)
+                    .body(Body::from(payload))
+                    .unwrap();
+            }
 
             // A fresh log-in first: logging in is not part of what is measured.
             let mut fresh_client =
@@ -454,6 +541,9 @@ async fn everyone_gets_exactly_what_the_table_says(pool: PgPool) {
                     ));
                 }
             }
+            if case.kind == Kind::SignedJson && got == "ok" && !text.contains("account_unknown_or_stale") {
+                differences.push(format!("{uri} as {who:?}: the signed event was not handled: {text}"));
+            }
             if got != expected {
                 let excerpt: String = text.chars().take(160).collect();
                 differences.push(format!(
@@ -488,4 +578,43 @@ async fn everyone_gets_exactly_what_the_table_says(pool: PgPool) {
         unexpected_changes.len(),
         unexpected_changes.join("\n")
     );
+}
+
+/// The watch the matrix and the hostile run rely on sees someone logged out (and
+/// a session that is gone), not only the application's own tables; a refused
+/// log-in's throttling is not a change.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn the_change_watch_sees_log_ins_and_log_outs(pool: PgPool) {
+    let world = World::new(pool.clone()).await;
+    let mut watch = ChangeWatch::install(&pool).await;
+    let mut client = World::log_in(&world.app, super::Who::Cust).await;
+    let changed = watch.changes().await;
+    assert!(
+        changed.contains(&"user_sessions".to_string())
+            && changed.contains(&"tower_sessions.session (ids)".to_string()),
+        "a log-in: {changed:?}"
+    );
+    // A request on the session saves it again (its expiry moves): not a change.
+    assert_eq!(client.whoami().await.as_deref(), Some("cust@example.com"));
+    assert_eq!(watch.changes().await, Vec::<String>::new(), "a request on a session");
+    let res = client.call("/api/public/auth/log-out", &[]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let changed = watch.changes().await;
+    assert!(
+        changed.contains(&"user_sessions".to_string())
+            && changed.contains(&"tower_sessions.session (ids)".to_string()),
+        "a log-out: {changed:?}"
+    );
+    // Someone else's session deleted behind their back (what a refused call must never do).
+    sqlx::query("DELETE FROM tower_sessions.session WHERE id IN (SELECT session_id FROM user_sessions WHERE user_id = $1)")
+        .bind(world.users[&super::Who::MechA])
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(watch.changes().await, vec!["tower_sessions.session (ids)".to_string()]);
+    // A refused log-in counts against the throttle only.
+    let mut stranger = world.app.client();
+    let res = stranger.log_in("cust@example.com", "not the password").await;
+    assert!(res.status.is_client_error(), "{} {}", res.status, res.body);
+    assert_eq!(watch.changes().await, Vec::<String>::new(), "a refused log-in");
 }

@@ -243,6 +243,93 @@ impl World {
         out
     }
 
+    /// Replaces a one-shot object (one that a successful call finishes: an order
+    /// cancelled, a session ended or rated, a request accepted, a decision made)
+    /// with a new one in the same state, so the next call meets a live object.
+    /// Returns false for names that are not one-shot.
+    pub async fn renew(&mut self, name: &str, counter: usize) -> bool {
+        let pool = self.app.pool().clone();
+        let pool = &pool;
+        let a: Uuid = self.vars["workshop_a"].parse().unwrap();
+        let cust = self.users[&Who::Cust];
+        let mech_a = self.users[&Who::MechA];
+        let owner_a = self.users[&Who::OwnerA];
+        let fresh = Uuid::new_v4().simple().to_string();
+        let value = match name {
+            "order_widen" => {
+                let (order, request) = paid_request(pool, cust, RoutingType::WorkshopOnly, Some(a)).await;
+                sqlx::query(
+                    "UPDATE session_requests SET status = 'expired', closed_at = now() WHERE id = $1",
+                )
+                .bind(request)
+                .execute(pool)
+                .await
+                .unwrap();
+                order.to_string()
+            }
+            "order_cancel" => {
+                let (order, _) = paid_request(pool, cust, RoutingType::WorkshopOnly, Some(a)).await;
+                crate::testing::fixtures::sandbox_payment(pool, order).await;
+                order.to_string()
+            }
+            "request_open" => {
+                paid_request(pool, cust, RoutingType::WorkshopOnly, Some(a)).await.1.to_string()
+            }
+            "session_end" => {
+                let policy =
+                    crate::offers::store::RoutingSettings::from_config(&self.app.state.config).policy;
+                let (_, request) = paid_request(pool, cust, RoutingType::WorkshopOnly, Some(a)).await;
+                let session =
+                    crate::offers::accept::accept(pool, mech_a, request, chrono::Utc::now(), &policy)
+                        .await
+                        .unwrap();
+                crate::testing::fixtures::write_report(pool, session, mech_a).await;
+                session.to_string()
+            }
+            "session_done" | "order_done" => {
+                let (order, session) =
+                    completed_session_for(&self.app, cust, mech_a, RoutingType::WorkshopOnly, Some(a)).await;
+                self.vars.insert("order_done", order.to_string());
+                self.vars.insert("session_done", session.to_string());
+                return true;
+            }
+            "share_revoke" => {
+                let session = self.vars["session_done"].parse().unwrap();
+                crate::sessions::report::shares::create(pool, session, cust).await.unwrap().0.to_string()
+            }
+            "invite_revoke" => {
+                invite(pool, a, owner_a, &format!("v{counter}.{fresh}@example.com")).await.0.to_string()
+            }
+            "mechanic_a2" => {
+                mechanic(pool, &format!("mech.a2.{fresh}@example.com"), Some(a), false).await.to_string()
+            }
+            "workshop_pending" => {
+                let id: Uuid = sqlx::query_scalar(
+                    "INSERT INTO organizations (name, contact_email, city, status)
+                     VALUES ('Pending Garage', 'p@example.com', 'Nantes', 'pending') RETURNING id",
+                )
+                .fetch_one(pool)
+                .await
+                .unwrap();
+                owner(pool, &format!("owner.p.{fresh}@example.com"), id).await;
+                id.to_string()
+            }
+            "mechanic_pending" => {
+                let id = mechanic(pool, &format!("pending.mech.{fresh}@example.com"), None, false).await;
+                sqlx::query("UPDATE mechanics SET application_status = 'pending' WHERE user_id = $1")
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+                id.to_string()
+            }
+            _ => return false,
+        };
+        let key = *self.vars.keys().find(|k| **k == name).unwrap();
+        self.vars.insert(key, value);
+        true
+    }
+
     /// Replaces each `{name}` with the world's value.
     pub fn fill(&self, template: &str) -> String {
         let mut out = template.to_string();

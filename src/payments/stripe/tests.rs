@@ -166,25 +166,48 @@ async fn create_checkout_session_leaves_out_empty_workshop_preference() {
     assert_eq!(form.get("metadata[order_id]").map(String::as_str), Some(ORDER_ID));
 }
 
+/// The key Stripe deduplicates on is the caller's, not one the client makes up per
+/// call (as async-stripe's `RequestStrategy::Idempotent` with a random key, or a
+/// retry strategy, would): a retry of the same order's checkout sends the same key
+/// and the same body (Stripe refuses a replayed key with different parameters), and
+/// another order's checkout its own key. (audit L3: this test used to compare two
+/// answers of a fake that always gives the same answer.)
 #[tokio::test]
-async fn create_checkout_session_replays_the_same_idempotency_key() {
+async fn create_checkout_session_sends_the_callers_key_and_the_same_body_on_a_retry() {
     let server = MockServer::start().await;
     let req = checkout_request();
-    // Stripe answers a replayed key with the original object; so does the fake.
     Mock::given(method("POST"))
         .and(path("/v1/checkout/sessions"))
         .respond_with(ok(fixture(CHECKOUT_SESSION, json!({}))))
-        .expect(2)
+        .expect(3)
         .mount(&server)
         .await;
     let gateway = gateway(&server);
 
     let first = gateway.create_checkout_session(&req).await.unwrap();
     let second = gateway.create_checkout_session(&req).await.unwrap();
+    let other_order = CheckoutRequest {
+        order_id: CUSTOMER_ID.parse().unwrap(),
+        idempotency_key: format!("checkout-{CUSTOMER_ID}-1"),
+        ..checkout_request()
+    };
+    gateway.create_checkout_session(&other_order).await.unwrap();
 
     assert_eq!(first, second);
-    let keys: Vec<_> = received(&server).await.iter().map(idempotency_key).collect();
-    assert_eq!(keys, vec![Some(req.idempotency_key.clone()), Some(req.idempotency_key.clone())]);
+    let requests = received(&server).await;
+    let keys: Vec<_> = requests.iter().map(idempotency_key).collect();
+    assert_eq!(
+        keys,
+        vec![
+            Some(req.idempotency_key.clone()),
+            Some(req.idempotency_key.clone()),
+            Some(other_order.idempotency_key.clone())
+        ]
+    );
+    // The same parameters (in whatever order the client writes them: its metadata
+    // is a hash map, and Stripe compares parameters, not bytes).
+    assert_eq!(form(&requests[0]), form(&requests[1]), "a retry sends the same parameters");
+    assert_ne!(form(&requests[0]), form(&requests[2]), "another order's checkout is another request");
 }
 
 #[tokio::test]
