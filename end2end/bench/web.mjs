@@ -22,7 +22,7 @@ import { acceptOffer, bookAndPay, logIn, setOnline } from '../lib/flows.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const OUT = process.env.BENCH_OUT ?? 'BENCHMARKS.md';
 const LABEL = process.env.BENCH_LABEL ?? 'after';
-const RUNS = Number(process.env.BENCH_LIGHTHOUSE_RUNS ?? 1);
+const RUNS = Number(process.env.BENCH_LIGHTHOUSE_RUNS ?? 3);
 const MARKER = '<!-- Below: sections written by other scripts/bench commands; kept as they are. -->';
 const CUSTOMER = { email: 'customer@autodoctor.test', password: 'demo-password' };
 
@@ -212,10 +212,11 @@ try {
   const customer = await openPage(browser);
   await logIn(customer, CUSTOMER.email);
   const mechanic = await openPage(browser);
-  await logIn(mechanic, 'mia@northside.test');
+  await logIn(mechanic, 'sam@harbor.test');
   await setOnline(mechanic, true);
   const problem = `Bench: rattle from the dashboard at idle ${Date.now()}`;
-  const orderUrl = await bookAndPay(customer, { problem });
+  const harbor = (await (await fetch(`${BASE_URL}/api/workshops/directory?q=Harbor`)).json()).workshops[0];
+  const orderUrl = await bookAndPay(customer, { problem, workshopId: harbor.workshop_id, routing: 'workshop_only' });
   await visit(mechanic, '/mechanic');
   await acceptOffer(mechanic, problem);
   const sessionPath = new URL(mechanic.url()).pathname;
@@ -233,7 +234,7 @@ try {
   }
   const pkg = process.env.LEPTOS_SITE_ROOT ? join(process.env.LEPTOS_SITE_ROOT, 'pkg') : null;
   const wasm = pkg && existsSync(pkg) ? readdirSync(pkg).find((f) => f.endsWith('.wasm')) : null;
-  const { version: lighthouseVersion } = JSON.parse(readFileSync(join(here, '..', 'node_modules', 'lighthouse', 'package.json'), 'utf8'));
+  const { version: lighthouseVersion } = JSON.parse(readFileSync(join(here, 'node_modules', 'lighthouse', 'package.json'), 'utf8'));
   const record = {
     commit: process.env.BENCH_COMMIT ?? 'unknown',
     lighthouseVersion,
