@@ -3,7 +3,8 @@
 //! credentials from a shared secret, the TURN REST scheme coturn implements),
 //! and the session clock.
 
-use super::{check, parse_or, var, ConfigError};
+use super::parse::{check, parse_or, var};
+use super::ConfigError;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct CallConfig {

@@ -7,18 +7,16 @@ mod call;
 pub use call::CallConfig;
 
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
 use std::time::Duration;
 
 mod photo_storage;
 pub use photo_storage::{PhotoStorage, S3Settings};
 
-#[derive(Debug, thiserror::Error)]
-#[error("configuration error in {var}: {message}")]
-pub struct ConfigError {
-    pub var: &'static str,
-    pub message: String,
-}
+mod parse;
+#[cfg(test)]
+use parse::parse_value;
+pub use parse::ConfigError;
+use parse::{check, parse_or, var};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -169,50 +167,6 @@ pub fn webhook_secret(stripe_key: Option<&str>, secret: Option<String>) -> Resul
             Ok(secret)
         }
         (None, None) => Ok(String::new()),
-    }
-}
-
-/// Reads a variable, treating an empty value like an absent one.
-fn var(name: &str) -> Option<String> {
-    present(std::env::var(name).ok())
-}
-
-/// A variable's value, trimmed; an empty one counts as absent.
-fn present(raw: Option<String>) -> Option<String> {
-    raw.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
-}
-
-fn parse_or<T: FromStr>(name: &'static str, default: T, what: &str) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    parse_value(name, std::env::var(name).ok(), default, what)
-}
-
-/// `parse_or` on a given raw value (what the environment holds for `name`), so
-/// tests need not change the process's environment.
-fn parse_value<T: FromStr>(
-    name: &'static str,
-    raw: Option<String>,
-    default: T,
-    what: &str,
-) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    match present(raw) {
-        None => Ok(default),
-        Some(raw) => raw
-            .parse::<T>()
-            .map_err(|e| ConfigError { var: name, message: format!("expected {what}, got {raw:?} ({e})") }),
-    }
-}
-
-fn check(ok: bool, var: &'static str, message: &str) -> Result<(), ConfigError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError { var, message: message.to_string() })
     }
 }
 

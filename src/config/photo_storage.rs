@@ -1,6 +1,7 @@
 //! Where chat photos are kept (`PHOTO_STORE`, and `S3_*` for an object store).
 
-use super::{check, var, ConfigError};
+use super::parse::{check, var};
+use super::ConfigError;
 
 /// Where chat photos are kept: in the database (the default), or in an
 /// S3-compatible object store that every app instance reaches.
