@@ -642,6 +642,19 @@ fn eligible_ids(cands: &[Candidate], policy: &RoutingPolicy) -> BTreeSet<Uuid> {
     dedup(cands).into_values().filter(|c| eligibility(c, policy).is_ok()).map(|c| c.mechanic_id).collect()
 }
 
+/// `cands` with one more mechanic, at a random place, who is offered the request
+/// whatever its routing and age: ready under any policy, in the preferred
+/// workshop if the request names one (independent otherwise).
+fn with_one_sure_offer(
+    mut cands: Vec<Candidate>,
+    r: &RoutingRequest,
+    at: prop::sample::Index,
+) -> Vec<Candidate> {
+    let sure = Candidate { workshop_id: r.preferred_workshop, ..ready(999, None) };
+    cands.insert(at.index(cands.len() + 1), sure);
+    cands
+}
+
 fn offered_ids(offers: &[Offer]) -> BTreeSet<Uuid> {
     offers.iter().map(|o| o.mechanic_id).collect()
 }
@@ -663,22 +676,36 @@ proptest! {
         }
     }
 
+    // The loops below would pass on an empty answer: each case therefore holds one
+    // mechanic who must be offered (an id no generated row uses), and checks that
+    // the answer is not empty before checking every offer in it (audit L4).
+
     #[test]
     fn prop_workshop_only_never_leaves_the_workshop(
-        preferred in 1u128..=5, age in -10i64..200, cands in arb_candidates(), p in arb_policy()
+        preferred in 1u128..=5, age in -10i64..200, cands in arb_candidates(),
+        at in any::<prop::sample::Index>(), p in arb_policy()
     ) {
         let r = req(RoutingType::WorkshopOnly, Some(preferred), age);
+        let cands = with_one_sure_offer(cands, &r, at);
         let unique = dedup(&cands);
-        for o in offers(&r, &cands, &p) {
+        let out = offers(&r, &cands, &p);
+        prop_assert!(out.iter().any(|o| o.mechanic_id == mech(999)), "the sure mechanic is offered: {out:?}");
+        for o in out {
             prop_assert_eq!(unique[&o.mechanic_id].workshop_id, Some(shop(preferred)));
             prop_assert_eq!((o.priority, o.tier), (PRIORITY_PREFERRED, Tier::PreferredWorkshop));
         }
     }
 
     #[test]
-    fn prop_no_ineligible_mechanic_is_offered(r in arb_request(), cands in arb_candidates(), p in arb_policy()) {
+    fn prop_no_ineligible_mechanic_is_offered(
+        r in arb_request(), cands in arb_candidates(), at in any::<prop::sample::Index>(), p in arb_policy()
+    ) {
+        prop_assume!(!(r.routing == RoutingType::WorkshopOnly && r.preferred_workshop.is_none()));
+        let cands = with_one_sure_offer(cands, &r, at);
         let eligible = eligible_ids(&cands, &p);
-        for o in offers(&r, &cands, &p) {
+        let out = offers(&r, &cands, &p);
+        prop_assert!(out.iter().any(|o| o.mechanic_id == mech(999)), "the sure mechanic is offered: {out:?}");
+        for o in out {
             prop_assert!(eligible.contains(&o.mechanic_id), "{o:?}");
         }
     }
@@ -690,8 +717,14 @@ proptest! {
     }
 
     #[test]
-    fn prop_tier_and_priority_agree(r in arb_request(), cands in arb_candidates(), p in arb_policy()) {
-        for o in offers(&r, &cands, &p) {
+    fn prop_tier_and_priority_agree(
+        r in arb_request(), cands in arb_candidates(), at in any::<prop::sample::Index>(), p in arb_policy()
+    ) {
+        prop_assume!(!(r.routing == RoutingType::WorkshopOnly && r.preferred_workshop.is_none()));
+        let cands = with_one_sure_offer(cands, &r, at);
+        let out = offers(&r, &cands, &p);
+        prop_assert!(!out.is_empty());
+        for o in out {
             prop_assert_eq!(o.priority, o.tier.priority());
             prop_assert!(!o.reason.is_empty());
         }
