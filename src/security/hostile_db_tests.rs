@@ -506,27 +506,7 @@ struct LiveCheckout {
 impl LiveCheckout {
     async fn new(world: &mut World) -> LiveCheckout {
         use crate::payments::sandbox::{checkout_event, SessionRow, SESSION_COLUMNS};
-        let key = uuid::Uuid::new_v4().to_string();
-        let res = world
-            .clients
-            .get_mut(&Who::Cust)
-            .unwrap()
-            .call(
-                "/api/booking/checkout",
-                &[
-                    ("request_key", key.as_str()),
-                    ("plan_code", "video15"),
-                    ("vehicle_make", "Toyota"),
-                    ("vehicle_model", "Corolla"),
-                    ("vehicle_year", "2016"),
-                    ("problem_description", "Grinding noise from the front left wheel when braking."),
-                    ("workshop_id", ""),
-                    ("routing_type", "broadcast"),
-                ],
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-        let session = res.json().as_str().unwrap().rsplit('/').next().unwrap().to_string();
+        let session = super::start_checkout(world.clients.get_mut(&Who::Cust).unwrap()).await;
         let row = sqlx::query_as::<_, SessionRow>(&format!(
             "SELECT {SESSION_COLUMNS} FROM sandbox_checkout_sessions WHERE id = $1"
         ))
@@ -535,8 +515,11 @@ impl LiveCheckout {
         .await
         .unwrap();
         let order = row.order_id;
-        let paid =
-            SessionRow { status: "complete".into(), payment_intent: Some(format!("pi_sbx_{key}")), ..row };
+        let paid = SessionRow {
+            status: "complete".into(),
+            payment_intent: Some(format!("pi_sbx_{}", uuid::Uuid::new_v4())),
+            ..row
+        };
         let (_, payload) = checkout_event("checkout.session.completed", &paid);
         let event: serde_json::Value = serde_json::from_str(&payload).unwrap();
         assert_eq!(

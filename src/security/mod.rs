@@ -64,6 +64,29 @@ impl Who {
 }
 
 /// A world with one object of every kind, and a logged-in client per person.
+/// The customer books any available mechanic through the booking form's server
+/// function; returns the id of the sandbox checkout session it answers with.
+pub async fn start_checkout(customer: &mut TestClient) -> String {
+    let key = Uuid::new_v4().to_string();
+    let res = customer
+        .call(
+            "/api/booking/checkout",
+            &[
+                ("request_key", key.as_str()),
+                ("plan_code", "video15"),
+                ("vehicle_make", "Toyota"),
+                ("vehicle_model", "Corolla"),
+                ("vehicle_year", "2016"),
+                ("problem_description", "Grinding noise from the front left wheel when braking."),
+                ("workshop_id", ""),
+                ("routing_type", "broadcast"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, axum::http::StatusCode::OK, "{}", res.body);
+    res.json().as_str().unwrap().rsplit('/').next().unwrap().to_string()
+}
+
 pub struct World {
     pub app: TestApp,
     /// Named ids and values, substituted for `{name}` in paths and fields.
@@ -191,27 +214,7 @@ impl World {
             clients.insert(who, Self::log_in(&app, who).await);
         }
         // A checkout started by the customer: its hosted page in the sandbox.
-        let key = Uuid::new_v4().to_string();
-        let res = clients
-            .get_mut(&Who::Cust)
-            .unwrap()
-            .call(
-                "/api/booking/checkout",
-                &[
-                    ("request_key", key.as_str()),
-                    ("plan_code", "video15"),
-                    ("vehicle_make", "Toyota"),
-                    ("vehicle_model", "Corolla"),
-                    ("vehicle_year", "2016"),
-                    ("problem_description", "Grinding noise from the front left wheel when braking."),
-                    ("workshop_id", ""),
-                    ("routing_type", "broadcast"),
-                ],
-            )
-            .await;
-        assert_eq!(res.status, axum::http::StatusCode::OK, "{}", res.body);
-        let url = res.json().as_str().unwrap().to_string();
-        vars.insert("checkout", url.rsplit('/').next().unwrap().to_string());
+        vars.insert("checkout", start_checkout(clients.get_mut(&Who::Cust).unwrap()).await);
 
         World { app, vars, clients, users }
     }
