@@ -46,6 +46,16 @@ const CHECKS: &[(&str, &str)] = &[
             AND s.ended_at >= coalesce((SELECT installed_on FROM _sqlx_migrations WHERE version = 19), '-infinity')",
     ),
     (
+        // The earnings panels' rows (payable_lines, migration 20) add up to the
+        // totals above them: pending to the balance, paid to what was paid out.
+        "payee whose earnings rows do not add up to their pending or paid-out total",
+        "SELECT a.id::text FROM ledger_accounts a
+          WHERE a.kind IN ('workshop_payable', 'mechanic_payable')
+            AND ((SELECT coalesce(sum(l.pending_cents), 0) FROM payable_lines l WHERE l.account_id = a.id) <> -a.balance_cents
+                 OR (SELECT coalesce(sum(l.paid_cents), 0) FROM payable_lines l WHERE l.account_id = a.id)
+                    <> coalesce((SELECT t.paid_cents FROM ledger_account_paid t WHERE t.account_id = a.id), 0))",
+    ),
+    (
         "paid order without exactly one session request",
         "SELECT o.id::text FROM orders o
           WHERE o.status IN ('paid', 'refunded', 'partially_refunded') AND coalesce(o.amount_paid_cents, 0) > 0

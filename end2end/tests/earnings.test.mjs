@@ -76,8 +76,8 @@ test("the owner's panel and the independent mechanic's page show what they earne
   assert.match(await row.innerText(), /Pending/);
   await screenshot(owner, 'workshop-earnings');
   const csv = await owner.evaluate(async () => (await fetch('/workshop/earnings.csv')).text());
-  assert.match(csv.split('\n')[0], /^date,session,mechanic,plan,kind,gross,platform_fee,referral,net,currency,status$/);
-  assert.match(csv, /Mia Mechanic,Video diagnosis,Session,29\.00,5\.80,0\.00,23\.20,USD,pending/);
+  assert.match(csv.split('\n')[0], /^date,session,mechanic,plan,kind,gross,platform_fee,referral,net,currency,status,pending,paid$/);
+  assert.match(csv, /Mia Mechanic,Video diagnosis,Session,29\.00,5\.80,0\.00,23\.20,USD,pending,23\.20,0\.00/);
 
   // Ivy's page shows her 80% of $15.00.
   await visit(ivy, '/mechanic/earnings');

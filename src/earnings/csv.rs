@@ -1,5 +1,7 @@
 //! `GET /workshop/earnings.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`: the earnings rows
-//! of the caller's workshop as CSV, for accounting.
+//! of the caller's workshop as CSV, for accounting. Refunds and reversals are
+//! rows of their own; the `net`, `pending` and `paid` columns of a whole history
+//! add up to the panel's lifetime, pending and paid-out totals.
 
 use crate::auth::guard::RequestUser;
 use crate::auth::Role;
@@ -45,7 +47,7 @@ pub async fn workshop_earnings_csv(
             super::parse_day(q.get("to").map(String::as_str), "to")?,
             today,
         )?;
-        let rows = super::api::queries::rows(
+        let rows = super::queries::rows(
             &state.pool,
             crate::ledger::AccountRef::Workshop(membership.organization_id),
             from,
@@ -53,8 +55,9 @@ pub async fn workshop_earnings_csv(
             100_000,
         )
         .await?;
-        let mut out =
-            String::from("date,session,mechanic,plan,kind,gross,platform_fee,referral,net,currency,status\n");
+        let mut out = String::from(
+            "date,session,mechanic,plan,kind,gross,platform_fee,referral,net,currency,status,pending,paid\n",
+        );
         for r in rows {
             let line = [
                 r.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
@@ -67,7 +70,9 @@ pub async fn workshop_earnings_csv(
                 cents(r.referral_cents),
                 cents(r.net_cents),
                 "USD".to_string(),
-                r.payout_status,
+                r.payout_status.clone(),
+                cents(r.pending_cents),
+                cents(r.paid_cents),
             ]
             .join(",");
             out.push_str(&line);

@@ -7,6 +7,10 @@ pub mod pages;
 
 #[cfg(feature = "ssr")]
 pub mod csv;
+#[cfg(all(test, feature = "ssr"))]
+mod db_tests;
+#[cfg(feature = "ssr")]
+pub mod queries;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -26,9 +30,12 @@ pub struct DailyPoint {
     pub cents: i64,
 }
 
-/// One share credited to a workshop or a mechanic.
+/// One line of a payee's earnings: a share credited for a session, a refund
+/// taken back from one, or a reversal that recovered a paid-out share. Over an
+/// account's whole history the rows add up to its totals: `net_cents` to the
+/// lifetime total, `pending_cents` to what is pending, `paid_cents` to what was
+/// paid out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct EarningRow {
     pub posting_id: i64,
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -39,10 +46,16 @@ pub struct EarningRow {
     pub platform_fee_cents: i64,
     /// The referral paid out of this session (on service rows), or earned (on referral rows).
     pub referral_cents: i64,
+    /// What the row did to the lifetime total (a reversal: nothing).
     pub net_cents: i64,
-    /// "workshop_service", "mechanic_service" or "referral".
+    /// "workshop_service", "mechanic_service", "referral" or "reversal".
     pub share_kind: String,
-    /// "pending" or "paid".
+    /// "session_revenue", "refund" or "transfer_reversal".
+    pub entry_kind: String,
+    /// What the row did to the pending total, and to the paid-out total.
+    pub pending_cents: i64,
+    pub paid_cents: i64,
+    /// "pending", or "paid" once a payout carried (or netted) it out.
     pub payout_status: String,
     pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
     pub transfer_id: Option<String>,
@@ -50,11 +63,19 @@ pub struct EarningRow {
 
 impl EarningRow {
     pub fn kind_label(&self) -> &'static str {
-        match self.share_kind.as_str() {
-            "referral" => "Referral",
+        match (self.entry_kind.as_str(), self.share_kind.as_str()) {
+            ("transfer_reversal", _) => "Reversal",
+            ("refund", "referral") => "Referral refund",
+            ("refund", _) => "Refund",
+            (_, "referral") => "Referral",
             _ => "Session",
         }
     }
+}
+
+/// What a list of rows adds up to: (net, pending, paid).
+pub fn row_sums(rows: &[EarningRow]) -> (i64, i64, i64) {
+    rows.iter().fold((0, 0, 0), |(n, pe, pa), r| (n + r.net_cents, pe + r.pending_cents, pa + r.paid_cents))
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

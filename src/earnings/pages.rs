@@ -52,15 +52,37 @@ fn Totals(totals: EarningsTotals, currency: String) -> impl IntoView {
     }
 }
 
+/// The rows' total, split as the totals above are: over the whole history it
+/// equals them (refunds and reversals are rows too).
+#[component]
+fn RowSums(rows: Vec<EarningRow>, currency: String, label_cols: u8) -> impl IntoView {
+    let (net, pending, paid) = super::row_sums(&rows);
+    view! {
+        <tfoot id="earnings-row-sums">
+            <tr>
+                <th scope="row" colspan=label_cols.to_string()>"These rows"</th>
+                <td class="num net">{format_money(net, &currency)}</td>
+                <td class="small">{format!("{} pending · {} paid out", format_money(pending, &currency), format_money(paid, &currency))}</td>
+            </tr>
+        </tfoot>
+    }
+}
+
 fn status_badge(r: &EarningRow) -> impl IntoView {
     let paid = r.payout_status == "paid";
+    let (class, label) = match (r.entry_kind.as_str(), paid) {
+        ("transfer_reversal", _) => ("badge", "Recovered from a payout"),
+        ("refund", true) => ("badge success", "Netted in a payout"),
+        (_, true) => ("badge success", "Paid"),
+        (_, false) => ("badge warning", "Pending"),
+    };
     let detail = match (&r.paid_at, &r.transfer_id) {
         (Some(at), Some(t)) => format!(" {} · {t}", at.format("%Y-%m-%d")),
         (Some(at), None) => format!(" {}", at.format("%Y-%m-%d")),
         _ => String::new(),
     };
     view! {
-        <span class=if paid { "badge success" } else { "badge warning" }>{if paid { "Paid" } else { "Pending" }}</span>
+        <span class=class>{label}</span>
         <span class="muted small">{detail}</span>
     }
 }
@@ -148,6 +170,7 @@ fn WorkshopEarningsView(d: WorkshopEarnings, error: Option<crate::error::AppErro
                                     </tr>
                                 }).collect_view()}
                             </tbody>
+                            <RowSums rows=d.rows.clone() currency=currency.clone() label_cols=7 />
                         </table>
                     </div>
                     {d.more_rows.then(|| view! { <p class="muted small">"More rows in this period: narrow the dates, or export the CSV."</p> })}
@@ -195,7 +218,7 @@ fn MechanicEarningsView(data: Loaded<super::MechanicEarnings>) -> impl IntoView 
                                             {e.rows.iter().map(|r| view! {
                                                 <tr>
                                                     <td>{r.created_at.format("%Y-%m-%d").to_string()}</td>
-                                                    <td>{r.plan_name.clone()}</td>
+                                                    <td>{match r.kind_label() { "Session" => r.plan_name.clone(), k => format!("{} · {k}", r.plan_name) }}</td>
                                                     <td class="num">{format_money(r.gross_cents, &currency)}</td>
                                                     <td class="num">{format_money(r.platform_fee_cents, &currency)}</td>
                                                     <td class="num">{format_money(r.referral_cents, &currency)}</td>
@@ -204,6 +227,7 @@ fn MechanicEarningsView(data: Loaded<super::MechanicEarnings>) -> impl IntoView 
                                                 </tr>
                                             }).collect_view()}
                                         </tbody>
+                                        <RowSums rows=e.rows.clone() currency=currency.clone() label_cols=5 />
                                     </table>
                                 </div>
                             </section>

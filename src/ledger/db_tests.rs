@@ -309,7 +309,7 @@ async fn owners_read_their_earnings_and_export_them(pool: PgPool) {
     assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
     let lines: Vec<&str> = csv.body.lines().collect();
     assert_eq!(lines.len(), 2, "{}", csv.body);
-    assert!(lines[1].ends_with(",100.00,20.00,0.00,80.00,USD,pending"), "{}", lines[1]);
+    assert!(lines[1].ends_with(",100.00,20.00,0.00,80.00,USD,pending,80.00,0.00"), "{}", lines[1]);
 
     // B's owner sees only B (nothing), and dates are checked.
     let mut owner_b = app.client();
