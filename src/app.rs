@@ -16,6 +16,7 @@ use crate::payouts::pages::{AdminOrdersPage, AdminPayoutsPage, AdminReconciliati
 use crate::sessions::pages::SessionRoomPage;
 use crate::sessions::report::print::ReportPrintPage;
 use crate::sessions::report::share::SharedReportPage;
+use crate::signup::pages::{CheckEmailPage, ConfirmSignUpPage};
 use crate::workshops::invites::pages::InvitePage;
 use crate::workshops::pages::{WorkshopDashboardPage, WorkshopSignUpPage};
 use leptos::prelude::*;
@@ -104,6 +105,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/mechanics/apply") view=MechanicApplyPage ssr=SsrMode::Async />
                         <Route path=path!("/mechanic") view=MechanicDashboardPage ssr=SsrMode::Async />
                         <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
+                        <Route path=path!("/confirm/:token") view=ConfirmSignUpPage ssr=SsrMode::Async />
+                        <Route path=path!("/check-email") view=CheckEmailPage />
                         <Route path=path!("/admin") view=AdminHomePage ssr=SsrMode::Async />
                         <Route path=path!("/admin/workshops") view=AdminWorkshopsPage ssr=SsrMode::Async />
                         <Route path=path!("/admin/mailbox") view=MailboxPage ssr=SsrMode::Async />

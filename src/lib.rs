@@ -66,6 +66,7 @@ pub mod payouts;
 pub mod plans;
 pub mod refunds;
 pub mod sessions;
+pub mod signup;
 pub mod workshops;
 
 // layer 5 app: the page shell and the URL routes of the pages

@@ -224,10 +224,39 @@ impl TestClient {
         self.send(req.body(body.into()).unwrap()).await
     }
 
-    /// Signs up a customer and stays logged in.
+    /// Signs up a customer, follows the emailed confirmation link (when one was
+    /// sent: a taken address gets a notice instead) and stays logged in. Answers
+    /// with the confirmation's response, or the sign-up's when there is none.
     pub async fn sign_up(&mut self, name: &str, email: &str, password: &str) -> TestResponse {
-        self.call("/api/public/auth/sign-up", &[("name", name), ("email", email), ("password", password)])
-            .await
+        let res = self
+            .call("/api/public/auth/sign-up", &[("name", name), ("email", email), ("password", password)])
+            .await;
+        if res.status != StatusCode::OK {
+            return res;
+        }
+        match self.confirm_sign_up(email).await {
+            Some(confirmed) => confirmed,
+            None => res,
+        }
+    }
+
+    /// The raw token of the newest unused confirmation link emailed to `email`.
+    pub async fn sign_up_token(&self, email: &str) -> Option<String> {
+        sqlx::query_scalar::<_, String>(
+            "SELECT secret FROM email_outbox
+              WHERE to_email = $1 AND kind = 'signup_confirm' AND secret IS NOT NULL
+              ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(crate::auth::normalize_email(email))
+        .fetch_optional(self.app.pool())
+        .await
+        .unwrap()
+    }
+
+    /// Posts the newest confirmation link emailed to `email`, if there is one.
+    pub async fn confirm_sign_up(&mut self, email: &str) -> Option<TestResponse> {
+        let token = self.sign_up_token(email).await?;
+        Some(self.call("/api/public/auth/confirm", &[("token", &token)]).await)
     }
 
     pub async fn log_in(&mut self, email: &str, password: &str) -> TestResponse {

@@ -1,5 +1,5 @@
 // User journeys shared by several end-to-end tests.
-import { screenshot, visit } from './harness.mjs';
+import { openPage, screenshot, visit } from './harness.mjs';
 
 export async function logIn(page, email, password = 'demo-password') {
   await visit(page, '/login');
@@ -91,4 +91,32 @@ export function reportFields(sessionId) {
     'repairs[0][cost_min]': '120',
     'repairs[0][cost_max]': '180.50',
   };
+}
+
+/**
+ * The newest link to `pathPrefix` emailed to `email`, as read in the admin
+ * mailbox (on a page of its own, closed afterwards). Returns its path.
+ */
+export async function emailedLink(browser, email, pathPrefix) {
+  const admin = await openPage(browser);
+  await logIn(admin, 'admin@autodoctor.test');
+  await visit(admin, '/admin/mailbox');
+  const link = admin.locator(`article.mail[data-to="${email}"] a.mail-link[href*="${pathPrefix}"]`).first();
+  await link.waitFor();
+  const href = await link.getAttribute('href');
+  await admin.context().close();
+  return new URL(href).pathname;
+}
+
+/**
+ * After a sign-up form was sent: the "check your email" page, then the link
+ * from the email, and its "Create my account" button.
+ */
+export async function confirmSignUp(browser, page, email) {
+  await page.waitForURL('**/check-email');
+  await page.locator('#check-email h1', { hasText: 'Check your email' }).waitFor();
+  const path = await emailedLink(browser, email, '/confirm/');
+  await visit(page, path);
+  await page.locator('#confirm-email', { hasText: email }).waitFor();
+  await page.click('#confirm-form button[type=submit]');
 }

@@ -2,6 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser, openPage, screenshot, startServer, uniqueEmail, visit, BASE_URL } from '../lib/harness.mjs';
+import { confirmSignUp } from '../lib/flows.mjs';
 
 let server;
 let browser;
@@ -24,6 +25,7 @@ test('a customer signs up, logs out, logs in and sees the account page', async (
   await page.fill('#field-email', email);
   await page.fill('#field-password', 'a long password');
   await page.click('#signup-form button[type=submit]');
+  await confirmSignUp(browser, page, email);
   await page.waitForURL('**/sessions');
   await page.locator('#signed-in-as', { hasText: 'Erin Example' }).waitFor();
   await page.locator('h1', { hasText: 'My sessions' }).waitFor();

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser, openPage, screenshot, startServer, uniqueEmail, visit } from '../lib/harness.mjs';
+import { confirmSignUp } from '../lib/flows.mjs';
 
 let server;
 let browser;
@@ -93,6 +94,7 @@ test("an independent mechanic's application waits until the admin approves it", 
   await mechanic.fill('#field-specialties', 'Engines, Gearboxes');
   await mechanic.fill('#field-years_experience', '15');
   await mechanic.click('#mechanic-apply-form button[type=submit]');
+  await confirmSignUp(browser, mechanic, email);
   await mechanic.waitForURL('**/mechanic');
   await mechanic.locator('#application-status', { hasText: 'Waiting for approval' }).waitFor();
   assert.equal(await mechanic.locator('#online-form button').isDisabled(), true, 'cannot go online yet');
@@ -126,6 +128,7 @@ test('a new workshop registers and waits for approval', async () => {
   await page.fill('#field-city', 'Austin');
   await page.fill('#field-specialties', 'Tyres');
   await page.click('#workshop-signup-form button[type=submit]');
+  await confirmSignUp(browser, page, email);
   await page.waitForURL('**/workshop');
   await page.locator('#workshop-status', { hasText: 'Waiting for approval' }).waitFor();
   await page.locator('#workshop-status-notice').waitFor();

@@ -18,7 +18,9 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     Ok(guard::current_user().map(|u| u.to_current()))
 }
 
-/// Creates a customer account and logs it in. Answers with the path to go to.
+/// Starts a customer's sign-up: the account is created by the link emailed to
+/// the address, and the answer is the same whether or not the address already
+/// has an account (`auth::signup`). Answers with the path to go to.
 #[server(prefix = "/api/public", endpoint = "auth/sign-up")]
 pub async fn sign_up(name: String, email: String, password: String) -> Result<String, AppError> {
     let state = crate::state::app_state()?;
@@ -41,32 +43,10 @@ pub async fn sign_up(name: String, email: String, password: String) -> Result<St
         &email,
     )
     .await?;
-
-    let user_id = create_account(&state.pool, &email, &name, Role::Customer, password).await?;
-    let session = guard::request_session()?;
-    login::log_in(&state.pool, &session, user_id, 1).await?;
-    tracing::info!(%user_id, "customer signed up");
-    let next = Role::Customer.home_path().to_string();
+    let next =
+        super::signup::start(&state, &email, &name, Role::Customer, password, serde_json::json!({})).await?;
     guard::redirect_form_post(&next);
     Ok(next)
-}
-
-/// Hashes the password and inserts the user; a taken email is a field error.
-#[cfg(feature = "ssr")]
-pub async fn create_account(
-    pool: &sqlx::PgPool,
-    email: &str,
-    name: &str,
-    role: Role,
-    password: String,
-) -> Result<uuid::Uuid, AppError> {
-    if queries::email_taken(pool, email).await? {
-        return Err(AppError::field("email", "An account with this email already exists. Log in instead."));
-    }
-    let hash = password::hash(password).await?;
-    queries::insert_user(pool, email, name, role, &hash)
-        .await?
-        .ok_or_else(|| AppError::field("email", "An account with this email already exists. Log in instead."))
 }
 
 /// Logs in. Failed attempts are limited per account and per address (429 when

@@ -15,6 +15,8 @@ pub mod password;
 #[cfg(feature = "ssr")]
 pub mod queries;
 #[cfg(feature = "ssr")]
+pub mod signup;
+#[cfg(feature = "ssr")]
 pub mod throttle;
 
 #[cfg(all(test, feature = "ssr"))]

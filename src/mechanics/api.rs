@@ -28,7 +28,8 @@ mod access {
 }
 
 /// An independent mechanic's application: an account and a profile that waits
-/// for an admin's approval. The applicant is logged in at once.
+/// for an admin's approval, created by the link emailed to the address (the
+/// answer is the same whether or not it already has an account).
 #[server(prefix = "/api/public", endpoint = "mechanics/apply")]
 pub async fn apply_as_mechanic(
     name: String,
@@ -38,9 +39,7 @@ pub async fn apply_as_mechanic(
     years_experience: String,
     certifications: String,
 ) -> Result<String, AppError> {
-    use crate::auth::{
-        email_looks_valid, guard, name_problem, normalize_email, password, password_problem, Role,
-    };
+    use crate::auth::{email_looks_valid, guard, name_problem, normalize_email, password_problem, Role};
     use crate::error::FieldErrors;
 
     let state = crate::state::app_state()?;
@@ -64,23 +63,15 @@ pub async fn apply_as_mechanic(
     )
     .await?;
 
-    let taken = AppError::field("email", "An account with this email already exists. Log in instead.");
-    if crate::auth::queries::email_taken(&state.pool, &email).await? {
-        return Err(taken);
-    }
-    let hash = password::hash(password).await?;
-    let mut tx = state.pool.begin().await?;
-    let Some(user_id) =
-        crate::auth::queries::insert_user(&mut *tx, &email, name.trim(), Role::Mechanic, &hash).await?
-    else {
-        return Err(taken);
-    };
-    super::queries::insert_independent(&mut tx, user_id, &details).await?;
-    tx.commit().await?;
-    let session = guard::request_session()?;
-    crate::auth::login::log_in(&state.pool, &session, user_id, 1).await?;
-    tracing::info!(%user_id, "independent mechanic applied");
-    let next = Role::Mechanic.home_path().to_string();
+    let next = crate::auth::signup::start(
+        &state,
+        &email,
+        name.trim(),
+        Role::Mechanic,
+        password,
+        serde_json::to_value(&details).map_err(|e| AppError::internal("application details", e))?,
+    )
+    .await?;
     guard::redirect_form_post(&next);
     Ok(next)
 }

@@ -38,7 +38,7 @@ pub struct MechanicProfile {
 pub const CAPACITY_MAX: i32 = 10;
 
 /// The professional details every mechanic gives.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MechanicDetails {
     pub specialties: Vec<String>,
     pub years_experience: i32,

@@ -142,6 +142,7 @@ pub(super) const TABLE: &[Case] = &[
     call("/api/public/me", &[],                                                         "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     call("/api/public/directory", &[("q", "garage"), ("limit", "10"), ("offset", "0")], "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     call("/api/public/invites/details", &[("token", "{invite_token}")],                 "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    call("/api/public/auth/pending", &[("token", "{signup_token}")],                    "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     // Anyone's own account.
     call("/api/account/name", &[("name", "Test Person")],                               "401   ok    ok    ok    ok    ok    ok    ok    ok"),
     call("/api/account/password", &[("current_password", "not the password"),
@@ -212,6 +213,9 @@ pub(super) const TABLE: &[Case] = &[
     page("/", "/",                                                                      "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     page("/signup", "/signup",                                                          "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     page("/login", "/login",                                                            "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    page("/check-email", "/check-email",                                                "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    // A sign-up's emailed link: the unguessable token is the credential.
+    page("/confirm/{token}", "/confirm/{signup_token}",                                 "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     page("/workshops", "/workshops",                                                    "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     page("/workshops/join", "/workshops/join",                                          "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     page("/mechanics/apply", "/mechanics/apply",                                        "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
@@ -284,6 +288,7 @@ pub(super) const TABLE: &[Case] = &[
     fresh("/api/public/workshops/register", WORKSHOP_FORM,                              "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     fresh("/api/public/mechanics/apply", MECHANIC_FORM,                                 "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     fresh("/api/public/invites/accept", INVITE_FORM,                                    "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    fresh("/api/public/auth/confirm", &[("token", "{fresh_signup}")],                   "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     fresh("/api/public/auth/log-in", &[("email", "cust2@example.com"),
         ("password", "password123"), ("next", "/sessions")],                             "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     fresh("/api/public/auth/log-out", &[],                                              "ok    ok    ok    ok    ok    ok    ok    ok    ok"),

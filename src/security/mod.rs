@@ -206,6 +206,8 @@ impl World {
         vars.insert("invite_revoke", invite(pool, a, owner_a, "v@example.com").await.0.to_string());
         vars.insert("invite_token", invite(pool, a, owner_a, "new.mech@example.com").await.1);
         vars.insert("join_token", invite(pool, a, owner_a, "indie@example.com").await.1);
+        // A sign-up waiting for its emailed link.
+        vars.insert("signup_token", pending_signup(pool, "pending.person@example.com").await);
         // A Connect account in the sandbox, as onboarding makes it.
         vars.insert("connect_account", connect(pool, Some(b), None, false).await);
 
@@ -230,12 +232,16 @@ impl World {
     }
 
     /// A form's fields with the world's values; `{new_email}` and `{new_key}` are
-    /// new on every call and `{fresh_token}` is a new invite to workshop A.
+    /// new on every call, `{fresh_token}` is a new invite to workshop A and
+    /// `{fresh_signup}` a new customer's sign-up link.
     pub async fn expand(&self, fields: &[(&str, &str)], counter: usize) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for (k, v) in fields {
             let mut v = self.fill(v).replace("{new_email}", &format!("new{counter}@example.com"));
             v = v.replace("{new_key}", &Uuid::new_v4().to_string());
+            if v == "{fresh_signup}" {
+                v = pending_signup(self.app.pool(), &format!("confirming{counter}@example.com")).await;
+            }
             if v == "{fresh_token}" {
                 let workshop = self.vars["workshop_a"].parse().unwrap();
                 let email = format!("invited{counter}@example.com");
@@ -341,4 +347,19 @@ impl World {
         }
         out
     }
+}
+
+/// A customer's sign-up waiting for its link; returns the link's token.
+pub async fn pending_signup(pool: &sqlx::PgPool, email: &str) -> String {
+    let hash = crate::auth::password::hash(crate::testing::TEST_PASSWORD.to_string()).await.unwrap();
+    crate::auth::signup::create_pending(
+        pool,
+        email,
+        "Pending Person",
+        crate::auth::Role::Customer,
+        &hash,
+        &serde_json::json!({}),
+    )
+    .await
+    .unwrap()
 }

@@ -64,8 +64,9 @@ mod access {
     }
 }
 
-/// Registers a workshop and its owner's account. The workshop waits for an
-/// admin's approval; the owner is logged in at once.
+/// Registers a workshop and its owner's account, created by the link emailed
+/// to the owner's address (the answer is the same whether or not it already
+/// has an account). The workshop then waits for an admin's approval.
 #[server(prefix = "/api/public", endpoint = "workshops/register")]
 pub async fn register_workshop(
     owner_name: String,
@@ -79,10 +80,8 @@ pub async fn register_workshop(
     description: String,
     specialties: String,
 ) -> Result<String, AppError> {
-    use super::{parse_specialties, queries, text_problem};
-    use crate::auth::{
-        email_looks_valid, guard, name_problem, normalize_email, password, password_problem, Role,
-    };
+    use super::{parse_specialties, text_problem};
+    use crate::auth::{email_looks_valid, guard, name_problem, normalize_email, password_problem, Role};
     use crate::error::FieldErrors;
 
     let state = crate::state::app_state()?;
@@ -134,37 +133,24 @@ pub async fn register_workshop(
     )
     .await?;
 
-    let taken = AppError::field("email", "An account with this email already exists. Log in instead.");
-    if crate::auth::queries::email_taken(&state.pool, &email).await? {
-        return Err(taken);
-    }
-    let hash = password::hash(password).await?;
-    let mut tx = state.pool.begin().await?;
-    let Some(owner_id) =
-        crate::auth::queries::insert_user(&mut *tx, &email, owner_name.trim(), Role::WorkshopMember, &hash)
-            .await?
-    else {
-        return Err(taken);
+    let application = super::WorkshopApplication {
+        name: workshop_name.trim().to_string(),
+        contact_email,
+        phone: phone.trim().to_string(),
+        city: city.trim().to_string(),
+        address: address.trim().to_string(),
+        description: description.trim().to_string(),
+        specialties,
     };
-    let workshop_id = queries::insert_workshop(
-        &mut tx,
-        owner_id,
-        &queries::NewWorkshop {
-            name: workshop_name.trim(),
-            contact_email: &contact_email,
-            phone: phone.trim(),
-            city: city.trim(),
-            address: address.trim(),
-            description: description.trim(),
-            specialties: &specialties,
-        },
+    let next = crate::auth::signup::start(
+        &state,
+        &email,
+        owner_name.trim(),
+        Role::WorkshopMember,
+        password,
+        serde_json::to_value(&application).map_err(|e| AppError::internal("workshop details", e))?,
     )
     .await?;
-    tx.commit().await?;
-    let session = guard::request_session()?;
-    crate::auth::login::log_in(&state.pool, &session, owner_id, 1).await?;
-    tracing::info!(%workshop_id, %owner_id, "workshop registered");
-    let next = Role::WorkshopMember.home_path().to_string();
     guard::redirect_form_post(&next);
     Ok(next)
 }

@@ -36,6 +36,8 @@ async fn register(app: &TestApp, owner_email: &str, name: &str) -> (TestClient, 
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = owner.confirm_sign_up(owner_email).await.expect("a confirmation link");
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let id: Uuid = sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1")
         .bind(name)
         .fetch_one(app.pool())
@@ -138,7 +140,11 @@ async fn a_registered_workshop_waits_for_approval(pool: PgPool) {
     // A pending workshop cannot invite yet.
     let res = invite(&mut owner, "mech@example.com").await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    let mails: i64 = sqlx::query_scalar("SELECT count(*) FROM email_outbox").fetch_one(&pool).await.unwrap();
+    // (The owner's own sign-up confirmation is the only mail.)
+    let mails: i64 = sqlx::query_scalar("SELECT count(*) FROM email_outbox WHERE kind <> 'signup_confirm'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(mails, 0);
 }
 
@@ -466,6 +472,10 @@ async fn an_existing_independent_mechanic_joins_through_an_invite(pool: PgPool) 
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(
+        indie.confirm_sign_up("ian@example.com").await.expect("a confirmation link").status,
+        StatusCode::OK
+    );
     invite(&mut owner, "ian@example.com").await;
     let token = token_from_outbox(&pool, "ian@example.com").await;
 
@@ -522,6 +532,10 @@ async fn independent_applications_wait_for_the_admin(pool: PgPool) {
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(
+        mech.confirm_sign_up("pia@example.com").await.expect("a confirmation link").status,
+        StatusCode::OK
+    );
     let profile = mech.call("/api/mechanic/profile", &[]).await.json();
     assert_eq!(profile["application_status"], "pending");
     assert_eq!(profile["account_type"], "independent");

@@ -18,6 +18,19 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A workshop as its owner sees it.
+/// A workshop's registration as typed, kept with a pending sign-up until the
+/// owner confirms their email (`crate::signup`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkshopApplication {
+    pub name: String,
+    pub contact_email: String,
+    pub phone: String,
+    pub city: String,
+    pub address: String,
+    pub description: String,
+    pub specialties: Vec<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Workshop {
