@@ -32,6 +32,9 @@ const LOGIN_RECHECK: Duration = Duration::from_secs(10);
 pub struct Realtime {
     sender: broadcast::Sender<Signal>,
     open: Arc<Mutex<HashMap<Uuid, usize>>>,
+    /// Whether this instance's LISTEN is in place (notifications committed from
+    /// now on reach its streams).
+    listening: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// One open stream of a user; the count goes down when it is dropped.
@@ -61,7 +64,15 @@ impl Default for Realtime {
 impl Realtime {
     pub fn new() -> Self {
         let (sender, _) = broadcast::channel(1024);
-        Realtime { sender, open: Arc::default() }
+        Realtime { sender, open: Arc::default(), listening: Arc::new(tokio::sync::watch::channel(false).0) }
+    }
+
+    /// Waits until this instance listens on the database (at start, and again
+    /// after a lost connection), so that a change committed afterwards reaches
+    /// its streams. The tests wait here instead of sleeping.
+    pub async fn listening(&self) {
+        let mut ready = self.listening.subscribe();
+        let _ = ready.wait_for(|listening| *listening).await;
     }
 
     /// A slot for one more stream of `user`, or `None` at the cap.
@@ -88,6 +99,7 @@ impl Realtime {
     /// failures; after a reconnect every stream resynchronises.
     pub fn spawn_listener(&self, pool: PgPool) {
         let sender = self.sender.clone();
+        let listening = self.listening.clone();
         tokio::spawn(async move {
             let mut first = true;
             loop {
@@ -100,6 +112,7 @@ impl Realtime {
                                 let _ = sender.send(Signal::Resync);
                             }
                             first = false;
+                            listening.send_replace(true);
                             loop {
                                 match listener.recv().await {
                                     Ok(n) => match serde_json::from_str::<Signal>(n.payload()) {
@@ -109,6 +122,7 @@ impl Realtime {
                                         Err(e) => tracing::warn!(error = %e, "unreadable notification"),
                                     },
                                     Err(e) => {
+                                        listening.send_replace(false);
                                         tracing::warn!(error = %e, "lost the LISTEN connection; reconnecting");
                                         break;
                                     }
