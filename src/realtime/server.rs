@@ -23,8 +23,8 @@ pub async fn notify(db: impl PgExecutor<'_>, signal: &Signal) -> Result<(), sqlx
 /// Live streams one user may have open on one instance (tabs, devices).
 pub const MAX_STREAMS_PER_USER: usize = 8;
 
-/// How often an open stream checks that its log-in still holds (expiry, a
-/// disabled account); log-outs and password changes also tell it at once.
+/// How often an open stream checks that its log-in still holds (expiry); a
+/// change of access (log-out, password, suspension, workshop) tells it at once.
 const LOGIN_RECHECK: Duration = Duration::from_secs(10);
 
 /// This instance's fan-out of the signals it hears.
@@ -148,7 +148,8 @@ pub struct StreamOwner<A> {
 
 /// A Server-Sent Events stream that sends `load()` as event `name` on connect
 /// and again whenever a signal `relevant` to it arrives (only when it changed).
-/// It ends when its owner's log-in does (event `ended`), and at shutdown.
+/// It ends when its owner's log-in does, or `alive` says the access it was
+/// opened under is gone (event `ended`), and at shutdown.
 pub fn live_stream<T, F, Fut, A, AFut>(
     mut signals: broadcast::Receiver<Signal>,
     name: &'static str,
@@ -174,7 +175,7 @@ where
                 let check_login = tokio::select! {
                     received = signals.recv() => match received {
                         Ok(Signal::Shutdown) => break,
-                        Ok(Signal::LoginEnded { user_id }) if user_id == user => true,
+                        Ok(Signal::AccessChanged { user_id }) if user_id == user => true,
                         Ok(signal) if signal == Signal::Resync || relevant(&signal) => false,
                         Ok(_) => continue,
                         // Fell behind: reload once, the state is what matters.
@@ -185,7 +186,7 @@ where
                 };
                 if check_login {
                     if !alive().await {
-                        yield Ok(Event::default().event("ended").data("Your log-in has ended. Log in again to follow live updates."));
+                        yield Ok(Event::default().event("ended").data("Your log-in has ended, or what you may do has changed. Reload the page to go on."));
                         break;
                     }
                     continue;
