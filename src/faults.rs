@@ -4,6 +4,12 @@
 //! crash tests kill the process with SIGKILL, mid-transaction), or, with
 //! `@MILLISECONDS`, pauses that long and goes on (the shutdown tests send SIGTERM
 //! during the pause). Without the variable, a point is one check of an empty map.
+//!
+//! The points: `webhook.before_commit`, `accept.before_commit`,
+//! `complete.before_commit` (inside a transaction), and where a side effect at
+//! the payment gateway meets a commit: `payout.after_transfer` (the transfer is
+//! made, the payout not yet recorded) and `refund.after_gateway` (the refund is
+//! made, not yet booked).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

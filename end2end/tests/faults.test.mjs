@@ -1,5 +1,6 @@
 // Faults: the server is killed with SIGKILL in the middle of webhook
-// fulfilment, an accept, a session completion and a payout run, then
+// fulfilment, an accept, a session completion, a payout run and a refund
+// (after the gateway answered, before the books record it), then
 // restarted; afterwards `autodoctor check` (the consistency suite the
 // reconciliation report also runs) finds every order, request, session,
 // ledger entry and payout whole and none duplicated. Then the database
@@ -13,6 +14,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { execFile } from 'node:child_process';
 import { BASE_URL, runServerCommand } from '../lib/harness.mjs';
 import { Client, DB, assertConsistent, eventually, healthy, startApp } from '../lib/processes.mjs';
 import { reportFields } from '../lib/flows.mjs';
@@ -108,12 +110,102 @@ test('SIGKILL mid-fulfilment, mid-accept, mid-completion and mid-payout loses an
   assert.equal(setup.pending_cents, 0, 'Ivy was paid everything she was owed');
   const paidOut = setup.last_payouts.filter((p) => String(p.status).toLowerCase() === 'paid');
   assert.equal(paidOut.length, 1, `one payout, paid once: ${JSON.stringify(setup.last_payouts)}`);
+  // At the gateway: one transfer to Ivy's account, for what the books paid her, under the payout's key.
+  const [transfers, transferred, booked] = (
+    await sql(`SELECT count(*), coalesce(sum(t.amount_cents), 0),
+                      (SELECT coalesce(sum(amount_cents), 0) FROM payouts WHERE destination = '${account}' AND status = 'paid')
+                 FROM sandbox_transfers t WHERE t.destination = '${account}'
+                  AND t.idempotency_key IN (SELECT idempotency_key FROM payouts WHERE destination = '${account}')`)
+  ).split('|');
+  assert.equal(transfers, '1', 'one transfer at the gateway, made once');
+  assert.equal(transferred, booked, 'the gateway sent what the books paid out, to the cent');
   await app.kill();
 
   await assertConsistent();
   const reconciled = await runServerCommand(['reconcile'], { DATABASE_URL: DB });
   assert.match(reconciled, /no differences/);
 });
+
+test('SIGKILL after the gateway refunded, before the books record it: the retry refunds once', async () => {
+  assert.ok(DB, 'FAULTS_DATABASE_URL is not set (run the tests through scripts/test)');
+  const customer = new Client();
+  const admin = new Client();
+  let app = await startApp({ faults: 'refund.after_gateway' });
+  await customer.logIn('customer@autodoctor.test');
+  await admin.logIn('admin@autodoctor.test');
+  const orderId = await paidOrder(customer, `Fault test: refund ${Date.now()}`);
+  const paymentIntent = await sql(`SELECT payment_intent_id FROM orders WHERE id = '${orderId}'`);
+  assert.ok(paymentIntent, 'the order is paid through the gateway');
+  const refund = { order_id: orderId, amount: '5.00', reason: 'Fault test: partly unhappy' };
+
+  admin.hanging('/api/admin/refund', refund);
+  await app.reachedFault('refund.after_gateway');
+  await app.kill();
+  // The gateway has refunded; the books have not: reconcile says so.
+  assert.equal(await sql(`SELECT count(*) FROM sandbox_refunds WHERE payment_intent = '${paymentIntent}'`), '1');
+  assert.equal(await sql(`SELECT string_agg(status::text, ',') FROM refunds WHERE order_id = '${orderId}'`), 'pending');
+  await assert.rejects(runServerCommand(['reconcile'], { DATABASE_URL: DB }), /exited 1/, 'the unbooked refund is a difference');
+  await assertConsistent();
+
+  // The admin asks again: the same refund (same idempotency key) is finished and booked once.
+  app = await startApp();
+  assert.match(await admin.ok('/api/admin/refund', refund), /Refunded \$5\.00/);
+  const [atGateway, gatewayCents, keys] = (
+    await sql(`SELECT count(*), sum(amount_cents), string_agg(idempotency_key, ',') FROM sandbox_refunds
+                WHERE payment_intent = '${paymentIntent}'`)
+  ).split('|');
+  assert.equal(atGateway, '1', 'one refund at the gateway');
+  assert.equal(gatewayCents, '500');
+  const [rows, succeeded, key, refunded] = (
+    await sql(`SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'), max(idempotency_key),
+                      (SELECT amount_refunded_cents FROM orders WHERE id = '${orderId}')
+                 FROM refunds WHERE order_id = '${orderId}'`)
+  ).split('|');
+  assert.deepEqual([rows, succeeded, refunded], ['1', '1', '500'], 'one refund row, booked once, to the cent');
+  assert.equal(key, keys, 'the retry used the same idempotency key');
+  const [entries, cash] = (
+    await sql(`SELECT count(DISTINCT e.id), sum(p.amount_cents) FROM journal_entries e
+                 JOIN postings p ON p.entry_id = e.id JOIN ledger_accounts a ON a.id = p.account_id AND a.kind = 'gateway_cash'
+                WHERE e.kind = 'refund' AND e.idempotency_key = 'refund:' || (SELECT id FROM refunds WHERE order_id = '${orderId}')`)
+  ).split('|');
+  assert.deepEqual([entries, cash], ['1', '-500'], 'one journal entry: the cash left once');
+  await app.kill();
+
+  await assertConsistent();
+  assert.match(await runServerCommand(['reconcile'], { DATABASE_URL: DB }), /no differences/);
+});
+
+/** The customer books and pays with the sandbox card; resolves with the order's id once it is paid. */
+async function paidOrder(customer, problem) {
+  const checkoutUrl = await customer.ok('/api/booking/checkout', {
+    request_key: crypto.randomUUID(),
+    plan_code: 'video15',
+    vehicle_make: 'Skoda',
+    vehicle_model: 'Fabia',
+    vehicle_year: '2017',
+    problem_description: problem,
+    routing_type: 'broadcast',
+  });
+  const paid = await customer.request(`/sandbox/checkout/${checkoutUrl.split('/').pop()}/pay`, {
+    body: 'card_number=4242424242424242',
+  });
+  assert.equal(paid.status, 303);
+  const orderId = new URL(paid.headers.get('location'), BASE_URL).searchParams.get('order');
+  await eventually('the order is paid', async () => {
+    const o = await customer.ok('/api/booking/order', { order_id: orderId });
+    return o.status === 'paid';
+  });
+  return orderId;
+}
+
+/** One SQL query on the faults database: its rows, columns separated by `|`. */
+function sql(query) {
+  return new Promise((resolve, reject) =>
+    execFile('psql', ['-X', '-tA', '-v', 'ON_ERROR_STOP=1', DB, '-c', query], (err, out, stderr) =>
+      err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(out.trim()),
+    ),
+  );
+}
 
 /** A TCP proxy to PostgreSQL that can drop every connection and refuse new ones. */
 function databaseProxy(target) {

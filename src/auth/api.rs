@@ -137,8 +137,9 @@ pub async fn change_password(
     let version = queries::update_password(&mut *tx, user.id, &hash).await?;
     let ended = queries::end_other_sessions(&mut *tx, user.id, keep.as_deref()).await?;
     tx.commit().await?;
+    // The other log-ins' streams end at once: the commit announced it (triggers on
+    // `users` and `user_sessions` send `AccessChanged`).
     login::refresh_version(&session, version).await?;
-    login::login_ended(&state.pool, user.id).await?;
     tracing::info!(user_id = %user.id, other_sessions_ended = ended, "password changed");
     guard::redirect_form_post("/account?saved=password");
     Ok(())

@@ -37,23 +37,14 @@ pub async fn log_in(
     Ok(())
 }
 
-/// Ends the session on the server (the record is deleted, not just the cookie),
-/// and tells every instance, so the user's live streams of it end at once.
+/// Ends the session on the server (the record is deleted, not just the cookie).
+/// Deleting its `user_sessions` row tells every instance (a trigger sends
+/// `AccessChanged`), so the user's live streams of it end at once.
 pub async fn log_out(pool: &PgPool, session: &Session) -> Result<(), AppError> {
-    let user: Option<Uuid> = session.get(KEY_USER_ID).await.ok().flatten();
     if let Some(id) = session.id() {
         queries::forget_session(pool, &id.to_string()).await?;
     }
     session.flush().await.map_err(session_error)?;
-    if let Some(user_id) = user {
-        login_ended(pool, user_id).await?;
-    }
-    Ok(())
-}
-
-/// Announces that a log-in of `user_id` ended (its streams check theirs).
-pub async fn login_ended(pool: &PgPool, user_id: Uuid) -> Result<(), AppError> {
-    crate::realtime::server::notify(pool, &crate::realtime::Signal::LoginEnded { user_id }).await?;
     Ok(())
 }
 

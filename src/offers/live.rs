@@ -1,15 +1,37 @@
 //! `GET /api/live/offers`: the calling mechanic's offers as a Server-Sent Events
-//! stream, reloaded when a request, a mechanic or a session changes.
+//! stream, reloaded when a request, a mechanic or a session changes. It ends
+//! with the log-in, and when the mechanic's standing changes (removed from the
+//! workshop, the workshop suspended, the application decided again): offers are
+//! for the standing the stream was opened under.
 
 use crate::auth::guard::RequestUser;
 use crate::auth::Role;
 use crate::error::AppError;
-use crate::realtime::server::live_stream;
+use crate::realtime::server::{live_stream, StreamOwner};
 use crate::realtime::Signal;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// What a mechanic's offers depend on, besides being online: their workshop,
+/// their application and their workshop's status (`None`: no mechanic profile).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Standing(Option<(Option<Uuid>, Option<String>, Option<String>)>);
+
+async fn standing(pool: &PgPool, mechanic: Uuid) -> Result<Standing, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT m.workshop_id, m.application_status::text AS application_status, o.status::text AS workshop_status
+           FROM mechanics m LEFT JOIN organizations o ON o.id = m.workshop_id
+          WHERE m.user_id = $1",
+        mechanic
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(Standing(row.map(|r| (r.workshop_id, r.application_status, r.workshop_status))))
+}
 
 /// `GET /api/live/offers`: the calling mechanic's offers, event `offers`.
 pub async fn offers(State(state): State<AppState>, Extension(user): Extension<RequestUser>) -> Response {
@@ -21,6 +43,21 @@ pub async fn offers(State(state): State<AppState>, Extension(user): Extension<Re
     if user.role != Role::Mechanic {
         return AppError::forbidden("Only mechanics receive offers.").into_response();
     }
+    let opened_under = match standing(&state.pool, user.id).await {
+        Ok(s) => s,
+        Err(e) => return AppError::from(e).into_response(),
+    };
+    let StreamOwner { user: owner_id, slot, alive: login_alive } = owner;
+    let pool = state.pool.clone();
+    let mechanic = user.id;
+    let alive = move || {
+        let (pool, login) = (pool.clone(), login_alive());
+        let opened_under = opened_under.clone();
+        async move {
+            // A database error is not a revocation: the stream goes on and asks again.
+            login.await && standing(&pool, mechanic).await.map(|now| now == opened_under).unwrap_or(true)
+        }
+    };
     let settings = super::store::RoutingSettings::from_config(&state.config);
     let signals = state.realtime.subscribe();
     let pool = state.pool.clone();
@@ -36,9 +73,9 @@ pub async fn offers(State(state): State<AppState>, Extension(user): Extension<Re
         move || {
             let pool = pool.clone();
             let policy = settings.policy;
-            async move { super::store::offers_for(&pool, user.id, chrono::Utc::now(), &policy).await }
+            async move { super::store::offers_for(&pool, mechanic, chrono::Utc::now(), &policy).await }
         },
-        owner,
+        StreamOwner { user: owner_id, slot, alive },
     )
     .into_response()
 }

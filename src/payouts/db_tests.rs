@@ -624,6 +624,80 @@ async fn a_refund_retried_after_a_timeout_refunds_once(pool: PgPool) {
     assert!(crate::consistency::check(&pool).await.unwrap().is_empty());
 }
 
+/// Audit M7: the process dies after the gateway made a refund and before the
+/// books record it (the future is dropped there, as a SIGKILL would leave it:
+/// the refund row committed as pending, no failure noted). Asking for the same
+/// refund again finishes that one, with the same idempotency key: one refund
+/// at the gateway, booked once, the ledger whole. (It made a second refund
+/// with a new key before: a pending row without a failure was never retried.)
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_refund_cut_off_after_the_gateway_is_finished_once_on_retry(pool: PgPool) {
+    use crate::testing::fixtures::{paid_request, sandbox_payment};
+    plan(&pool).await;
+    let mut app = TestApp::new(pool.clone());
+    let gateway = std::sync::Arc::new(HookedGateway {
+        inner: app.state.payments.clone(),
+        refund_keys: Default::default(),
+        // The first call never answers: the process is gone once the gateway has refunded.
+        after_refund: Box::new(|call| {
+            Box::pin(async move {
+                if call == 0 {
+                    std::future::pending::<()>().await;
+                }
+                false
+            })
+        }),
+    });
+    app.state.payments = gateway.clone();
+    let customer = create_user(&pool, "cust@example.com", Role::Customer).await;
+    let (order, _) = paid_request(&pool, customer, RoutingType::Broadcast, None).await;
+    sandbox_payment(&pool, order).await;
+
+    let cut = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        crate::refunds::refund_order(&app.state, order, 1000, "Partly unhappy", None),
+    )
+    .await;
+    assert!(cut.is_err(), "the first attempt is cut off after the gateway call");
+    let at_gateway = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sandbox_refunds").fetch_one(&pool).await.unwrap()
+    };
+    assert_eq!(at_gateway().await, 1, "the gateway made the refund");
+    let (status, failure): (String, Option<String>) =
+        sqlx::query_as("SELECT status::text, failure_reason FROM refunds WHERE order_id = $1")
+            .bind(order)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), failure), ("pending", None), "committed as pending, nothing recorded");
+
+    let outcome =
+        crate::refunds::refund_order(&app.state, order, 1000, "Partly unhappy", None).await.unwrap();
+    assert_eq!(outcome.amount_cents, 1000);
+    let keys = gateway.refund_keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], keys[1], "the retry used the same idempotency key");
+    assert_eq!(at_gateway().await, 1, "still one refund at the gateway");
+    let (refunds, refunded, entries, cash): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM refunds WHERE order_id = $1),
+                (SELECT amount_refunded_cents FROM orders WHERE id = $1),
+                (SELECT count(*) FROM journal_entries WHERE kind = 'refund'),
+                (SELECT coalesce(sum(p.amount_cents), 0)::bigint FROM postings p
+                   JOIN journal_entries e ON e.id = p.entry_id AND e.kind = 'refund'
+                   JOIN ledger_accounts a ON a.id = p.account_id AND a.kind = 'gateway_cash')",
+    )
+    .bind(order)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (refunds, refunded, entries, cash),
+        (1, 1000, 1, -1000),
+        "one refund, booked once, to the cent"
+    );
+    assert!(crate::consistency::check(&pool).await.unwrap().is_empty());
+}
+
 /// Decision (SECURITY.md): a suspended workshop's balance is held. A run
 /// lists it as skipped with the reason and makes no transfer; a payout made
 /// before the suspension but not yet sent waits too; once the workshop is

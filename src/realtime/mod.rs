@@ -35,9 +35,12 @@ pub enum Signal {
     },
     /// This instance's listener reconnected: notifications may have been missed.
     Resync,
-    /// A log-in of this user ended (log-out, password change): their streams
-    /// check whether theirs still holds.
-    LoginEnded {
+    /// What this user may do changed: a log-in of theirs ended (log-out, a
+    /// password change), their account was suspended, they left or were removed
+    /// from a workshop, or its status changed. Sent by database triggers
+    /// (migration 0026) in the transaction that makes the change; the user's
+    /// streams check at once whether theirs still holds.
+    AccessChanged {
         user_id: Uuid,
     },
     /// This instance is shutting down: its live streams end (never sent with NOTIFY).

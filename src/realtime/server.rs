@@ -23,8 +23,8 @@ pub async fn notify(db: impl PgExecutor<'_>, signal: &Signal) -> Result<(), sqlx
 /// Live streams one user may have open on one instance (tabs, devices).
 pub const MAX_STREAMS_PER_USER: usize = 8;
 
-/// How often an open stream checks that its log-in still holds (expiry, a
-/// disabled account); log-outs and password changes also tell it at once.
+/// How often an open stream checks that its log-in still holds (expiry); a
+/// change of access (log-out, password, suspension, workshop) tells it at once.
 const LOGIN_RECHECK: Duration = Duration::from_secs(10);
 
 /// This instance's fan-out of the signals it hears.
@@ -32,6 +32,9 @@ const LOGIN_RECHECK: Duration = Duration::from_secs(10);
 pub struct Realtime {
     sender: broadcast::Sender<Signal>,
     open: Arc<Mutex<HashMap<Uuid, usize>>>,
+    /// Whether this instance's LISTEN is in place (notifications committed from
+    /// now on reach its streams).
+    listening: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// One open stream of a user; the count goes down when it is dropped.
@@ -61,7 +64,15 @@ impl Default for Realtime {
 impl Realtime {
     pub fn new() -> Self {
         let (sender, _) = broadcast::channel(1024);
-        Realtime { sender, open: Arc::default() }
+        Realtime { sender, open: Arc::default(), listening: Arc::new(tokio::sync::watch::channel(false).0) }
+    }
+
+    /// Waits until this instance listens on the database (at start, and again
+    /// after a lost connection), so that a change committed afterwards reaches
+    /// its streams. The tests wait here instead of sleeping.
+    pub async fn listening(&self) {
+        let mut ready = self.listening.subscribe();
+        let _ = ready.wait_for(|listening| *listening).await;
     }
 
     /// A slot for one more stream of `user`, or `None` at the cap.
@@ -88,6 +99,7 @@ impl Realtime {
     /// failures; after a reconnect every stream resynchronises.
     pub fn spawn_listener(&self, pool: PgPool) {
         let sender = self.sender.clone();
+        let listening = self.listening.clone();
         tokio::spawn(async move {
             let mut first = true;
             loop {
@@ -100,6 +112,7 @@ impl Realtime {
                                 let _ = sender.send(Signal::Resync);
                             }
                             first = false;
+                            listening.send_replace(true);
                             loop {
                                 match listener.recv().await {
                                     Ok(n) => match serde_json::from_str::<Signal>(n.payload()) {
@@ -109,6 +122,7 @@ impl Realtime {
                                         Err(e) => tracing::warn!(error = %e, "unreadable notification"),
                                     },
                                     Err(e) => {
+                                        listening.send_replace(false);
                                         tracing::warn!(error = %e, "lost the LISTEN connection; reconnecting");
                                         break;
                                     }
@@ -134,7 +148,8 @@ pub struct StreamOwner<A> {
 
 /// A Server-Sent Events stream that sends `load()` as event `name` on connect
 /// and again whenever a signal `relevant` to it arrives (only when it changed).
-/// It ends when its owner's log-in does (event `ended`), and at shutdown.
+/// It ends when its owner's log-in does, or `alive` says the access it was
+/// opened under is gone (event `ended`), and at shutdown.
 pub fn live_stream<T, F, Fut, A, AFut>(
     mut signals: broadcast::Receiver<Signal>,
     name: &'static str,
@@ -160,7 +175,7 @@ where
                 let check_login = tokio::select! {
                     received = signals.recv() => match received {
                         Ok(Signal::Shutdown) => break,
-                        Ok(Signal::LoginEnded { user_id }) if user_id == user => true,
+                        Ok(Signal::AccessChanged { user_id }) if user_id == user => true,
                         Ok(signal) if signal == Signal::Resync || relevant(&signal) => false,
                         Ok(_) => continue,
                         // Fell behind: reload once, the state is what matters.
@@ -171,7 +186,7 @@ where
                 };
                 if check_login {
                     if !alive().await {
-                        yield Ok(Event::default().event("ended").data("Your log-in has ended. Log in again to follow live updates."));
+                        yield Ok(Event::default().event("ended").data("Your log-in has ended, or what you may do has changed. Reload the page to go on."));
                         break;
                     }
                     continue;

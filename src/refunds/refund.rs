@@ -55,13 +55,16 @@ pub async fn refund_order(
         .bind(order_id)
         .fetch_optional(&mut *tx)
         .await?;
-    // The same refund tried again after a retryable failure (a timeout, say): the
-    // same row and idempotency key, so the gateway refunds once however often.
+    // The same refund tried again after a retryable failure (a timeout, say), or
+    // after the process died between the gateway's answer and the books (the row
+    // is pending without a failure then): the same row and idempotency key, so the
+    // gateway refunds once however often. (A cancelled request's refund has its
+    // own retry, by the customer's cancel.)
     let retry: Option<(Uuid, String)> = match order_locked {
         Some(_) => {
             sqlx::query_as(
                 "SELECT id, idempotency_key FROM refunds
-              WHERE order_id = $1 AND amount_cents = $2 AND status = 'pending' AND failure_reason IS NOT NULL
+              WHERE order_id = $1 AND amount_cents = $2 AND status = 'pending' AND idempotency_key NOT LIKE '%-cancel'
               ORDER BY created_at LIMIT 1",
             )
             .bind(order_id)
@@ -179,6 +182,8 @@ async fn call_gateway_and_record(
             });
         }
     };
+    // The gateway has refunded; the books do not know yet (the crash tests kill here).
+    crate::faults::point("refund.after_gateway").await;
     let reversals = record_refund(state, refund_id, &gateway_refund.id).await?;
     let session: Option<Uuid> = sqlx::query_scalar("SELECT session_id FROM refunds WHERE id = $1")
         .bind(refund_id)

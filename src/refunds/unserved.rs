@@ -98,6 +98,7 @@ pub async fn cancel_unserved(
         .await;
     match result {
         Ok(refund) => {
+            crate::faults::point("refund.after_gateway").await;
             let mut tx = state.pool.begin().await?;
             let done = sqlx::query(
                 "UPDATE refunds SET status = 'succeeded', gateway_refund_id = $2, completed_at = now()

@@ -7,6 +7,7 @@
 
 mod authz_db_tests;
 mod hostile_db_tests;
+mod revocation_db_tests;
 mod soak_db_tests;
 
 use crate::auth::Role;

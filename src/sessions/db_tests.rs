@@ -528,6 +528,7 @@ async fn chat_end_and_rate_update_the_statistics_once(pool: PgPool) {
 async fn a_live_stream_receives_a_new_offer(pool: PgPool) {
     let w = world(&pool).await;
     let app = TestApp::new(pool.clone());
+    let realtime = app.state.realtime.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
@@ -568,8 +569,8 @@ async fn a_live_stream_receives_a_new_offer(pool: PgPool) {
     let mut buf = String::new();
     assert_eq!(next_offers(&mut stream, &mut buf).await, serde_json::json!([]), "the snapshot on connect");
 
-    // Give the listener a moment to be subscribed, then create a request (as the webhook would).
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Once the instance listens, create a request (as the webhook would).
+    realtime.listening().await;
     let (_, request) = paid_request(&pool, w.customer, RoutingType::WorkshopOnly, Some(w.a)).await;
     let offers = next_offers(&mut stream, &mut buf).await;
     assert_eq!(offers[0]["request_id"], request.to_string());
@@ -653,7 +654,7 @@ async fn live_streams_end_with_their_log_in(pool: PgPool) {
     let ended = next_event(&mut on_phone, &mut phone_buf, 5).await;
     assert_eq!(ended.as_ref().map(|e| e.0.as_str()), Some("ended"), "{ended:?}");
     assert!(next_event(&mut on_phone, &mut phone_buf, 5).await.is_none(), "and the stream is closed");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.state.realtime.listening().await;
     let (_, request) = paid_request(&pool, w.customer, RoutingType::WorkshopOnly, Some(w.a)).await;
     let (name, data) = next_event(&mut on_laptop, &mut laptop_buf, 10).await.unwrap();
     assert_eq!(name, "offers");

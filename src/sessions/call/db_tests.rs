@@ -275,7 +275,8 @@ async fn two_instances_relay_signals_to_each_other(pool: PgPool) {
     let state: serde_json::Value = serde_json::from_str(&state).unwrap();
     assert_eq!(state["call_open"], true);
     assert_eq!(state["includes_call"], true);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Instance two's LISTEN is in place: what instance one commits from now on reaches this stream.
+    two.state.realtime.listening().await;
 
     // An SDP-sized offer (bigger than a NOTIFY payload may be) crosses from instance one to two.
     let sdp = format!("v=0\r\n{}", "a=candidate:1 1 udp 2122260223 192.0.2.1 54400 typ host\r\n".repeat(150));

@@ -199,7 +199,7 @@ pub async fn stream(
                     Ok(Signal::CallSignal { session_id: id, .. }) if id == session_id => deliver = true,
                     Ok(Signal::SessionChanged { session_id: id, .. }) if id == session_id => send_state = true,
                     Ok(Signal::Resync) | Err(RecvError::Lagged(_)) => { deliver = true; send_state = true; }
-                    Ok(Signal::LoginEnded { user_id }) if user_id == owner_id => {
+                    Ok(Signal::AccessChanged { user_id }) if user_id == owner_id => {
                         if !alive().await {
                             yield Ok(Event::default().event("ended").data("Your log-in has ended. Log in again to rejoin the call."));
                             break;
