@@ -875,3 +875,20 @@ proptest! {
         prop_assert_eq!(tier_counts(&r, &padded, &p), tier_counts(&r, &cands, &p));
     }
 }
+
+/// The booking form shows the three choices side by side: each needs words of
+/// its own (cargo-mutants: a label or explanation replaced by "" or by one
+/// string for all three went unnoticed).
+#[test]
+fn each_routing_choice_has_a_label_and_an_explanation_of_its_own() {
+    let labels: BTreeSet<&str> = RoutingType::ALL.iter().map(|r| r.label()).collect();
+    let explanations: BTreeSet<&str> = RoutingType::ALL.iter().map(|r| r.explanation()).collect();
+    assert_eq!(labels.len(), 3, "{labels:?}");
+    assert_eq!(explanations.len(), 3, "{explanations:?}");
+    for r in RoutingType::ALL {
+        assert!(r.label().len() >= 10 && r.label() != r.as_str(), "{r:?}: {:?}", r.label());
+        assert!(r.explanation().ends_with('.') && r.explanation().len() > r.label().len(), "{r:?}");
+    }
+    assert!(RoutingType::WorkshopOnly.explanation().contains("full refund"));
+    assert!(RoutingType::Hybrid.explanation().contains("other qualified mechanics"));
+}
