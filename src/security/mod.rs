@@ -7,6 +7,8 @@
 
 mod authz_db_tests;
 mod hostile_db_tests;
+mod lifecycle_db_tests;
+mod lifecycle_model;
 mod revocation_db_tests;
 mod soak_db_tests;
 
