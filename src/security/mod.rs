@@ -206,6 +206,21 @@ impl World {
         vars.insert("invite_revoke", invite(pool, a, owner_a, "v@example.com").await.0.to_string());
         vars.insert("invite_token", invite(pool, a, owner_a, "new.mech@example.com").await.1);
         vars.insert("join_token", invite(pool, a, owner_a, "indie@example.com").await.1);
+        // The customer's one-click unsubscribe links: one live, one used already.
+        for (name, used) in [("unsub_token", false), ("unsub_used", true)] {
+            let (token, hash) = crate::token::new_token();
+            sqlx::query(
+                "INSERT INTO mail_unsubscribe_tokens (token_hash, user_id, used_at)
+                 VALUES ($1, $2, CASE WHEN $3 THEN now() END)",
+            )
+            .bind(hash)
+            .bind(cust)
+            .bind(used)
+            .execute(pool)
+            .await
+            .unwrap();
+            vars.insert(name, token);
+        }
         // A Connect account in the sandbox, as onboarding makes it.
         vars.insert("connect_account", connect(pool, Some(b), None, false).await);
 
