@@ -19,21 +19,30 @@ pub fn build(from: &Mailbox, msg: &Outgoing<'_>) -> Result<Message, String> {
     let mut builder = Message::builder().from(from.clone()).to(to).subject(msg.subject);
     if let Some(url) = msg.unsubscribe_url {
         builder = builder
-            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{url}>")))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{url}>"),
+            ))
             .raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
                 "List-Unsubscribe=One-Click".to_string(),
             ));
     }
     let built = match msg.html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(msg.text.to_string(), html.to_string())),
+        Some(html) => {
+            builder.multipart(MultiPart::alternative_plain_html(msg.text.to_string(), html.to_string()))
+        }
         None => builder.body(msg.text.to_string()),
     };
     built.map_err(|e| e.to_string())
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// The HTML part of a text message: every character escaped, paragraphs at blank
@@ -73,7 +82,10 @@ mod tests {
         let from: Mailbox = "autodoctor <no-reply@autodoctor.test>".parse().unwrap();
         let html = text_to_html("Paid", "Hello <Casey> & co,\n\nSee https://a.test/orders/1\nThanks");
         assert!(html.contains("<p>Hello &lt;Casey&gt; &amp; co,</p>"), "{html}");
-        assert!(html.contains("<a href=\"https://a.test/orders/1\">https://a.test/orders/1</a><br>Thanks"), "{html}");
+        assert!(
+            html.contains("<a href=\"https://a.test/orders/1\">https://a.test/orders/1</a><br>Thanks"),
+            "{html}"
+        );
         let msg = build(
             &from,
             &Outgoing {
@@ -93,7 +105,13 @@ mod tests {
 
         let plain = build(
             &from,
-            &Outgoing { to: "c@example.com", subject: "Hi", text: "Hello", html: None, unsubscribe_url: None },
+            &Outgoing {
+                to: "c@example.com",
+                subject: "Hi",
+                text: "Hello",
+                html: None,
+                unsubscribe_url: None,
+            },
         )
         .unwrap();
         let raw = String::from_utf8(plain.formatted()).unwrap();

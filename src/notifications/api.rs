@@ -24,7 +24,9 @@ pub async fn save_mail_preference(optional_mail: String) -> Result<bool, AppErro
     let optional = match optional_mail.as_str() {
         "on" => true,
         "off" => false,
-        _ => return Err(AppError::field("optional_mail", "Choose whether to get optional emails: on or off.")),
+        _ => {
+            return Err(AppError::field("optional_mail", "Choose whether to get optional emails: on or off."))
+        }
     };
     sqlx::query!("UPDATE users SET optional_mail = $2, updated_at = now() WHERE id = $1", user.id, optional)
         .execute(&state.pool)

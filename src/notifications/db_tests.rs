@@ -7,7 +7,9 @@ use crate::auth::Role;
 use crate::dispatch::RoutingType;
 use crate::payments::sandbox::{checkout_event, SessionRow, SESSION_COLUMNS};
 use crate::state::AppState;
-use crate::testing::fixtures::{completed_session, connect, mechanic, paid_request, plan, serve, write_report};
+use crate::testing::fixtures::{
+    completed_session, connect, mechanic, paid_request, plan, serve, write_report,
+};
 use crate::testing::{create_user, fingerprint, test_config, TestApp, ORIGIN, TEST_PASSWORD};
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
@@ -65,7 +67,11 @@ async fn customer_checkout(a: &TestApp, email: &str) -> (Uuid, String, String) {
     .await
     .unwrap();
     let order = row.order_id;
-    let paid = SessionRow { status: "complete".into(), payment_intent: Some(format!("pi_sbx_{}", Uuid::new_v4())), ..row };
+    let paid = SessionRow {
+        status: "complete".into(),
+        payment_intent: Some(format!("pi_sbx_{}", Uuid::new_v4())),
+        ..row
+    };
     let (_, first) = checkout_event("checkout.session.completed", &paid);
     let (_, second) = checkout_event("checkout.session.completed", &paid);
     (order, first, second)
@@ -142,11 +148,12 @@ async fn accept_report_refund_and_payout_are_each_mailed_once(pool: PgPool) {
         crate::refunds::refund_order(&a.state, order, 2500, "Partly unhappy", None),
         crate::refunds::refund_order(&b.state, order, 2500, "Partly unhappy", None)
     );
-    let refunds: i64 = sqlx::query_scalar("SELECT count(*) FROM refunds WHERE order_id = $1 AND status = 'succeeded'")
-        .bind(order)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let refunds: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM refunds WHERE order_id = $1 AND status = 'succeeded'")
+            .bind(order)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     let refund_mails = mails(&pool, "refund_issued", "c@example.com").await;
     assert_eq!(refund_mails.len() as i64, refunds, "one notice per refund: {r1:?} {r2:?} {refund_mails:?}");
     assert!(refunds >= 1);
@@ -159,11 +166,12 @@ async fn accept_report_refund_and_payout_are_each_mailed_once(pool: PgPool) {
     crate::payouts::run::run_now(&a.state, "manual", None).await.unwrap();
     crate::payouts::run::run_now(&b.state, "manual", None).await.unwrap();
     crate::payouts::run::process_due(&a.state, chrono::Utc::now()).await.unwrap();
-    let paid: i64 = sqlx::query_scalar("SELECT count(*) FROM payouts WHERE mechanic_id = $1 AND status = 'paid'")
-        .bind(m)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let paid: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM payouts WHERE mechanic_id = $1 AND status = 'paid'")
+            .bind(m)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert!(paid >= 1);
     let payout_mails = mails(&pool, "payout_sent", "indie@example.com").await;
     assert_eq!(payout_mails.len() as i64, paid, "one notice per payout: {payout_mails:?}");
@@ -194,7 +202,10 @@ async fn admin_decisions_reach_owners_and_applicants_once(pool: PgPool) {
     let suspended = mails(&pool, "workshop_suspended", "gamma@example.com").await;
     assert_eq!(suspended.len(), 1);
     assert!(suspended[0].1.contains("The reason given: Complaints <b>x</b>"), "{}", suspended[0].1);
-    assert!(suspended[0].2.as_deref().unwrap().contains("Complaints &lt;b&gt;x&lt;/b&gt;"), "escaped in HTML");
+    assert!(
+        suspended[0].2.as_deref().unwrap().contains("Complaints &lt;b&gt;x&lt;/b&gt;"),
+        "escaped in HTML"
+    );
 
     let applicant = create_user(&pool, "applicant@example.com", Role::Mechanic).await;
     sqlx::query(
@@ -222,7 +233,10 @@ async fn an_opted_out_person_gets_receipts_but_no_optional_mail(pool: PgPool) {
     // The customer switches optional mail off on the account page.
     let mut customer = a.client();
     customer.log_in("quiet@example.com", "a long password").await;
-    assert_eq!(customer.call("/api/account/mail/save", &[("optional_mail", "off")]).await.status, StatusCode::OK);
+    assert_eq!(
+        customer.call("/api/account/mail/save", &[("optional_mail", "off")]).await.status,
+        StatusCode::OK
+    );
     assert_eq!(customer.call("/api/account/mail", &[]).await.json(), serde_json::json!(false));
 
     assert_eq!(a.client().send(signed(&first)).await.status, StatusCode::OK);
@@ -239,7 +253,10 @@ async fn an_opted_out_person_gets_receipts_but_no_optional_mail(pool: PgPool) {
     assert_eq!(mails(&pool, "session_report", "quiet@example.com").await.len(), 1, "the report is a receipt");
 
     // Switched back on, optional mail comes again.
-    assert_eq!(customer.call("/api/account/mail/save", &[("optional_mail", "on")]).await.status, StatusCode::OK);
+    assert_eq!(
+        customer.call("/api/account/mail/save", &[("optional_mail", "on")]).await.status,
+        StatusCode::OK
+    );
     let customer_id: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = 'quiet@example.com'")
         .fetch_one(&pool)
         .await
@@ -272,12 +289,16 @@ async fn the_unsubscribe_link_works_once_without_login_and_cannot_be_forged(pool
     let mut conn = pool.acquire().await.unwrap();
     let content = Content { subject: "Update", text: "A mechanic has taken your request.", greet: true };
     assert!(to_user(&mut conn, ORIGIN, Kind::RequestAccepted, "r1", user, &content).await.unwrap());
-    assert!(!to_user(&mut conn, ORIGIN, Kind::RequestAccepted, "r1", user, &content).await.unwrap(), "once per event");
+    assert!(
+        !to_user(&mut conn, ORIGIN, Kind::RequestAccepted, "r1", user, &content).await.unwrap(),
+        "once per event"
+    );
     drop(conn);
-    let url: String = sqlx::query_scalar("SELECT unsubscribe_url FROM email_outbox WHERE to_email = 'reader@example.com'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let url: String =
+        sqlx::query_scalar("SELECT unsubscribe_url FROM email_outbox WHERE to_email = 'reader@example.com'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     let path = url.strip_prefix(ORIGIN).unwrap().to_string();
     let token = path.rsplit('/').next().unwrap().to_string();
     let optional = |pool: PgPool| async move {
@@ -315,7 +336,11 @@ async fn the_unsubscribe_link_works_once_without_login_and_cannot_be_forged(pool
     assert!(!optional(pool.clone()).await);
 
     // Once: a second use is a 410 and changes nothing (the person switched back on meanwhile).
-    sqlx::query("UPDATE users SET optional_mail = true WHERE id = $1").bind(user).execute(&pool).await.unwrap();
+    sqlx::query("UPDATE users SET optional_mail = true WHERE id = $1")
+        .bind(user)
+        .execute(&pool)
+        .await
+        .unwrap();
     let again = anon.send(post(&path)).await;
     assert_eq!(again.status, StatusCode::GONE, "{}", again.body);
     assert_eq!(anon.get(&path).await.status, StatusCode::GONE);

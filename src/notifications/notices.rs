@@ -12,7 +12,11 @@ fn link(public_url: &str, path: &str) -> String {
 }
 
 /// To the customer, once their payment is accepted (the order is paid).
-pub async fn payment_receipt(conn: &mut PgConnection, public_url: &str, order: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn payment_receipt(
+    conn: &mut PgConnection,
+    public_url: &str,
+    order: Uuid,
+) -> Result<bool, sqlx::Error> {
     let o = sqlx::query!(
         r#"SELECT customer_id, plan_name, coalesce(amount_paid_cents, amount_cents) AS "amount!", currency,
                   vehicle_year::text || ' ' || vehicle_make || ' ' || vehicle_model AS "vehicle!",
@@ -77,7 +81,11 @@ pub async fn session_report(
 }
 
 /// To the customer, when a refund has gone through.
-pub async fn refund_issued(conn: &mut PgConnection, public_url: &str, refund: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn refund_issued(
+    conn: &mut PgConnection,
+    public_url: &str,
+    refund: Uuid,
+) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "SELECT f.amount_cents, f.order_id, o.customer_id, o.currency, o.plan_name
            FROM refunds f JOIN orders o ON o.id = f.order_id WHERE f.id = $1",
@@ -98,7 +106,11 @@ pub async fn refund_issued(conn: &mut PgConnection, public_url: &str, refund: Uu
 }
 
 /// To the payee (the workshop's owners, or the independent mechanic), once a payout is transferred.
-pub async fn payout_sent(conn: &mut PgConnection, public_url: &str, payout: Uuid) -> Result<usize, sqlx::Error> {
+pub async fn payout_sent(
+    conn: &mut PgConnection,
+    public_url: &str,
+    payout: Uuid,
+) -> Result<usize, sqlx::Error> {
     let p = sqlx::query!(
         "SELECT organization_id, mechanic_id, amount_cents, currency, transfer_id FROM payouts WHERE id = $1",
         payout
@@ -119,7 +131,9 @@ pub async fn payout_sent(conn: &mut PgConnection, public_url: &str, payout: Uuid
     let content = Content { subject: "Your payout is on its way", text: &text, greet: true };
     match (p.organization_id, p.mechanic_id) {
         (Some(w), _) => to_workshop_owners(conn, public_url, Kind::PayoutSent, &event, w, &content).await,
-        (None, Some(m)) => Ok(to_user(conn, public_url, Kind::PayoutSent, &event, m, &content).await? as usize),
+        (None, Some(m)) => {
+            Ok(to_user(conn, public_url, Kind::PayoutSent, &event, m, &content).await? as usize)
+        }
         (None, None) => Ok(0),
     }
 }
@@ -200,5 +214,13 @@ pub async fn workshop_request_waiting(
         link(public_url, "/workshop")
     );
     let content = Content { subject: "A request for your workshop was not taken", text: &text, greet: true };
-    to_workshop_owners(conn, public_url, Kind::WorkshopRequestWaiting, &request.to_string(), workshop, &content).await
+    to_workshop_owners(
+        conn,
+        public_url,
+        Kind::WorkshopRequestWaiting,
+        &request.to_string(),
+        workshop,
+        &content,
+    )
+    .await
 }

@@ -9,9 +9,7 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn AccountWithMailPage() -> impl IntoView {
     let logged_in = move || {
-        crate::auth::pages::use_current_user()
-            .and_then(|u| u.get())
-            .is_some_and(|r| matches!(r, Ok(Some(_))))
+        crate::auth::pages::use_current_user().and_then(|u| u.get()).is_some_and(|r| matches!(r, Ok(Some(_))))
     };
     view! {
         <crate::auth::pages::AccountPage />
@@ -28,7 +26,8 @@ pub fn MailPreferenceCard() -> impl IntoView {
     let current = Resource::new(move || action.version().get(), |_| get_mail_preference());
     let query = use_query_map();
     let saved = move || {
-        matches!(action.value().get(), Some(Ok(_))) || query.with(|q| q.get("saved").as_deref() == Some("mail"))
+        matches!(action.value().get(), Some(Ok(_)))
+            || query.with(|q| q.get("saved").as_deref() == Some("mail"))
     };
     view! {
         <section class="card" id="mail-preferences">

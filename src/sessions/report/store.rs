@@ -199,7 +199,14 @@ pub async fn mail_on_end(
     let url = format!("{}{}", public_url.trim_end_matches('/'), super::report_path(session_id));
     let (subject, body) =
         super::email::report_email(&who.customer_name, &who.mechanic_name, &who.vehicle, &report, &url);
-    crate::notifications::notices::session_report(conn, public_url, session_id, who.customer_id, &subject, &body)
-        .await?;
+    crate::notifications::notices::session_report(
+        conn,
+        public_url,
+        session_id,
+        who.customer_id,
+        &subject,
+        &body,
+    )
+    .await?;
     Ok(())
 }
