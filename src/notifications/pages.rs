@@ -13,9 +13,11 @@ pub fn AccountWithMailPage() -> impl IntoView {
     };
     view! {
         <crate::auth::pages::AccountPage />
-        <Show when=logged_in>
-            <MailPreferenceCard />
-        </Show>
+        <Suspense fallback=|| ()>
+            <Show when=logged_in>
+                <MailPreferenceCard />
+            </Show>
+        </Suspense>
     }
 }
 
