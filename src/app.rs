@@ -3,7 +3,7 @@
 use crate::admin::pages::{AdminHomePage, AdminWorkshopsPage, MailboxPage};
 use crate::admin::requests_page::AdminRequestsPage;
 use crate::auth::api::get_current_user;
-use crate::auth::pages::{AccountPage, LogOutButton, LoginPage, SignUpPage, UserResource};
+use crate::auth::pages::{LogOutButton, LoginPage, SignUpPage, UserResource};
 use crate::auth::Role;
 use crate::booking::order_page::OrderPage;
 use crate::booking::pages::{BookPage, CheckoutReturnPage, MySessionsPage};
@@ -11,6 +11,8 @@ use crate::directory::pages::WorkshopDirectoryPage;
 use crate::earnings::pages::{AdminRevenuePage, MechanicEarningsPage, WorkshopEarningsPage};
 use crate::home::HomePage;
 use crate::mechanics::pages::MechanicApplyPage;
+use crate::mechanics::profile_page::MechanicProfilePage;
+use crate::notifications::pages::AccountWithMailPage;
 use crate::offers::dashboard::MechanicDashboardPage;
 use crate::payouts::pages::{AdminOrdersPage, AdminPayoutsPage, AdminReconciliationPage, PayoutSetupPage};
 use crate::sessions::pages::SessionRoomPage;
@@ -19,6 +21,7 @@ use crate::sessions::report::share::SharedReportPage;
 use crate::signup::pages::{CheckEmailPage, ConfirmSignUpPage};
 use crate::workshops::invites::pages::InvitePage;
 use crate::workshops::pages::{WorkshopDashboardPage, WorkshopSignUpPage};
+use crate::workshops::profile_page::WorkshopProfilePage;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
@@ -82,7 +85,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                         <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async />
                         <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
-                        <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                        <Route path=path!("/account") view=AccountWithMailPage ssr=SsrMode::Async />
                         <Route path=path!("/workshops") view=WorkshopDirectoryPage ssr=SsrMode::Async />
                         <Route path=path!("/workshops/join") view=WorkshopSignUpPage ssr=SsrMode::Async />
                         <Route path=path!("/book") view=BookPage ssr=SsrMode::Async />
@@ -104,6 +107,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/workshop") view=WorkshopDashboardPage ssr=SsrMode::Async />
                         <Route path=path!("/mechanics/apply") view=MechanicApplyPage ssr=SsrMode::Async />
                         <Route path=path!("/mechanic") view=MechanicDashboardPage ssr=SsrMode::Async />
+                        <Route path=path!("/mechanic/profile") view=MechanicProfilePage ssr=SsrMode::Async />
+                        <Route path=path!("/workshop/profile") view=WorkshopProfilePage ssr=SsrMode::Async />
                         <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
                         <Route path=path!("/confirm/:token") view=ConfirmSignUpPage ssr=SsrMode::Async />
                         <Route path=path!("/check-email") view=CheckEmailPage />

@@ -61,6 +61,7 @@ pub mod directory;
 pub mod earnings;
 pub mod home;
 pub mod mechanics;
+pub mod notifications;
 pub mod offers;
 pub mod payouts;
 pub mod plans;

@@ -33,6 +33,7 @@ impl FromRef<AppState> for LeptosOptions {
 
 impl AppState {
     pub fn new(config: Config, pool: PgPool) -> Self {
+        crate::mail::set_public_url(&config.public_url);
         let leptos_options = leptos_options(&config);
         let (payments, sandbox_deliveries): (Arc<dyn PaymentGateway>, _) = match &config.stripe_secret_key {
             Some(key) => (

@@ -79,17 +79,37 @@ pub async fn decide_workshop(
             current.label().to_lowercase()
         )));
     }
-    sqlx::query(
+    let changed_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
         "UPDATE organizations SET status = $2, status_reason = $3, status_changed_at = now(),
                 status_changed_by = $4, updated_at = now()
-          WHERE id = $1",
+          WHERE id = $1 RETURNING status_changed_at",
     )
     .bind(workshop_id)
     .bind(to)
     .bind(if decision.needs_reason() { reason.clone() } else { None })
     .bind(admin.id)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
+    let kind = match to {
+        crate::status::WorkshopStatus::Active => Some(crate::notifications::Kind::WorkshopApproved),
+        crate::status::WorkshopStatus::Rejected => Some(crate::notifications::Kind::WorkshopRejected),
+        crate::status::WorkshopStatus::Suspended => Some(crate::notifications::Kind::WorkshopSuspended),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        // The event is this transition: the workshop and the moment it changed.
+        let event = format!("{workshop_id}:{}", changed_at.timestamp_micros());
+        let reason = if decision.needs_reason() { reason.as_deref() } else { None };
+        crate::notifications::notices::workshop_decision(
+            &mut tx,
+            &state.config.public_url,
+            workshop_id,
+            kind,
+            reason,
+            &event,
+        )
+        .await?;
+    }
     if to != crate::status::WorkshopStatus::Active {
         // A workshop that is not active serves nobody: its mechanics go offline.
         sqlx::query("UPDATE mechanics SET is_online = false, online_since = NULL WHERE workshop_id = $1")
@@ -122,21 +142,36 @@ pub async fn decide_mechanic(
         MechanicDecision::Approve => crate::status::ApplicationStatus::Approved,
         MechanicDecision::Reject => crate::status::ApplicationStatus::Rejected,
     };
-    let done = sqlx::query(
+    let reason = if decision == MechanicDecision::Reject { reason } else { None };
+    let mut tx = state.pool.begin().await?;
+    let reviewed_at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
         "UPDATE mechanics SET application_status = $2, rejection_reason = $3, reviewed_at = now(),
                 reviewed_by = $4, is_online = CASE WHEN $2 = 'approved' THEN is_online ELSE false END,
                 updated_at = now()
-          WHERE user_id = $1 AND workshop_id IS NULL AND application_status = 'pending'",
+          WHERE user_id = $1 AND workshop_id IS NULL AND application_status = 'pending'
+          RETURNING reviewed_at",
     )
     .bind(mechanic_id)
     .bind(status)
-    .bind(if decision == MechanicDecision::Reject { reason } else { None })
+    .bind(&reason)
     .bind(admin.id)
-    .execute(&state.pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    if done.rows_affected() != 1 {
+    let Some(reviewed_at) = reviewed_at else {
         return Err(AppError::not_found("There is no pending independent application with that id."));
-    }
+    };
+    // The event is this decision: the mechanic and the moment it was made.
+    let event = format!("{mechanic_id}:{}", reviewed_at.timestamp_micros());
+    crate::notifications::notices::application_decision(
+        &mut tx,
+        &state.config.public_url,
+        mechanic_id,
+        decision == MechanicDecision::Approve,
+        reason.as_deref(),
+        &event,
+    )
+    .await?;
+    tx.commit().await?;
     tracing::info!(admin = %admin.id, mechanic = %mechanic_id, ?decision, "mechanic application decided");
     Ok(())
 }

@@ -241,6 +241,7 @@ async fn checkout_paid(
     // statistics and the ledger takes its locks in that order (a session's
     // completion does too), so they never deadlock.
     crate::ledger::post_payment(tx, order.id, amount).await?;
+    crate::notifications::notices::payment_receipt(tx, &state.config.public_url, order.id).await?;
     Ok("fulfilled")
 }
 

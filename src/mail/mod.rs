@@ -4,10 +4,32 @@
 //! mailbox page shows them.
 
 #[cfg(feature = "ssr")]
+pub mod message;
+#[cfg(feature = "ssr")]
 pub mod outbox;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+/// The address people reach the app at, for links in mail written by code that
+/// has no configuration at hand (set once per process from `PUBLIC_URL`).
+#[cfg(feature = "ssr")]
+static PUBLIC_URL: std::sync::RwLock<String> = std::sync::RwLock::new(String::new());
+
+#[cfg(feature = "ssr")]
+pub fn set_public_url(url: &str) {
+    if let Ok(mut u) = PUBLIC_URL.write() {
+        *u = url.to_string();
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub fn public_url() -> String {
+    match PUBLIC_URL.read() {
+        Ok(u) if !u.is_empty() => u.clone(),
+        _ => "http://127.0.0.1:3000".to_string(),
+    }
+}
 
 /// A message as the admin mailbox page shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -23,6 +23,38 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// A notification: one per (kind, event, recipient), however often its event is
+/// processed.
+pub struct Notice<'a> {
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: &'a str,
+    pub kind: &'a str,
+    pub dedupe_key: &'a str,
+    pub unsubscribe_url: Option<&'a str>,
+}
+
+/// Queues a notification unless one with its key exists; returns whether it was
+/// queued now.
+pub async fn enqueue_notice(db: impl PgExecutor<'_>, n: &Notice<'_>) -> Result<bool, sqlx::Error> {
+    let id = sqlx::query_scalar!(
+        "INSERT INTO email_outbox (to_email, subject, body_text, body_html, kind, dedupe_key, unsubscribe_url)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id",
+        n.to,
+        n.subject,
+        n.text,
+        n.html,
+        n.kind,
+        n.dedupe_key,
+        n.unsubscribe_url
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(id.is_some())
+}
+
 /// Queues a message whose body carries a one-time `secret` (hashed as
 /// `secret_hash`): the stored copy loses it after delivery, or when
 /// [`forget_secret`] is called.
@@ -81,13 +113,15 @@ struct Pending {
     to_email: String,
     subject: String,
     body_text: String,
+    body_html: Option<String>,
+    unsubscribe_url: Option<String>,
 }
 
 /// Delivers due messages over SMTP until the process stops. Each message is
 /// claimed with `FOR UPDATE SKIP LOCKED`, so several instances never send the
 /// same message twice; a failure is recorded and retried with a growing delay.
 pub async fn run_sender(pool: PgPool, smtp_url: String, from: String, shutdown: crate::workers::Shutdown) {
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
     let transport = match AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp_url) {
         Ok(builder) => builder.build(),
         Err(e) => {
@@ -106,24 +140,23 @@ pub async fn run_sender(pool: PgPool, smtp_url: String, from: String, shutdown: 
         let sent = async {
             let mut tx = pool.begin().await?;
             let due: Option<Pending> = sqlx::query_as(
-                "SELECT id, to_email, subject, body_text FROM email_outbox
+                "SELECT id, to_email, subject, body_text, body_html, unsubscribe_url FROM email_outbox
                   WHERE sent_at IS NULL AND send_after <= now() AND attempts < 20
                   ORDER BY send_after LIMIT 1 FOR UPDATE SKIP LOCKED",
             )
             .fetch_optional(&mut *tx)
             .await?;
             let Some(msg) = due else { return Ok::<bool, sqlx::Error>(false) };
-            let result = match msg.to_email.parse::<lettre::message::Mailbox>() {
-                Ok(to) => match Message::builder()
-                    .from(from_mailbox.clone())
-                    .to(to)
-                    .subject(msg.subject.clone())
-                    .body(msg.body_text.clone())
-                {
-                    Ok(email) => transport.send(email).await.map(|_| ()).map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                },
-                Err(e) => Err(format!("bad recipient: {e}")),
+            let outgoing = super::message::Outgoing {
+                to: &msg.to_email,
+                subject: &msg.subject,
+                text: &msg.body_text,
+                html: msg.body_html.as_deref(),
+                unsubscribe_url: msg.unsubscribe_url.as_deref(),
+            };
+            let result = match super::message::build(&from_mailbox, &outgoing) {
+                Ok(email) => transport.send(email).await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(e),
             };
             match result {
                 Ok(()) => {

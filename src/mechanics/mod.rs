@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod pages;
+pub mod profile;
+pub mod profile_page;
 
 #[cfg(feature = "ssr")]
 pub mod queries;

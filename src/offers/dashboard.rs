@@ -79,6 +79,7 @@ fn MechanicStatus(
                 <p id="mechanic-affiliation">{affiliation}</p>
             </div>
             <span class=p.application_status.badge() id="application-status">{p.application_status.label()}</span>
+            <a class="button" href="/mechanic/profile" id="edit-profile">"Edit profile"</a>
         </header>
         <p class=if approved { "notice success" } else { "notice warning" } id="status-note">{status_note}</p>
 

@@ -382,6 +382,15 @@ pub async fn routing_tick(
             "request_expired",
         )
         .await?;
+        if let Some(workshop) = r.preferred_workshop_id {
+            crate::notifications::notices::workshop_request_waiting(
+                &mut tx,
+                &settings.public_url,
+                r.id,
+                workshop,
+            )
+            .await?;
+        }
         notify(&mut *tx, &Signal::RequestChanged { request_id: r.id, order_id: r.order_id }).await?;
     }
     tx.commit().await?;

@@ -171,7 +171,12 @@ pub async fn transfer(
 
 /// Records a made transfer: the payout is paid, the payable is debited, and the
 /// earnings it covers are marked paid, in one transaction, once.
-pub async fn record_paid(pool: &PgPool, p: &DuePayout, transfer_id: &str) -> Result<bool, sqlx::Error> {
+pub async fn record_paid(
+    pool: &PgPool,
+    p: &DuePayout,
+    transfer_id: &str,
+    public_url: &str,
+) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let done = sqlx::query(
         "UPDATE payouts SET status = 'paid', transfer_id = $2, paid_at = now(), attempts = attempts + 1,
@@ -212,6 +217,7 @@ pub async fn record_paid(pool: &PgPool, p: &DuePayout, transfer_id: &str) -> Res
     .bind(p.through_posting_id)
     .execute(&mut *tx)
     .await?;
+    crate::notifications::notices::payout_sent(&mut tx, public_url, p.id).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -237,7 +243,7 @@ pub async fn process_due(state: &AppState, now: DateTime<Utc>) -> Result<Process
             Ok(transfer_id) => {
                 crate::faults::point("payout.after_transfer").await;
                 tx.commit().await?;
-                if record_paid(&state.pool, &p, &transfer_id).await? {
+                if record_paid(&state.pool, &p, &transfer_id, &state.config.public_url).await? {
                     out.paid += 1;
                     tracing::info!(payout = %p.id, transfer = %transfer_id, amount = p.amount_cents, "payout paid");
                 }

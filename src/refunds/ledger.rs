@@ -140,6 +140,7 @@ pub async fn record_refund(
     .bind(amount)
     .execute(&mut *tx)
     .await?;
+    crate::notifications::notices::refund_issued(&mut tx, &state.config.public_url, refund_id).await?;
     let request: Option<Uuid> = sqlx::query_scalar("SELECT id FROM session_requests WHERE order_id = $1")
         .bind(order_id)
         .fetch_optional(&mut *tx)

@@ -121,6 +121,15 @@ const INVITE_FORM: &[(&str, &str)] = &[
     ("years_experience", "4"),
     ("certifications", "ASE"),
 ];
+const WORKSHOP_PROFILE_FORM: &[(&str, &str)] = &[
+    ("name", "Renamed Garage"),
+    ("city", "Lille"),
+    ("address", "2 rue de la Gare"),
+    ("description", "Brakes and diagnostics."),
+    ("specialties", "Brakes"),
+];
+const MECHANIC_BIO_FORM: &[(&str, &str)] =
+    &[("bio", "Ten years on French cars."), ("specialties", "Brakes"), ("years_experience", "10")];
 const WORKSHOP_FORM: &[(&str, &str)] = &[
     ("owner_name", "New Owner"),
     ("email", "{new_email}"),
@@ -147,6 +156,8 @@ pub(super) const TABLE: &[Case] = &[
     call("/api/account/name", &[("name", "Test Person")],                               "401   ok    ok    ok    ok    ok    ok    ok    ok"),
     call("/api/account/password", &[("current_password", "not the password"),
         ("new_password", "another secret"), ("confirm_password", "another secret")],     "401   400   400   400   400   400   400   400   400"),
+    call("/api/account/mail", &[],                                                      "401   ok    ok    ok    ok    ok    ok    ok    ok"),
+    call("/api/account/mail/save", &[("optional_mail", "off")],                         "401   ok    ok    ok    ok    ok    ok    ok    ok"),
     // Customers: booking and their own orders.
     call("/api/booking/options", &[("workshop", "{workshop_a}")],                       "401   ok    ok    403   403   403   403   403   403"),
     call("/api/booking/checkout", CHECKOUT,                                             "401   ok    ok    403   403   403   403   403   403"),
@@ -164,6 +175,8 @@ pub(super) const TABLE: &[Case] = &[
     call("/api/mechanic/earnings", &[],                                                 "401   403   403   ok    ok    ok    403   403   403"),
     call("/api/mechanic/online", &[("online", "true")],                                 "401   403   403   ok    ok    ok    403   403   403"),
     call("/api/mechanic/capacity", &[("capacity", "3")],                                "401   403   403   ok    ok    ok    403   403   403"),
+    call("/api/mechanic/bio", &[],                                                      "401   403   403   ok    ok    ok    403   403   403"),
+    call("/api/mechanic/bio/save", MECHANIC_BIO_FORM,                                   "401   403   403   ok    ok    ok    403   403   403"),
     // A session belongs to its customer and its mechanic.
     call("/api/session/room", &[("session_id", "{session_live}")],                      "401   ok    404   ok    404   404   404   404   404"),
     call("/api/session/chat", &[("session_id", "{session_live}"), ("body", "Hello")],   "401   ok    404   ok    404   404   404   404   404"),
@@ -183,6 +196,8 @@ pub(super) const TABLE: &[Case] = &[
     call("/api/workshop/invite/resend", &[("invite_id", "{invite_resend}")],            "401   403   403   403   403   403   ok    404   403"),
     call("/api/workshop/invite/revoke", &[("invite_id", "{invite_revoke}")],            "401   403   403   403   403   403   ok    404   403"),
     call("/api/workshop/remove-mechanic", &[("mechanic_id", "{mechanic_a2}")],          "401   403   403   403   403   403   ok    404   403"),
+    call("/api/workshop/profile", &[],                                                  "401   403   403   403   403   403   ok    ok    403"),
+    call("/api/workshop/profile/save", WORKSHOP_PROFILE_FORM,                           "401   403   403   403   403   403   ok    ok    403"),
     // Payout set-up: workshops and independent mechanics are paid.
     // (a workshop's mechanics are paid by their workshop: nothing to set up).
     call("/api/payouts/setup", &[],                                                     "401   403   403   403   403   ok    ok    ok    403"),
@@ -234,6 +249,8 @@ pub(super) const TABLE: &[Case] = &[
     page("/workshop", "/workshop",                                                      "login 403   403   403   403   403   ok    ok    403"),
     page("/workshop/earnings", "/workshop/earnings",                                    "login 403   403   403   403   403   ok    ok    403"),
     page("/workshop/payouts", "/workshop/payouts",                                      "login 403   403   403   403   ok    ok    ok    403"),
+    page("/workshop/profile", "/workshop/profile",                                      "login 403   403   403   403   403   ok    ok    403"),
+    page("/mechanic/profile", "/mechanic/profile",                                      "login 403   403   ok    ok    ok    403   403   403"),
     page("/admin", "/admin",                                                            "login 403   403   403   403   403   403   403   ok"),
     page("/admin/workshops", "/admin/workshops",                                        "login 403   403   403   403   403   403   403   ok"),
     page("/admin/mailbox", "/admin/mailbox",                                            "login 403   403   403   403   403   403   403   ok"),
@@ -272,6 +289,10 @@ pub(super) const TABLE: &[Case] = &[
     plain(Kind::Get, "/api/session/{session_id}/photos/{photo_id}/thumb", "/api/session/{session_live}/photos/{photo_live}/thumb", &[],
                                                                                          "401   ok    404   ok    404   404   404   404   ok"),
     plain(Kind::Get, "/workshop/earnings.csv", "/workshop/earnings.csv", &[],           "401   403   403   403   403   403   ok    ok    403"),
+    // One-click unsubscribe: the link's token is the credential, no log-in needed;
+    // a used link is refused (410) whoever posts it.
+    plain(Kind::Get, "/unsubscribe/{token}", "/unsubscribe/{unsub_token}", &[],         "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    plain(Kind::Post, "/unsubscribe/{token}", "/unsubscribe/{unsub_used}", &[],         "410   410   410   410   410   410   410   410   410"),
     // The sandbox's hosted pages stand in for Stripe's: the unguessable id in the
     // link is the credential, as it is at Stripe.
     plain(Kind::Get, "/sandbox/checkout/{id}", "/sandbox/checkout/{checkout}", &[],     "ok    ok    ok    ok    ok    ok    ok    ok    ok"),

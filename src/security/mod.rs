@@ -211,6 +211,21 @@ impl World {
         vars.insert("join_token", invite(pool, a, owner_a, "indie@example.com").await.1);
         // A sign-up waiting for its emailed link.
         vars.insert("signup_token", pending_signup(pool, "pending.person@example.com").await);
+        // The customer's one-click unsubscribe links: one live, one used already.
+        for (name, used) in [("unsub_token", false), ("unsub_used", true)] {
+            let (token, hash) = crate::token::new_token();
+            sqlx::query(
+                "INSERT INTO mail_unsubscribe_tokens (token_hash, user_id, used_at)
+                 VALUES ($1, $2, CASE WHEN $3 THEN now() END)",
+            )
+            .bind(hash)
+            .bind(cust)
+            .bind(used)
+            .execute(pool)
+            .await
+            .unwrap();
+            vars.insert(name, token);
+        }
         // A Connect account in the sandbox, as onboarding makes it.
         vars.insert("connect_account", connect(pool, Some(b), None, false).await);
 

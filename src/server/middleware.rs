@@ -101,7 +101,9 @@ pub fn is_session_room(path: &str) -> bool {
 /// Stripe's webhook calls come from Stripe's servers and are authenticated by
 /// their signature instead.
 fn csrf_exempt(path: &str) -> bool {
-    path == "/api/stripe/webhook"
+    // The webhook is signed; an unsubscribe link's token is its own credential, and
+    // mail providers post RFC 8058 one-click unsubscribes from their own servers.
+    path == "/api/stripe/webhook" || path.starts_with("/unsubscribe/")
 }
 
 /// Whether an `Origin` header value names this application.

@@ -196,6 +196,13 @@ pub fn plain_routes(sandbox: bool) -> Vec<PlainRoute> {
             Access::Session,
             get(crate::sessions::call::http::ice),
         ),
+        route("GET", "/unsubscribe/{token}", Access::Public, get(crate::notifications::unsubscribe::show)),
+        route(
+            "POST",
+            "/unsubscribe/{token}",
+            Access::Public,
+            post(crate::notifications::unsubscribe::confirm),
+        ),
         route(
             "GET",
             "/workshop/earnings.csv",

@@ -119,10 +119,23 @@ pub fn TextArea(
                 aria-invalid=move || message().is_some().to_string()
                 aria-describedby=error_id.clone()
             >
-                {value.unwrap_or_default()}
+                {value.map(textarea_text).unwrap_or_default()}
             </textarea>
             <span class="field-error" id=error_id role="alert">{message}</span>
         </div>
+    }
+}
+
+/// A textarea's initial text as the server writes it. Leptos writes a
+/// `<textarea>`'s children unescaped, so stored text such as `</textarea><b>`
+/// would end the element and become markup: on the server it is escaped here
+/// (the browser decodes the entities back to the text). In the browser (an
+/// island) the text becomes a text node and must stay as it is.
+fn textarea_text(value: String) -> String {
+    if cfg!(feature = "ssr") {
+        value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    } else {
+        value
     }
 }
 

@@ -5,12 +5,16 @@ pub mod analytics;
 pub mod api;
 pub mod invites;
 pub mod pages;
+pub mod profile;
+pub mod profile_page;
 
 #[cfg(feature = "ssr")]
 pub mod queries;
 
 #[cfg(all(test, feature = "ssr"))]
 mod db_tests;
+#[cfg(all(test, feature = "ssr"))]
+mod profile_db_tests;
 
 pub use crate::status::{MemberRole, WorkshopStatus};
 pub use crate::validate::{parse_specialties, text_problem, SPECIALTIES_MAX, SPECIALTY_LEN_MAX};

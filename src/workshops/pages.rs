@@ -140,7 +140,11 @@ fn Dashboard(
                 <h1 id="workshop-name">{w.name.clone()}</h1>
                 <p>{w.city.clone()} " · " <span class=w.status.badge() id="workshop-status">{w.status.label()}</span></p>
             </div>
+            {(d.my_role == MemberRole::Owner).then(|| view! {
+                <a class="button" href="/workshop/profile" id="edit-profile">"Edit profile"</a>
+            })}
         </header>
+        {(!w.description.is_empty()).then(|| view! { <p id="workshop-description">{w.description.clone()}</p> })}
         {status_notice}
         <div class="stats">
             <div class="stat"><div class="value">{d.mechanics.len()}</div><div class="label">"Mechanics"</div></div>

@@ -182,7 +182,7 @@ pub async fn mail_on_end(
         return Ok(());
     }
     let who = sqlx::query!(
-        r#"SELECT cu.email AS customer_email, cu.name AS customer_name, mu.name AS mechanic_name,
+        r#"SELECT s.customer_id, cu.name AS customer_name, mu.name AS mechanic_name,
                   o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS "vehicle!"
              FROM sessions s
              JOIN orders o ON o.id = s.order_id
@@ -199,6 +199,14 @@ pub async fn mail_on_end(
     let url = format!("{}{}", public_url.trim_end_matches('/'), super::report_path(session_id));
     let (subject, body) =
         super::email::report_email(&who.customer_name, &who.mechanic_name, &who.vehicle, &report, &url);
-    crate::mail::outbox::enqueue(&mut *conn, &who.customer_email, &subject, &body, "session_report").await?;
+    crate::notifications::notices::session_report(
+        conn,
+        public_url,
+        session_id,
+        who.customer_id,
+        &subject,
+        &body,
+    )
+    .await?;
     Ok(())
 }
