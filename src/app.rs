@@ -22,6 +22,7 @@ use crate::signup::pages::{CheckEmailPage, ConfirmSignUpPage};
 use crate::workshops::invites::pages::InvitePage;
 use crate::workshops::pages::{WorkshopDashboardPage, WorkshopSignUpPage};
 use crate::workshops::profile_page::WorkshopProfilePage;
+use crate::workshops::public_page::WorkshopPublicPage;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
@@ -88,6 +89,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/account") view=AccountWithMailPage ssr=SsrMode::Async />
                         <Route path=path!("/workshops") view=WorkshopDirectoryPage ssr=SsrMode::Async />
                         <Route path=path!("/workshops/join") view=WorkshopSignUpPage ssr=SsrMode::Async />
+                        <Route path=path!("/workshops/:id") view=WorkshopPublicPage ssr=SsrMode::Async />
                         <Route path=path!("/book") view=BookPage ssr=SsrMode::Async />
                         <Route path=path!("/sessions") view=MySessionsPage ssr=SsrMode::Async />
                         <Route path=path!("/checkout/return") view=CheckoutReturnPage ssr=SsrMode::Async />

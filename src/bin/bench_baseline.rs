@@ -24,6 +24,8 @@ async fn directory(State(pool): State<PgPool>, Query(q): Query<HashMap<String, S
         q.get("limit").map(String::as_str),
         q.get("offset").map(String::as_str),
         q.get("q").map(String::as_str),
+        q.get("online").map(String::as_str),
+        q.get("sort").map(String::as_str),
     ) {
         Ok(p) => p,
         Err(message) => {

@@ -19,6 +19,8 @@ pub async fn load(pool: &sqlx::PgPool, params: &super::DirectoryParams) -> Resul
         limit: params.limit,
         offset: params.offset,
         query: params.query.clone(),
+        online: params.online,
+        sort: params.sort,
         any_available,
     })
 }
@@ -29,9 +31,17 @@ pub async fn get_directory_page(
     q: Option<String>,
     limit: Option<String>,
     offset: Option<String>,
+    online: Option<String>,
+    sort: Option<String>,
 ) -> Result<DirectoryPage, AppError> {
-    let params = super::parse_params(limit.as_deref(), offset.as_deref(), q.as_deref())
-        .map_err(AppError::BadRequest)?;
+    let params = super::parse_params(
+        limit.as_deref(),
+        offset.as_deref(),
+        q.as_deref(),
+        online.as_deref(),
+        sort.as_deref(),
+    )
+    .map_err(AppError::BadRequest)?;
     let state = crate::state::app_state()?;
     load(&state.pool, &params).await
 }
@@ -49,7 +59,7 @@ pub fn page_json(page: &DirectoryPage) -> serde_json::Value {
     })
 }
 
-/// `GET /api/workshops/directory?limit=20&offset=0&q=`
+/// `GET /api/workshops/directory?limit=20&offset=0&q=&online=1&sort=rating`
 #[cfg(feature = "ssr")]
 pub async fn directory_json(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
@@ -60,6 +70,8 @@ pub async fn directory_json(
         query.get("limit").map(String::as_str),
         query.get("offset").map(String::as_str),
         query.get("q").map(String::as_str),
+        query.get("online").map(String::as_str),
+        query.get("sort").map(String::as_str),
     ) {
         Ok(p) => p,
         Err(message) => return AppError::BadRequest(message).into_response(),

@@ -5,7 +5,12 @@ pub mod api;
 pub mod pages;
 
 #[cfg(feature = "ssr")]
+pub mod live;
+#[cfg(feature = "ssr")]
 pub mod queries;
+
+#[cfg(all(test, feature = "ssr"))]
+mod db_tests;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -29,6 +34,8 @@ pub struct DirectoryWorkshop {
     /// Median seconds from request to acceptance over the last 30 days.
     pub median_accept_seconds: Option<i32>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The logo's version (part of its URL), or none without a logo.
+    pub logo_version: Option<i64>,
 }
 
 /// The "Any available" card: every approved mechanic online now.
@@ -44,7 +51,75 @@ pub struct DirectoryPage {
     pub limit: i64,
     pub offset: i64,
     pub query: String,
+    pub online: bool,
+    pub sort: Sort,
     pub any_available: AnyAvailable,
+}
+
+/// The directory's order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// Mechanics online now, then rating (the default).
+    #[default]
+    Online,
+    /// Best rated first (unrated last).
+    Rating,
+    /// Quickest to accept first (workshops without a figure last).
+    Accept,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 3] = [Sort::Online, Sort::Rating, Sort::Accept];
+
+    /// The value in the query string (`sort=`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Sort::Online => "online",
+            Sort::Rating => "rating",
+            Sort::Accept => "accept",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Sort::Online => "Online now",
+            Sort::Rating => "Best rated",
+            Sort::Accept => "Quickest to accept",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Sort> {
+        Sort::ALL.into_iter().find(|s| s.code() == raw)
+    }
+}
+
+/// The query string of a directory link (search, filter, order and page).
+pub fn directory_query(query: &str, online: bool, sort: Sort, page: i64) -> String {
+    let mut parts = Vec::new();
+    if !query.is_empty() {
+        parts.push(format!("q={}", crate::url::urlencode(query)));
+    }
+    if online {
+        parts.push("online=1".to_string());
+    }
+    if sort != Sort::Online {
+        parts.push(format!("sort={}", sort.code()));
+    }
+    if page > 1 {
+        parts.push(format!("page={page}"));
+    }
+    format!("?{}", parts.join("&"))
+}
+
+/// The path of a workshop's public page.
+pub fn workshop_path(id: Uuid) -> String {
+    format!("/workshops/{id}")
+}
+
+/// The URL of a workshop's logo; the version makes a new logo a new URL.
+pub fn logo_path(id: Uuid, version: i64) -> String {
+    format!("/api/workshops/{id}/logo?v={version}")
 }
 
 pub const DEFAULT_LIMIT: i64 = 20;
@@ -58,6 +133,9 @@ pub struct DirectoryParams {
     pub limit: i64,
     pub offset: i64,
     pub query: String,
+    /// Only workshops with a mechanic online now.
+    pub online: bool,
+    pub sort: Sort,
 }
 
 /// Checks raw query-string values; the message says what is wrong and what is allowed.
@@ -65,6 +143,8 @@ pub fn parse_params(
     limit: Option<&str>,
     offset: Option<&str>,
     q: Option<&str>,
+    online: Option<&str>,
+    sort: Option<&str>,
 ) -> Result<DirectoryParams, String> {
     let limit = match limit.map(str::trim) {
         None | Some("") => DEFAULT_LIMIT,
@@ -87,7 +167,17 @@ pub fn parse_params(
     if query.chars().any(char::is_control) {
         return Err("q must not contain control characters".into());
     }
-    Ok(DirectoryParams { limit, offset, query })
+    let online = match online.map(str::trim) {
+        None | Some("") | Some("0") | Some("false") => false,
+        Some("1") | Some("true") | Some("on") => true,
+        Some(raw) => return Err(format!("online must be 1 or 0 (got {raw:.20})")),
+    };
+    let sort = match sort.map(str::trim) {
+        None | Some("") => Sort::Online,
+        Some(raw) => Sort::parse(raw)
+            .ok_or_else(|| format!("sort must be one of online, rating or accept (got {raw:.20})"))?,
+    };
+    Ok(DirectoryParams { limit, offset, query, online, sort })
 }
 
 /// "about 2 min", "under a minute": how quickly a workshop usually accepts.
@@ -107,10 +197,20 @@ mod tests {
     #[test]
     fn parameters_default_and_bound() {
         assert_eq!(
-            parse_params(None, None, None).unwrap(),
-            DirectoryParams { limit: 20, offset: 0, query: String::new() }
+            parse_params(None, None, None, None, None).unwrap(),
+            DirectoryParams { limit: 20, offset: 0, query: String::new(), online: false, sort: Sort::Online }
         );
-        assert_eq!(parse_params(Some("100"), Some("40"), Some(" brakes ")).unwrap().query, "brakes");
+        assert_eq!(
+            parse_params(Some("100"), Some("40"), Some(" brakes "), None, None).unwrap().query,
+            "brakes"
+        );
+        let p = parse_params(None, None, None, Some("1"), Some("accept")).unwrap();
+        assert!(p.online);
+        assert_eq!(p.sort, Sort::Accept);
+        assert_eq!(parse_params(None, None, None, Some("on"), Some("rating")).unwrap().sort, Sort::Rating);
+        assert!(parse_params(None, None, None, Some("yes please"), None).is_err());
+        assert!(parse_params(None, None, None, None, Some("price")).is_err());
+        assert!(parse_params(None, None, None, None, Some("RATING")).is_err());
         for (l, o) in [
             ("0", "0"),
             ("101", "0"),
@@ -121,10 +221,18 @@ mod tests {
             ("20", "x"),
             ("20", "99999999999"),
         ] {
-            assert!(parse_params(Some(l), Some(o), None).is_err(), "{l} {o}");
+            assert!(parse_params(Some(l), Some(o), None, None, None).is_err(), "{l} {o}");
         }
-        assert!(parse_params(None, None, Some(&"q".repeat(101))).is_err());
-        assert!(parse_params(None, None, Some("a\u{0}b")).is_err());
+        assert!(parse_params(None, None, Some(&"q".repeat(101)), None, None).is_err());
+        assert!(parse_params(None, None, Some("a\u{0}b"), None, None).is_err());
+    }
+
+    #[test]
+    fn directory_links_keep_the_search_filter_and_order() {
+        assert_eq!(directory_query("", false, Sort::Online, 1), "?");
+        assert_eq!(directory_query("", false, Sort::Online, 2), "?page=2");
+        assert_eq!(directory_query("a b", true, Sort::Accept, 3), "?q=a%20b&online=1&sort=accept&page=3");
+        assert_eq!(directory_query("", false, Sort::Rating, 1), "?sort=rating");
     }
 
     #[test]

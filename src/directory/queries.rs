@@ -1,8 +1,8 @@
 //! The directory query. Its cost depends on the number of workshops, not on the
 //! number of past sessions: every figure is read from `workshop_stats`.
 
-use super::{AnyAvailable, DirectoryParams, DirectoryWorkshop};
-use sqlx::PgExecutor;
+use super::{AnyAvailable, DirectoryParams, DirectoryWorkshop, Sort};
+use sqlx::{PgExecutor, Postgres, QueryBuilder};
 
 /// Escapes LIKE wildcards so a search for "50%" finds "50%", not everything.
 pub fn like_pattern(q: &str) -> String {
@@ -10,34 +10,65 @@ pub fn like_pattern(q: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// The cards of one page, in the directory's order. The order's leading keys come
-/// from `workshop_stats_directory_idx`, so a page reads its `offset + limit`
-/// workshops and stops (no window count over every workshop); the total, when the
-/// page does not reveal it, is `count`'s.
+/// The columns of a card; `FROM workshop_stats s JOIN organizations o` follows.
+const CARD_SELECT: &str =
+    "SELECT o.id AS workshop_id, o.name AS workshop_name, o.contact_email AS workshop_email,
+        o.status::text AS workshop_status, o.city, o.specialties,
+        s.mechanics_total AS total_mechanics, s.mechanics_online AS available_mechanics,
+        s.rating_avg::float8 AS avg_rating, s.rating_count, s.sessions_completed AS total_sessions,
+        s.median_accept_secs_30d AS median_accept_seconds, o.created_at,
+        (SELECT l.version FROM workshop_logos l WHERE l.workshop_id = o.id) AS logo_version
+   FROM workshop_stats s
+   JOIN organizations o ON o.id = s.workshop_id";
+
+/// The listed workshops: active, with mechanics, matching the search and the
+/// "online now" filter. Every value is a bound parameter.
+fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, p: &DirectoryParams) {
+    qb.push(" WHERE o.status = 'active' AND s.mechanics_total > 0");
+    if !p.query.is_empty() {
+        let pattern = like_pattern(&p.query);
+        qb.push(" AND (o.name ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR o.city ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR EXISTS (SELECT 1 FROM unnest(o.specialties) sp WHERE sp ILIKE ")
+            .push_bind(pattern)
+            .push("))");
+    }
+    if p.online {
+        qb.push(" AND s.mechanics_online > 0");
+    }
+}
+
+/// The order of each sort (fixed text: nothing from the request), ending in
+/// the id so that pages never overlap.
+pub fn order_by(sort: Sort) -> &'static str {
+    match sort {
+        Sort::Online => {
+            " ORDER BY s.mechanics_online DESC, s.rating_avg DESC NULLS LAST, s.sessions_completed DESC, o.name, o.id"
+        }
+        Sort::Rating => {
+            " ORDER BY s.rating_avg DESC NULLS LAST, s.rating_count DESC, s.mechanics_online DESC, o.name, o.id"
+        }
+        Sort::Accept => {
+            " ORDER BY s.median_accept_secs_30d ASC NULLS LAST, s.mechanics_online DESC, s.rating_avg DESC NULLS LAST, o.name, o.id"
+        }
+    }
+}
+
+/// The cards of one page, in the chosen order. The default order's leading keys
+/// come from `workshop_stats_directory_idx`, so a page reads its `offset + limit`
+/// workshops and stops (no window count over every workshop); the total, when
+/// the page does not reveal it, is `count`'s.
 pub async fn page(
     db: impl PgExecutor<'_>,
     p: &DirectoryParams,
 ) -> Result<Vec<DirectoryWorkshop>, sqlx::Error> {
-    sqlx::query_as::<_, DirectoryWorkshop>(
-        "SELECT o.id AS workshop_id, o.name AS workshop_name, o.contact_email AS workshop_email,
-                o.status::text AS workshop_status, o.city, o.specialties,
-                s.mechanics_total AS total_mechanics, s.mechanics_online AS available_mechanics,
-                s.rating_avg::float8 AS avg_rating, s.rating_count, s.sessions_completed AS total_sessions,
-                s.median_accept_secs_30d AS median_accept_seconds, o.created_at
-           FROM workshop_stats s
-           JOIN organizations o ON o.id = s.workshop_id
-          WHERE o.status = 'active' AND s.mechanics_total > 0
-            AND ($1 = '' OR o.name ILIKE $2 OR o.city ILIKE $2
-                 OR EXISTS (SELECT 1 FROM unnest(o.specialties) sp WHERE sp ILIKE $2))
-          ORDER BY s.mechanics_online DESC, s.rating_avg DESC NULLS LAST, s.sessions_completed DESC, o.name, o.id
-          LIMIT $3 OFFSET $4",
-    )
-    .bind(&p.query)
-    .bind(like_pattern(&p.query))
-    .bind(p.limit)
-    .bind(p.offset)
-    .fetch_all(db)
-    .await
+    let mut qb = QueryBuilder::<Postgres>::new(CARD_SELECT);
+    push_filter(&mut qb, p);
+    qb.push(order_by(p.sort));
+    qb.push(" LIMIT ").push_bind(p.limit).push(" OFFSET ").push_bind(p.offset);
+    qb.build_query_as::<DirectoryWorkshop>().fetch_all(db).await
 }
 
 /// The total a page shows without counting: on a short last page it is the
@@ -54,17 +85,30 @@ pub fn total_from_page(p: &DirectoryParams, rows: usize) -> Option<i64> {
     }
 }
 
-/// How many workshops the directory lists for the search.
+/// How many workshops the directory lists for the search and filter.
 pub async fn count(db: impl PgExecutor<'_>, p: &DirectoryParams) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM workshop_stats s JOIN organizations o ON o.id = s.workshop_id
-          WHERE o.status = 'active' AND s.mechanics_total > 0
-            AND ($1 = '' OR o.name ILIKE $2 OR o.city ILIKE $2
-                 OR EXISTS (SELECT 1 FROM unnest(o.specialties) sp WHERE sp ILIKE $2))",
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "SELECT count(*) FROM workshop_stats s JOIN organizations o ON o.id = s.workshop_id",
+    );
+    push_filter(&mut qb, p);
+    qb.build_query_scalar::<i64>().fetch_one(db).await
+}
+
+/// The online counts of some listed workshops (the directory's live stream):
+/// counts only, of active workshops.
+pub async fn online_counts(
+    db: impl PgExecutor<'_>,
+    ids: &[uuid::Uuid],
+) -> Result<Vec<super::live::OnlineCount>, sqlx::Error> {
+    sqlx::query_as!(
+        super::live::OnlineCount,
+        r#"SELECT s.workshop_id, s.mechanics_online AS available_mechanics, s.mechanics_total AS total_mechanics
+             FROM workshop_stats s JOIN organizations o ON o.id = s.workshop_id
+            WHERE s.workshop_id = ANY($1) AND o.status = 'active'
+            ORDER BY s.workshop_id"#,
+        ids
     )
-    .bind(&p.query)
-    .bind(like_pattern(&p.query))
-    .fetch_one(db)
+    .fetch_all(db)
     .await
 }
 
@@ -98,7 +142,13 @@ mod tests {
 
     #[test]
     fn a_short_or_empty_first_page_tells_its_total() {
-        let p = |offset| DirectoryParams { limit: 20, offset, query: String::new() };
+        let p = |offset| DirectoryParams {
+            limit: 20,
+            offset,
+            query: String::new(),
+            online: false,
+            sort: Default::default(),
+        };
         assert_eq!(total_from_page(&p(0), 0), Some(0));
         assert_eq!(total_from_page(&p(0), 7), Some(7));
         assert_eq!(total_from_page(&p(40), 7), Some(47));

@@ -13,20 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use std::collections::HashMap;
 
-/// Quotes a CSV field when needed, and neutralises spreadsheet formulas.
-pub fn csv_field(raw: &str) -> String {
-    let value = if raw.starts_with(['=', '+', '-', '@']) { format!("'{raw}") } else { raw.to_string() };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
-fn cents(c: i64) -> String {
-    let sign = if c < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", c.unsigned_abs() / 100, c.unsigned_abs() % 100)
-}
+pub use crate::ui::csv::{cents, csv_field};
 
 pub async fn workshop_earnings_csv(
     State(state): State<AppState>,

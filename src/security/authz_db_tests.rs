@@ -152,6 +152,7 @@ pub(super) const TABLE: &[Case] = &[
     call("/api/public/directory", &[("q", "garage"), ("limit", "10"), ("offset", "0")], "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     call("/api/public/invites/details", &[("token", "{invite_token}")],                 "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     call("/api/public/auth/pending", &[("token", "{signup_token}")],                    "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    call("/api/public/workshops/page", &[("workshop_id", "{workshop_a}"), ("page", "1")], "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     // Anyone's own account.
     call("/api/account/name", &[("name", "Test Person")],                               "401   ok    ok    ok    ok    ok    ok    ok    ok"),
     call("/api/account/password", &[("current_password", "not the password"),
@@ -192,6 +193,8 @@ pub(super) const TABLE: &[Case] = &[
     // Workshop owners: their workshop, invites and mechanics.
     call("/api/workshop/dashboard", &[],                                                "401   403   403   403   403   403   ok    ok    403"),
     call("/api/workshop/earnings", &[("from", "2026-01-01"), ("to", "2026-12-31")],      "401   403   403   403   403   403   ok    ok    403"),
+    call("/api/workshop/analytics", &[],                                                "401   403   403   403   403   403   ok    ok    403"),
+    call("/api/workshop/logo", &[],                                                     "401   403   403   403   403   403   ok    ok    403"),
     call("/api/workshop/invite", &[("email", "{new_email}")],                           "401   403   403   403   403   403   ok    ok    403"),
     call("/api/workshop/invite/resend", &[("invite_id", "{invite_resend}")],            "401   403   403   403   403   403   ok    404   403"),
     call("/api/workshop/invite/revoke", &[("invite_id", "{invite_revoke}")],            "401   403   403   403   403   403   ok    404   403"),
@@ -233,6 +236,7 @@ pub(super) const TABLE: &[Case] = &[
     page("/confirm/{token}", "/confirm/{signup_token}",                                 "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     page("/workshops", "/workshops",                                                    "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     page("/workshops/join", "/workshops/join",                                          "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    page("/workshops/{id}", "/workshops/{workshop_a}",                                  "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     page("/mechanics/apply", "/mechanics/apply",                                        "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     page("/invite/{token}", "/invite/{invite_token}",                                   "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     page("/account", "/account",                                                        "login ok    ok    ok    ok    ok    ok    ok    ok"),
@@ -269,6 +273,13 @@ pub(super) const TABLE: &[Case] = &[
     plain(Kind::Json, "/api/stripe/webhook", "/api/stripe/webhook", &[],                "400   400   400   400   400   400   400   400   400"),
     plain(Kind::SignedJson, "/api/stripe/webhook", "/api/stripe/webhook", &[],          "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     plain(Kind::Stream, "/api/live/offers", "/api/live/offers", &[],                    "401   403   403   ok    ok    ok    403   403   403"),
+    // The directory's live counts and the workshops' logos: public, like the directory.
+    plain(Kind::Stream, "/api/live/directory", "/api/live/directory?ids={workshop_a},{workshop_b}", &[],
+                                                                                         "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    plain(Kind::Get, "/api/workshops/{workshop_id}/logo", "/api/workshops/{workshop_a}/logo?v=1", &[],
+                                                                                         "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
+    // The logo upload: owners only (a form that is not a file upload: 415).
+    plain(Kind::Post, "/workshop/logo", "/workshop/logo", &[],                          "401   403   403   403   403   403   415   415   403"),
     plain(Kind::Stream, "/api/live/order/{order_id}", "/api/live/order/{order_live}", &[],
                                                                                          "401   ok    404   403   403   403   403   403   403"),
     plain(Kind::Stream, "/api/live/session/{session_id}", "/api/live/session/{session_live}", &[],
@@ -293,6 +304,7 @@ pub(super) const TABLE: &[Case] = &[
     // a used link is refused (410) whoever posts it.
     plain(Kind::Get, "/unsubscribe/{token}", "/unsubscribe/{unsub_token}", &[],         "ok    ok    ok    ok    ok    ok    ok    ok    ok"),
     plain(Kind::Post, "/unsubscribe/{token}", "/unsubscribe/{unsub_used}", &[],         "410   410   410   410   410   410   410   410   410"),
+    plain(Kind::Get, "/workshop/analytics.csv", "/workshop/analytics.csv", &[],         "401   403   403   403   403   403   ok    ok    403"),
     // The sandbox's hosted pages stand in for Stripe's: the unguessable id in the
     // link is the credential, as it is at Stripe.
     plain(Kind::Get, "/sandbox/checkout/{id}", "/sandbox/checkout/{checkout}", &[],     "ok    ok    ok    ok    ok    ok    ok    ok    ok"),

@@ -424,8 +424,9 @@ async fn hostile_paths_queries_and_tokens_are_refused_cleanly(pool: PgPool) {
         }
     }
 
-    // Query strings: the directory (JSON and page), the log-in page's return path,
-    // the checkout return page.
+    // Query strings: the directory (JSON and page: search, filter, order), a
+    // workshop's page of reviews, the log-in page's return path, the checkout
+    // return page.
     let mut values = hostile_values();
     values.truncate(values.len() - 2); // a URL is not the place for 100 kB
     values.extend(drawn_values(&mut runner, 16));
@@ -437,6 +438,10 @@ async fn hostile_paths_queries_and_tokens_are_refused_cleanly(pool: PgPool) {
             format!("/api/workshops/directory?limit=5&cursor={v}"),
             format!("/workshops?q={v}"),
             format!("/workshops?page={v}"),
+            format!("/workshops?sort={v}&online={v}"),
+            format!("/api/workshops/directory?sort={v}"),
+            format!("/api/workshops/directory?online={v}"),
+            format!("/workshops/{}?page={v}", world.vars["workshop_a"]),
             format!("/login?next={v}"),
             format!("/checkout/return?order={v}"),
             format!("/invite/{v}"),

@@ -137,6 +137,14 @@ impl World {
         let mut vars: HashMap<&'static str, String> = HashMap::new();
         vars.insert("workshop_a", a.to_string());
         vars.insert("workshop_b", b.to_string());
+        // Workshop A's logo (served to anyone while A is active).
+        sqlx::query(
+            "INSERT INTO workshop_logos (workshop_id, image, width, height) VALUES ($1, '\\xffd8ffe0', 1, 1)",
+        )
+        .bind(a)
+        .execute(pool)
+        .await
+        .unwrap();
         // Someone waiting for the admin: a workshop and an independent mechanic.
         let pending_workshop: Uuid = sqlx::query_scalar(
             "INSERT INTO organizations (name, contact_email, city, status)

@@ -27,7 +27,9 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// The largest body a request may have, and the sentence for one larger: a
 /// photo upload may carry a photo, everything else the usual limit.
 pub fn body_limit(method: &str, path: &str) -> (usize, String) {
-    if crate::sessions::photos::is_upload(method, path) {
+    if crate::sessions::photos::is_upload(method, path)
+        || crate::workshops::logo_pages::is_upload(method, path)
+    {
         (crate::sessions::photos::MAX_UPLOAD_BODY_BYTES, crate::sessions::photos::TOO_LARGE.into())
     } else {
         (
@@ -157,6 +159,15 @@ pub fn plain_routes(sandbox: bool) -> Vec<PlainRoute> {
         route("POST", "/api/stripe/webhook", Access::Public, post(crate::checkout::webhook::stripe_webhook)),
         route("GET", "/api/workshops/directory", Access::Public, get(crate::directory::api::directory_json)),
         route("GET", "/api/live/offers", Access::Session, get(crate::offers::live::offers)),
+        route("GET", "/api/live/directory", Access::Public, get(crate::directory::live::directory)),
+        route("GET", "/api/workshops/{workshop_id}/logo", Access::Public, get(crate::workshops::logo::logo)),
+        route(
+            "POST",
+            crate::workshops::logo_pages::LOGO_UPLOAD_PATH,
+            Access::Session,
+            post(crate::workshops::logo::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::sessions::photos::MAX_UPLOAD_BODY_BYTES)),
+        ),
         route("GET", "/api/live/order/{order_id}", Access::Session, get(crate::booking::live::order)),
         route("GET", "/api/live/session/{session_id}", Access::Session, get(crate::sessions::live::session)),
         route(
@@ -208,6 +219,12 @@ pub fn plain_routes(sandbox: bool) -> Vec<PlainRoute> {
             "/workshop/earnings.csv",
             Access::Session,
             get(crate::earnings::csv::workshop_earnings_csv),
+        ),
+        route(
+            "GET",
+            "/workshop/analytics.csv",
+            Access::Session,
+            get(crate::workshops::trends_csv::workshop_analytics_csv),
         ),
     ];
     if sandbox {

@@ -1,5 +1,6 @@
 //! Small shared building blocks for pages.
 
+pub mod csv;
 pub mod gate;
 pub mod islands;
 pub mod live;

@@ -1,20 +1,38 @@
 //! Workshops (organizations): sign-up, the owner's dashboard, inviting and
-//! removing mechanics.
+//! removing mechanics; the public workshop page (`public*`), the logo (`logo*`)
+//! and the analytics over time (`trends*`).
 
 pub mod analytics;
 pub mod api;
 pub mod invites;
+pub mod logo_pages;
 pub mod pages;
 pub mod profile;
 pub mod profile_page;
+pub mod public;
+pub mod public_page;
+pub mod trends;
+pub mod trends_pages;
 
 #[cfg(feature = "ssr")]
+pub mod logo;
+#[cfg(feature = "ssr")]
+pub mod public_queries;
+#[cfg(feature = "ssr")]
 pub mod queries;
+#[cfg(feature = "ssr")]
+pub mod trends_csv;
+#[cfg(feature = "ssr")]
+pub mod trends_queries;
 
 #[cfg(all(test, feature = "ssr"))]
 mod db_tests;
 #[cfg(all(test, feature = "ssr"))]
 mod profile_db_tests;
+#[cfg(all(test, feature = "ssr"))]
+mod page_db_tests;
+#[cfg(all(test, feature = "ssr"))]
+mod trends_db_tests;
 
 pub use crate::status::{MemberRole, WorkshopStatus};
 pub use crate::validate::{parse_specialties, text_problem, SPECIALTIES_MAX, SPECIALTY_LEN_MAX};

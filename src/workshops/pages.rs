@@ -58,6 +58,10 @@ pub fn WorkshopSignUpPage() -> impl IntoView {
 #[component]
 pub fn WorkshopDashboardPage() -> impl IntoView {
     let first = Resource::new(|| (), |_| get_workshop_dashboard());
+    // The owner's parts, outside the island (plain HTML): staff get a 403 from
+    // both and see neither.
+    let trends = Resource::new(|| (), |_| super::trends::get_workshop_trends());
+    let logo = Resource::new(|| (), |_| super::logo_pages::get_logo_settings());
     view! {
         <Title text="Your workshop" />
         <RoleGate role=Role::WorkshopMember children=move |_| view! {
@@ -66,6 +70,8 @@ pub fn WorkshopDashboardPage() -> impl IntoView {
                     Ok(first) => view! { <LiveDashboard first /> }.into_any(),
                     Err(e) => view! { <crate::ui::ErrorNotice error=e /> }.into_any(),
                 })}
+                {move || trends.get().and_then(Result::ok).map(|t| view! { <super::trends_pages::TrendsPanel t /> })}
+                {move || logo.get().and_then(Result::ok).map(|settings| view! { <super::logo_pages::LogoForm settings /> })}
             </Suspense>
         } />
     }

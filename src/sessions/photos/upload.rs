@@ -24,11 +24,12 @@ use uuid::Uuid;
 /// Decodes at once, at most: each may hold a couple of hundred megabytes of pixels.
 static DECODES: Semaphore = Semaphore::const_new(2);
 
-/// An answer other than success: its status and its sentence.
+/// An answer other than success: its status and its sentence. Shared with the
+/// workshop logo upload (`workshops::logo`), which checks images the same way.
 #[derive(Debug)]
-struct Refused {
-    status: StatusCode,
-    error: AppError,
+pub(crate) struct Refused {
+    pub(crate) status: StatusCode,
+    pub(crate) error: AppError,
 }
 
 impl From<AppError> for Refused {
@@ -38,15 +39,15 @@ impl From<AppError> for Refused {
     }
 }
 
-fn unsupported(message: &str) -> Refused {
+pub(crate) fn unsupported(message: &str) -> Refused {
     Refused { status: StatusCode::UNSUPPORTED_MEDIA_TYPE, error: AppError::bad_request(message) }
 }
 
-fn too_large() -> Refused {
+pub(crate) fn too_large() -> Refused {
     AppError::PayloadTooLarge(TOO_LARGE.into()).into()
 }
 
-fn read_error(err: MultipartError) -> Refused {
+pub(crate) fn read_error(err: MultipartError) -> Refused {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         too_large()
     } else {
@@ -54,11 +55,11 @@ fn read_error(err: MultipartError) -> Refused {
     }
 }
 
-fn wants_html(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -88,7 +89,7 @@ struct Form {
     caption: String,
 }
 
-async fn read_photo(mut field: Field<'_>) -> Result<Vec<u8>, Refused> {
+pub(crate) async fn read_photo(mut field: Field<'_>) -> Result<Vec<u8>, Refused> {
     let mut bytes = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(read_error)? {
         if bytes.len() + chunk.len() > MAX_PHOTO_BYTES {
@@ -128,7 +129,7 @@ async fn read_form(state: &AppState, req: Request) -> Result<Form, Refused> {
 }
 
 /// Decodes and re-encodes off the async threads, a couple at a time.
-async fn process(bytes: Vec<u8>) -> Result<photo_image::Processed, Refused> {
+pub(crate) async fn process(bytes: Vec<u8>) -> Result<photo_image::Processed, Refused> {
     let _permit = DECODES.acquire().await.map_err(|e| AppError::internal("photo decode", e))?;
     let done = tokio::task::spawn_blocking(move || photo_image::process(&bytes)).await;
     match done {
