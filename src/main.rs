@@ -65,7 +65,13 @@ fn main() -> ExitCode {
     };
     telemetry::init(&config.log_format);
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Rendering a deep page (the owner's dashboard) in a debug build (scripts/run)
+    // needs more than the default 2 MiB per worker thread; release builds far less.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("autodoctor: cannot start the async runtime: {e}");

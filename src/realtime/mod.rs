@@ -38,7 +38,7 @@ pub enum Signal {
     /// What this user may do changed: a log-in of theirs ended (log-out, a
     /// password change), their account was suspended, they left or were removed
     /// from a workshop, or its status changed. Sent by database triggers
-    /// (migration 0026) in the transaction that makes the change; the user's
+    /// (migration 0023) in the transaction that makes the change; the user's
     /// streams check at once whether theirs still holds.
     AccessChanged {
         user_id: Uuid,

@@ -28,9 +28,9 @@ pub mod trends_queries;
 #[cfg(all(test, feature = "ssr"))]
 mod db_tests;
 #[cfg(all(test, feature = "ssr"))]
-mod profile_db_tests;
-#[cfg(all(test, feature = "ssr"))]
 mod page_db_tests;
+#[cfg(all(test, feature = "ssr"))]
+mod profile_db_tests;
 #[cfg(all(test, feature = "ssr"))]
 mod trends_db_tests;
 
