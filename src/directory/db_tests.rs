@@ -15,9 +15,13 @@ use uuid::Uuid;
 /// | Bravo | 0 / 1          | 5.00 (1)       | 60 s          |
 /// | Charl | 2 / 2          | none           | none          |
 /// | Delta | 1 / 1          | 3.00 (3)       | 30 s          |
+/// A workshop's name, its mechanics (online or not), its rating (sum, count) and
+/// its time to accept in seconds.
+type Known = (&'static str, &'static [bool], Option<(i64, i64)>, Option<i32>);
+
 async fn known(pool: &PgPool) -> [Uuid; 4] {
     let mut ids = [Uuid::nil(); 4];
-    let figures: [(&str, &[bool], Option<(i64, i64)>, Option<i32>); 4] = [
+    let figures: [Known; 4] = [
         ("Alpha", &[true, false], Some((8, 2)), Some(300)),
         ("Bravo", &[false], Some((5, 1)), Some(60)),
         ("Charl", &[true, true], None, None),

@@ -222,7 +222,7 @@ async fn earnings_rows_always_add_up_to_the_totals(pool: PgPool) {
     plan(&pool).await;
     let app = TestApp::new(pool.clone());
     let seed: u64 =
-        std::env::var("EARNINGS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| rand_seed());
+        std::env::var("EARNINGS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand_seed);
     let cases: usize = std::env::var("EARNINGS_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(24);
     eprintln!("earnings property: EARNINGS_SEED={seed}");
     let mut bytes = [0u8; 32];
