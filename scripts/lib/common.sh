@@ -211,6 +211,15 @@ proc_cmdline() {  # proc_cmdline PID: its command line, empty once it is gone
   { tr '\0' ' ' < "/proc/$1/cmdline" | sed 's/ *$//'; } 2>/dev/null || true
 }
 
+# proc_running PID: the process exists and is not a zombie. A server killed with
+# -9 whose parent is gone waits as a zombie until PID 1 reaps it, which some
+# container inits do late: it has a /proc entry, answers kill -0, and is dead.
+proc_running() {
+  local state
+  state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # lock_holders FILE: "PID command line" of every process that has FILE open, from
 # /proc/*/fd (a PID file could name a process that is long gone, or a new one).
 lock_holders() {
@@ -332,7 +341,7 @@ setup_local_cluster() {
   if local_cluster_running; then return 0; fi
   if [ -f "$PG_DIR/postmaster.pid" ]; then
     pid="$(postmaster_pid)"
-    if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then d="now $(proc_cmdline "$pid")"; else d="not running"; fi
+    if [ -n "$pid" ] && proc_running "$pid"; then d="now $(proc_cmdline "$pid")"; else d="not running"; fi
     warn "removing the stale $(rel "$PG_DIR")/postmaster.pid of a server that did not stop (reboot or kill -9): PID $pid is $d"
     rm -f "$PG_DIR/postmaster.pid" "$PG_DIR"/.s.PGSQL.*.lock
   fi

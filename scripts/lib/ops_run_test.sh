@@ -173,7 +173,8 @@ crash() {
   for p in $(procs_in_clone); do kill -KILL "$p" 2>/dev/null; done
   for _ in $(seq 100); do [ -z "$(procs_in_clone)" ] && break; sleep 0.1; done
   echo 999999 > "$DATA_DIR/run.pid"
-  [ -f "$PG_DIR/postmaster.pid" ] && [ -f "$DATA_DIR/run.lock" ] && ! kill -0 "$pid" 2>/dev/null && no_procs_in_clone
+  # (A zombie left for PID 1 to reap counts as dead: proc_running.)
+  [ -f "$PG_DIR/postmaster.pid" ] && [ -f "$DATA_DIR/run.lock" ] && ! proc_running "$pid" && no_procs_in_clone
 }
 check "a crash leaves .data/ stale: postmaster.pid naming a dead PID, run.lock and run.pid files" crash
 start_app "$T/run3.log"
