@@ -80,7 +80,7 @@ pub async fn register_workshop(
     description: String,
     specialties: String,
 ) -> Result<String, AppError> {
-    use super::{parse_specialties, text_problem};
+    use super::text_problem;
     use crate::auth::{email_looks_valid, guard, name_problem, normalize_email, password_problem, Role};
     use crate::error::FieldErrors;
 
@@ -107,22 +107,8 @@ pub async fn register_workshop(
     if let Some(p) = text_problem(&phone, 0, 40, "the phone number") {
         errors.add("phone", p);
     }
-    if let Some(p) = text_problem(&city, 1, 80, "the city") {
-        errors.add("city", p);
-    }
-    if let Some(p) = text_problem(&address, 0, 200, "the address") {
-        errors.add("address", p);
-    }
-    if let Some(p) = text_problem(&description, 0, 2000, "the description") {
-        errors.add("description", p);
-    }
-    let specialties = match parse_specialties(&specialties) {
-        Ok(s) => s,
-        Err(p) => {
-            errors.add("specialties", p);
-            Vec::new()
-        }
-    };
+    let specialties =
+        super::check_place_and_description(&city, &address, &description, &specialties, &mut errors);
     errors.into_result()?;
     crate::limits::check(
         &state.pool,

@@ -40,6 +40,34 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A workshop as its owner sees it.
+/// Checks the city, address, description and specialties of a workshop as
+/// typed (registration and the owner's profile edits share these limits),
+/// adding field errors; returns the specialties.
+pub fn check_place_and_description(
+    city: &str,
+    address: &str,
+    description: &str,
+    specialties: &str,
+    errors: &mut crate::error::FieldErrors,
+) -> Vec<String> {
+    if let Some(p) = text_problem(city, 1, 80, "the city") {
+        errors.add("city", p);
+    }
+    if let Some(p) = text_problem(address, 0, 200, "the address") {
+        errors.add("address", p);
+    }
+    if let Some(p) = text_problem(description, 0, 2000, "the description") {
+        errors.add("description", p);
+    }
+    match parse_specialties(specialties) {
+        Ok(s) => s,
+        Err(p) => {
+            errors.add("specialties", p);
+            Vec::new()
+        }
+    }
+}
+
 /// A workshop's registration as typed, kept with a pending sign-up until the
 /// owner confirms their email (`crate::signup`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,29 +26,15 @@ pub async fn save_workshop_profile(
     description: String,
     specialties: String,
 ) -> Result<(), AppError> {
-    use super::{parse_specialties, text_problem};
+    use super::text_problem;
     let state = crate::state::app_state()?;
     let (user, membership) = super::api::require_workshop_owner(&state).await?;
     let mut errors = crate::error::FieldErrors::new();
     if let Some(p) = text_problem(&name, 2, 120, "the workshop's name") {
         errors.add("name", p);
     }
-    if let Some(p) = text_problem(&city, 1, 80, "the city") {
-        errors.add("city", p);
-    }
-    if let Some(p) = text_problem(&address, 0, 200, "the address") {
-        errors.add("address", p);
-    }
-    if let Some(p) = text_problem(&description, 0, 2000, "the description") {
-        errors.add("description", p);
-    }
-    let specialties = match parse_specialties(&specialties) {
-        Ok(s) => s,
-        Err(p) => {
-            errors.add("specialties", p);
-            Vec::new()
-        }
-    };
+    let specialties =
+        super::check_place_and_description(&city, &address, &description, &specialties, &mut errors);
     errors.into_result()?;
     sqlx::query!(
         "UPDATE organizations SET name = $2, city = $3, address = $4, description = $5, specialties = $6,
