@@ -159,12 +159,16 @@ async fn accept_report_refund_and_payout_are_each_mailed_once(pool: PgPool) {
     assert!(refunds >= 1);
     assert!(refund_mails[0].1.contains("We have refunded $25.00"), "{}", refund_mails[0].1);
 
-    // A payout run, then runs again on both instances (one after the other: two
-    // runs started at the same moment collide on payouts_one_open_per_account, a
-    // separate problem): one transfer, one notice.
+    // A payout run, then runs on both instances at the same moment: one
+    // transfer, one notice.
     connect(&pool, None, Some(m), true).await;
     crate::payouts::run::run_now(&a.state, "manual", None).await.unwrap();
-    crate::payouts::run::run_now(&b.state, "manual", None).await.unwrap();
+    let (x, y) = tokio::join!(
+        crate::payouts::run::run_now(&a.state, "manual", None),
+        crate::payouts::run::run_now(&b.state, "manual", None)
+    );
+    x.unwrap();
+    y.unwrap();
     crate::payouts::run::process_due(&a.state, chrono::Utc::now()).await.unwrap();
     let paid: i64 =
         sqlx::query_scalar("SELECT count(*) FROM payouts WHERE mechanic_id = $1 AND status = 'paid'")
@@ -345,4 +349,115 @@ async fn the_unsubscribe_link_works_once_without_login_and_cannot_be_forged(pool
     assert_eq!(again.status, StatusCode::GONE, "{}", again.body);
     assert_eq!(anon.get(&path).await.status, StatusCode::GONE);
     assert!(optional(pool.clone()).await, "a used link switches nothing off");
+}
+
+/// Two admins (or one admin's two tabs, on two instances) decide at the same
+/// moment; the routing workers of two instances find the same expired
+/// request; two instances start a payout run at once. Each event is one
+/// decision, one mail.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn decisions_waiting_requests_and_payout_runs_are_mailed_once_on_two_instances(pool: PgPool) {
+    plan(&pool).await;
+    let (a, b) = two_instances(&pool).await;
+    create_user(&pool, "admin@example.com", Role::Admin).await;
+    let (mut admin_a, mut admin_b) = (a.client(), b.client());
+    admin_a.log_in("admin@example.com", TEST_PASSWORD).await;
+    admin_b.log_in("admin@example.com", TEST_PASSWORD).await;
+
+    // The workshop is approved from both at once: one 200, one 409, one mail.
+    let w: Uuid = sqlx::query_scalar(
+        "INSERT INTO organizations (name, contact_email, city) VALUES ('Gamma Garage', 'g@example.com', 'Nice') RETURNING id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    crate::testing::fixtures::owner(&pool, "gamma@example.com", w).await;
+    let id = w.to_string();
+    let approve = [("workshop_id", id.as_str()), ("decision", "approve"), ("reason", "")];
+    let (x, y) = tokio::join!(
+        admin_a.call("/api/admin/workshop/decide", &approve),
+        admin_b.call("/api/admin/workshop/decide", &approve)
+    );
+    let mut statuses = [x.status, y.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT], "{} / {}", x.body, y.body);
+    assert_eq!(mails(&pool, "workshop_approved", "gamma@example.com").await.len(), 1);
+
+    // An application approved on one and rejected on the other at once: one decision, one mail.
+    let applicant = create_user(&pool, "applicant@example.com", Role::Mechanic).await;
+    sqlx::query(
+        "INSERT INTO mechanics (user_id, account_type, application_status, years_experience)
+         VALUES ($1, 'independent', 'pending', 3)",
+    )
+    .bind(applicant)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let who = applicant.to_string();
+    let approve = [("mechanic_id", who.as_str()), ("decision", "approve"), ("reason", "")];
+    let reject = [("mechanic_id", who.as_str()), ("decision", "reject"), ("reason", "No certificate")];
+    let (x, y) = tokio::join!(
+        admin_a.call("/api/admin/mechanic/decide", &approve),
+        admin_b.call("/api/admin/mechanic/decide", &reject)
+    );
+    assert!((x.status == StatusCode::OK) != (y.status == StatusCode::OK), "{} / {}", x.body, y.body);
+    let status: String =
+        sqlx::query_scalar("SELECT application_status::text FROM mechanics WHERE user_id = $1")
+            .bind(applicant)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let (approved, rejected) = (
+        mails(&pool, "application_approved", "applicant@example.com").await,
+        mails(&pool, "application_rejected", "applicant@example.com").await,
+    );
+    assert_eq!(approved.len() + rejected.len(), 1, "{approved:?} {rejected:?}");
+    assert_eq!(
+        status == "approved",
+        approved.len() == 1,
+        "the mail tells the decision that stands: {status}"
+    );
+
+    // A workshop-only request nobody took: both instances' workers reach its expiry.
+    let customer = create_user(&pool, "c@example.com", Role::Customer).await;
+    let (_, request) = paid_request(&pool, customer, RoutingType::WorkshopOnly, Some(w)).await;
+    let settings = crate::offers::store::RoutingSettings::from_config(&a.state.config);
+    let later = chrono::Utc::now() + chrono::Duration::seconds(601);
+    let (x, y) = tokio::join!(
+        crate::offers::store::routing_tick(a.pool(), later, &settings),
+        crate::offers::store::routing_tick(b.pool(), later, &settings)
+    );
+    assert_eq!(x.unwrap().1 + y.unwrap().1, 1, "expired once");
+    let waiting = mails(&pool, "workshop_request_waiting", "gamma@example.com").await;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert!(waiting[0].1.contains("none of your mechanics took the request in time"), "{}", waiting[0].1);
+    assert_eq!(mails(&pool, "request_expired", "c@example.com").await.len(), 1);
+    let status: String = sqlx::query_scalar("SELECT status::text FROM session_requests WHERE id = $1")
+        .bind(request)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "expired");
+
+    // "Pay now" on both instances at the same moment: both answer, one payout, one mail.
+    let m = mechanic(&pool, "indie@example.com", None, true).await;
+    completed_session(&a, m, RoutingType::Broadcast, None).await;
+    connect(&pool, None, Some(m), true).await;
+    let (x, y) = tokio::join!(
+        admin_a.call("/api/admin/payouts/run", &[]),
+        admin_b.call("/api/admin/payouts/run", &[])
+    );
+    assert_eq!((x.status, y.status), (StatusCode::OK, StatusCode::OK), "{} / {}", x.body, y.body);
+    crate::payouts::run::process_due(&a.state, chrono::Utc::now()).await.unwrap();
+    let payouts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status::text, amount_cents FROM payouts WHERE mechanic_id = $1 AND status <> 'skipped'",
+    )
+    .bind(m)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(payouts, vec![("paid".to_string(), 8000)], "80% of the $100 session, once");
+    let sent = mails(&pool, "payout_sent", "indie@example.com").await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].1.contains("We have sent you a payout of $80.00"), "{}", sent[0].1);
 }

@@ -57,8 +57,16 @@ pub async fn create_run(
                 .bind(account.id)
                 .fetch_one(&mut *tx)
                 .await?;
+        // Another run may have opened a payout for this account while this one
+        // waited for the lock: its row is visible now, and this run leaves it.
+        let open = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM payouts WHERE ledger_account_id = $1 AND status IN ('pending', 'failed')) AS "open!""#,
+            account.id
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         let owed_cents = -balance;
-        if owed_cents <= 0 {
+        if owed_cents <= 0 || open {
             continue;
         }
         let through: i64 =
