@@ -186,6 +186,14 @@ fn start_workers(state: &autodoctor::state::AppState) -> Supervisor {
         });
     }
     {
+        let pool = state.pool.clone();
+        let settings = autodoctor::offers::store::RoutingSettings::from_config(&state.config);
+        let interval = chrono::Duration::seconds(state.config.offer_mail_interval_secs);
+        workers.spawn("offer-mail", move |stop| {
+            autodoctor::offers::mail::run_offer_mail_worker(pool.clone(), settings.clone(), interval, stop)
+        });
+    }
+    {
         let (s, hours) = (state.clone(), state.config.payout_interval_hours);
         workers.spawn("payouts", move |stop| autodoctor::payouts::run::run_scheduler(s.clone(), hours, stop));
     }

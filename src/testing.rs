@@ -45,6 +45,7 @@ pub fn test_config() -> Config {
         referral_fee_bps: 1000,
         routing_escalation_secs: 60,
         workshop_only_expiry_secs: 600,
+        offer_mail_interval_secs: 300,
         routing_require_payouts: false,
         payout_interval_hours: 0,
         call: crate::config::CallConfig::default(),

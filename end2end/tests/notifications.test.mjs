@@ -2,7 +2,8 @@
 // directory and the dashboard show it at once; after a booking journey the
 // admin mailbox holds the customer's receipt, the accept notice and the report,
 // and the notice's one-click unsubscribe link works in a logged-out browser,
-// once.
+// once; a mechanic online with the dashboard closed is mailed about a new
+// request.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BASE_URL, launchBrowser, openPage, screenshot, startServer, visit } from '../lib/harness.mjs';
@@ -12,7 +13,9 @@ let server;
 let browser;
 
 before(async () => {
-  server = await startServer();
+  // A short interval between new-request mails, so that mails earlier files
+  // caused do not hold this file's back.
+  server = await startServer({ OFFER_MAIL_INTERVAL_SECS: '10' });
   browser = await launchBrowser();
 });
 
@@ -110,4 +113,46 @@ test('after a booking the admin mailbox holds the receipt, the accept notice and
   // The customer's account page shows optional email off.
   await visit(customer, '/account');
   assert.equal(await customer.locator('#field-optional_mail').inputValue(), 'off');
+});
+
+test('a mechanic online with the dashboard closed is mailed about a new request, once', async () => {
+  const mechanic = await openPage(browser);
+  await logIn(mechanic, 'ivy@independent.test');
+  await setOnline(mechanic, true);
+  // The dashboard is closed: the account page has no live offers.
+  await visit(mechanic, '/account');
+
+  const problem = `Gearbox whines in third gear, only when cold (${Date.now()}).`;
+  const customer = await openPage(browser);
+  await logIn(customer, 'customer@autodoctor.test');
+  await bookAndPay(customer, { problem });
+
+  // The worker looks every 15 seconds; the mail reaches the admin mailbox.
+  const admin = await openPage(browser);
+  await logIn(admin, 'admin@autodoctor.test');
+  const toIvy = () =>
+    admin.locator('article.mail[data-to="ivy@independent.test"]').filter({ hasText: problem });
+  const deadline = Date.now() + 45_000;
+  for (;;) {
+    await visit(admin, '/admin/mailbox');
+    if ((await toIvy().count()) > 0) break;
+    assert.ok(Date.now() < deadline, 'no new-request mail reached Ivy within 45 s');
+    await admin.waitForTimeout(2000);
+  }
+  const mail = toIvy();
+  assert.equal(await mail.count(), 1, 'one mail about this request');
+  const text = await mail.innerText();
+  assert.match(text, /waiting for a mechanic/);
+  assert.match(text, /Video diagnosis \(15 min\), 2017 Subaru Outback: Gearbox whines/);
+  assert.match(text, /\/mechanic/);
+  assert.ok(await mail.locator('a.mail-link[href*="/unsubscribe/"]').count() > 0, 'a one-click unsubscribe link');
+
+  // Ivy follows the mail to the dashboard and takes the request; no second mail came.
+  await visit(mechanic, '/mechanic');
+  await acceptOffer(mechanic, problem);
+  await writeReport(mechanic, { summary: 'Worn third-gear synchro; safe to drive gently.' });
+  await mechanic.click('#end-form button[type=submit]');
+  await mechanic.locator('#session-status', { hasText: 'Completed' }).waitFor();
+  await visit(admin, '/admin/mailbox');
+  assert.equal(await toIvy().count(), 1, 'still one mail about this request');
 });

@@ -74,6 +74,9 @@ pub struct Config {
     pub workshop_only_expiry_secs: i64,
     /// Offer requests only to mechanics who can be paid out (Stripe payouts enabled).
     pub routing_require_payouts: bool,
+    /// A mechanic online with no dashboard open gets at most one mail about
+    /// new requests per this many seconds.
+    pub offer_mail_interval_secs: i64,
     /// Hours between scheduled payout runs; 0 turns the schedule off.
     pub payout_interval_hours: i64,
     /// The session room: ICE servers (STUN, TURN) and the clock.
@@ -120,6 +123,7 @@ impl std::fmt::Debug for Config {
             .field("referral_fee_bps", &self.referral_fee_bps)
             .field("routing_escalation_secs", &self.routing_escalation_secs)
             .field("workshop_only_expiry_secs", &self.workshop_only_expiry_secs)
+            .field("offer_mail_interval_secs", &self.offer_mail_interval_secs)
             .field("routing_require_payouts", &self.routing_require_payouts)
             .field("payout_interval_hours", &self.payout_interval_hours)
             .field("call", &self.call)
@@ -311,6 +315,12 @@ impl Config {
         let expiry_minutes = parse_or("WORKSHOP_ONLY_EXPIRY_MINUTES", 10i64, "a number of minutes")?;
         check((1..=1440).contains(&expiry_minutes), "WORKSHOP_ONLY_EXPIRY_MINUTES", "must be 1 to 1440")?;
         let routing_require_payouts = parse_or("ROUTING_REQUIRE_PAYOUTS", false, "true or false")?;
+        let offer_mail_interval_secs = parse_or("OFFER_MAIL_INTERVAL_SECS", 300i64, "a number of seconds")?;
+        check(
+            (10..=86_400).contains(&offer_mail_interval_secs),
+            "OFFER_MAIL_INTERVAL_SECS",
+            "must be 10 to 86400",
+        )?;
         let payout_interval_hours = parse_or("PAYOUT_INTERVAL_HOURS", 168i64, "a number of hours (0 = off)")?;
         check((0..=24 * 90).contains(&payout_interval_hours), "PAYOUT_INTERVAL_HOURS", "must be 0 to 2160")?;
 
@@ -341,6 +351,7 @@ impl Config {
             referral_fee_bps,
             routing_escalation_secs,
             workshop_only_expiry_secs: expiry_minutes * 60,
+            offer_mail_interval_secs,
             routing_require_payouts,
             payout_interval_hours,
             call: CallConfig::from_env()?,

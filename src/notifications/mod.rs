@@ -34,6 +34,7 @@ pub enum Kind {
     WorkshopRequestWaiting,
     ApplicationApproved,
     ApplicationRejected,
+    NewOffers,
 }
 
 impl Kind {
@@ -51,13 +52,14 @@ impl Kind {
             Kind::WorkshopRequestWaiting => "workshop_request_waiting",
             Kind::ApplicationApproved => "application_approved",
             Kind::ApplicationRejected => "application_rejected",
+            Kind::NewOffers => "new_offers",
         }
     }
 
     /// Receipts (of a payment, a refund, a payout, the report paid for) and
     /// decisions about the account always go out; the rest can be switched off.
     pub fn essential(self) -> bool {
-        !matches!(self, Kind::RequestAccepted | Kind::WorkshopRequestWaiting)
+        !matches!(self, Kind::RequestAccepted | Kind::WorkshopRequestWaiting | Kind::NewOffers)
     }
 }
 
@@ -75,5 +77,6 @@ mod tests {
         }
         assert!(!Kind::RequestAccepted.essential());
         assert!(!Kind::WorkshopRequestWaiting.essential());
+        assert!(!Kind::NewOffers.essential());
     }
 }

@@ -36,7 +36,8 @@ pub fn MailPreferenceCard() -> impl IntoView {
             <h2>"Email"</h2>
             <p class="muted small">
                 "Receipts (payments, refunds, payouts, your diagnosis report) and notices about your account are always sent. \
-                 Optional emails are updates such as \"a mechanic has taken your request\"."
+                 Optional emails are updates such as \"a mechanic has taken your request\" and, for mechanics, \
+                 new requests while you are online with no dashboard open."
             </p>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || current.get().map(|r| match r {

@@ -2,7 +2,8 @@
 //! stream, reloaded when a request, a mechanic or a session changes. It ends
 //! with the log-in, and when the mechanic's standing changes (removed from the
 //! workshop, the workshop suspended, the application decided again): offers are
-//! for the standing the stream was opened under.
+//! for the standing the stream was opened under. While it is open, the
+//! mechanic counts as having their dashboard open (`super::presence`).
 
 use crate::auth::guard::RequestUser;
 use crate::auth::Role;
@@ -47,13 +48,21 @@ pub async fn offers(State(state): State<AppState>, Extension(user): Extension<Re
         Ok(s) => s,
         Err(e) => return AppError::from(e).into_response(),
     };
+    // While this stream is open, the mechanic gets no mail about new offers
+    // (`super::mail`): they see them here.
+    let presence = match super::presence::Presence::open(&state.pool, user.id).await {
+        Ok(p) => std::sync::Arc::new(p),
+        Err(e) => return AppError::from(e).into_response(),
+    };
     let StreamOwner { user: owner_id, slot, alive: login_alive } = owner;
     let pool = state.pool.clone();
     let mechanic = user.id;
     let alive = move || {
         let (pool, login) = (pool.clone(), login_alive());
         let opened_under = opened_under.clone();
+        let presence = presence.clone();
         async move {
+            presence.touch().await;
             // A database error is not a revocation: the stream goes on and asks again.
             login.await && standing(&pool, mechanic).await.map(|now| now == opened_under).unwrap_or(true)
         }

@@ -1,6 +1,7 @@
 //! Offers to mechanics: a paid request is offered to the mechanics the dispatch
 //! rules pick (live, on their dashboard), the first accept wins, and a worker
-//! widens or expires requests nobody took. Also the mechanic's dashboard, which
+//! widens or expires requests nobody took, and another mails online mechanics
+//! with no dashboard open about what is offered to them. Also the mechanic's dashboard, which
 //! shows the offers beside the mechanic's status and sessions.
 
 pub mod api;
@@ -11,6 +12,13 @@ pub mod pages;
 pub mod accept;
 #[cfg(feature = "ssr")]
 pub mod live;
+#[cfg(feature = "ssr")]
+pub mod mail;
+#[cfg(feature = "ssr")]
+pub mod presence;
+
+#[cfg(all(test, feature = "ssr"))]
+mod mail_db_tests;
 #[cfg(feature = "ssr")]
 pub mod store;
 
