@@ -132,7 +132,7 @@ pub fn TextArea(
 /// would end the element and become markup: on the server it is escaped here
 /// (the browser decodes the entities back to the text). In the browser (an
 /// island) the text becomes a text node and must stay as it is.
-fn textarea_text(value: String) -> String {
+pub fn textarea_text(value: String) -> String {
     if cfg!(feature = "ssr") {
         value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
     } else {

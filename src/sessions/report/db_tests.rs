@@ -407,3 +407,27 @@ async fn active_links_are_limited(pool: PgPool) {
     assert_eq!(res.status, StatusCode::CONFLICT);
     assert!(res.app_error().to_string().contains("Revoke one"));
 }
+
+/// Stored report text that looks like markup comes back into the mechanic's
+/// form as text: a `</textarea>` in it does not end the field and add elements.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn stored_report_text_is_written_into_the_form_escaped(pool: PgPool) {
+    let mut w = world(&pool).await;
+    let sid = w.session.to_string();
+    let hostile = "Bearing </textarea><b id=\"injected\">worn</b> & noisy";
+    let mut fields = report_form(&sid);
+    for (name, value) in fields.iter_mut() {
+        if matches!(*name, "summary" | "likely_causes" | "follow_ups") {
+            *value = format!("{name}: {hostile}");
+        }
+    }
+    assert_eq!(save(&mut w.mechanic, &fields).await.status, StatusCode::OK);
+    let page = w.mechanic.get(&format!("/session/{sid}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("<b id=\"injected\">"), "stored text became markup");
+    for name in ["summary", "likely_causes", "follow_ups"] {
+        let escaped =
+            format!("{name}: Bearing &lt;/textarea&gt;&lt;b id=\"injected\"&gt;worn&lt;/b&gt; &amp; noisy");
+        assert!(page.body.contains(&escaped), "{name} is in its field as text");
+    }
+}

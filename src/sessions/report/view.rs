@@ -112,9 +112,11 @@ pub fn ReportForm(session_id: String, initial: Option<Report>) -> impl IntoView 
     let saved = move || matches!(action.value().get(), Some(Ok(())));
     let message = move |name: String| move || error.get().and_then(|e: AppError| e.field_message(&name));
     let r = initial.clone();
-    let summary = r.as_ref().map(|r| r.summary.clone()).unwrap_or_default();
-    let causes = r.as_ref().map(|r| r.likely_causes.clone()).unwrap_or_default();
-    let follow = r.as_ref().map(|r| r.follow_ups.clone()).unwrap_or_default();
+    // Written into raw <textarea>s: escaped on the server (`ui::textarea_text`).
+    let text = |t: Option<String>| crate::ui::textarea_text(t.unwrap_or_default());
+    let summary = text(r.as_ref().map(|r| r.summary.clone()));
+    let causes = text(r.as_ref().map(|r| r.likely_causes.clone()));
+    let follow = text(r.as_ref().map(|r| r.follow_ups.clone()));
     let safe = r.as_ref().map(|r| r.safe_to_drive);
     let repairs = r.map(|r| r.repairs).unwrap_or_default();
     let rows = (repairs.len() + 2).clamp(3, REPAIRS_MAX);
