@@ -52,10 +52,12 @@ pub async fn create_run(
     for account in owed {
         // Locking the account stops new postings to it until this run has read
         // the balance and the last posting it covers.
-        let balance: i64 =
-            sqlx::query_scalar!("SELECT balance_cents FROM ledger_accounts WHERE id = $1 FOR UPDATE", account.id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let balance: i64 = sqlx::query_scalar!(
+            "SELECT balance_cents FROM ledger_accounts WHERE id = $1 FOR UPDATE",
+            account.id
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         let owed_cents = -balance;
         if owed_cents <= 0 {
             continue;

@@ -184,9 +184,10 @@ async fn call_gateway_and_record(
     // The gateway has refunded; the books do not know yet (the crash tests kill here).
     crate::faults::point("refund.after_gateway").await;
     let reversals = record_refund(state, refund_id, &gateway_refund.id).await?;
-    let session: Option<Uuid> = sqlx::query_scalar!("SELECT session_id FROM refunds WHERE id = $1", refund_id)
-        .fetch_one(&state.pool)
-        .await?;
+    let session: Option<Uuid> =
+        sqlx::query_scalar!("SELECT session_id FROM refunds WHERE id = $1", refund_id)
+            .fetch_one(&state.pool)
+            .await?;
     let mut outcome = RefundOutcome { refund_id, amount_cents, recovered_cents: 0, carried_cents: 0 };
     for (account, cents) in reversals {
         match recover_paid_share(state, refund_id, session, account, cents).await? {

@@ -41,9 +41,9 @@ impl PaymentGateway for SandboxGateway {
 
     async fn retrieve_checkout_session(&self, id: &str) -> Result<CheckoutSessionInfo, GatewayError> {
         let s = checkout_session(&self.pool, id)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| GatewayError::NotFound(format!("no checkout session {id}")))?;
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| GatewayError::NotFound(format!("no checkout session {id}")))?;
         Ok(CheckoutSessionInfo {
             status: match s.status.as_str() {
                 "complete" => CheckoutStatus::Complete,
@@ -122,11 +122,13 @@ impl PaymentGateway for SandboxGateway {
         {
             return Ok(existing.into());
         }
-        let payouts: Option<bool> =
-            sqlx::query_scalar!("SELECT payouts_enabled FROM sandbox_accounts WHERE id = $1", &req.destination)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
+        let payouts: Option<bool> = sqlx::query_scalar!(
+            "SELECT payouts_enabled FROM sandbox_accounts WHERE id = $1",
+            &req.destination
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
         match payouts {
             None => {
                 return Err(GatewayError::InvalidRequest(format!(
