@@ -2,7 +2,7 @@
 //! a test card is entered. Plain HTML from axum (they belong to the "payment
 //! provider", not to the app), every value escaped.
 
-use crate::payments::sandbox::{checkout_event, enqueue_event, SessionRow, SESSION_COLUMNS};
+use crate::payments::sandbox::{checkout_event, checkout_session, enqueue_event, SessionRow};
 use crate::state::AppState;
 use crate::ui::format_money;
 use axum::extract::{Form, Path, State};
@@ -49,12 +49,7 @@ a{{color:#0b63ce}} code{{font-family:ui-monospace,monospace}}
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Option<SessionRow>, sqlx::Error> {
-    sqlx::query_as::<_, SessionRow>(&format!(
-        "SELECT {SESSION_COLUMNS} FROM sandbox_checkout_sessions WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await
+    checkout_session(&state.pool, id).await
 }
 
 fn not_found() -> Response {
@@ -150,10 +145,10 @@ pub async fn pay(
     }
     let digits: String = form.card_number.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
     if digits == CARD_DECLINED {
-        let _ = sqlx::query(
+        let _ = sqlx::query!(
             "UPDATE sandbox_checkout_sessions SET declined_count = declined_count + 1 WHERE id = $1",
+            &id
         )
-        .bind(&id)
         .execute(&state.pool)
         .await;
         return (
@@ -175,12 +170,16 @@ pub async fn pay(
     }
     let result = async {
         let mut tx = state.pool.begin().await?;
-        let completed = sqlx::query_as::<_, SessionRow>(&format!(
-            "UPDATE sandbox_checkout_sessions SET status = 'complete', payment_intent = $2, completed_at = now()
-              WHERE id = $1 AND status = 'open' RETURNING {SESSION_COLUMNS}"
-        ))
-        .bind(&id)
-        .bind(crate::payments::signing::random_id("pi_sbx_"))
+        let completed = sqlx::query_as!(
+            SessionRow,
+            r#"UPDATE sandbox_checkout_sessions SET status = 'complete', payment_intent = $2, completed_at = now()
+              WHERE id = $1 AND status = 'open'
+              RETURNING id, order_id, amount_cents, currency, product_name, customer_email, metadata,
+                      success_url, cancel_url, status, payment_intent,
+                      created_at AS "created_at: chrono::DateTime<chrono::Utc>", expires_at AS "expires_at: chrono::DateTime<chrono::Utc>""#,
+            &id,
+            crate::payments::signing::random_id("pi_sbx_")
+        )
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(s) = &completed {
@@ -264,8 +263,7 @@ pub async fn connect_page(
     axum::extract::Query(q): axum::extract::Query<ConnectQuery>,
 ) -> Response {
     let name: Option<String> =
-        match sqlx::query_scalar("SELECT display_name FROM sandbox_accounts WHERE id = $1")
-            .bind(&account)
+        match sqlx::query_scalar!("SELECT display_name FROM sandbox_accounts WHERE id = $1", &account)
             .fetch_optional(&state.pool)
             .await
         {
@@ -319,10 +317,10 @@ pub async fn connect_submit(
     }
     let result = async {
         let mut tx = state.pool.begin().await?;
-        let updated = sqlx::query(
+        let updated = sqlx::query!(
             "UPDATE sandbox_accounts SET details_submitted = true, charges_enabled = true, payouts_enabled = true WHERE id = $1",
+            &account
         )
-        .bind(&account)
         .execute(&mut *tx)
         .await?
         .rows_affected();

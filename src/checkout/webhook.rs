@@ -48,13 +48,14 @@ pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, b
 /// Applies one verified event; answers what happened ("fulfilled", "duplicate", ...).
 pub async fn handle_event(state: &AppState, event: &Event) -> Result<&'static str, AppError> {
     let mut tx = state.pool.begin().await?;
-    let first_time = sqlx::query(
+    let created = event.created as f64;
+    let first_time = sqlx::query!(
         "INSERT INTO stripe_events (id, type, created, outcome) VALUES ($1, $2, to_timestamp($3), 'processing')
          ON CONFLICT (id) DO NOTHING",
+        event.id.as_str(),
+        event.type_.to_string(),
+        created
     )
-    .bind(event.id.as_str())
-    .bind(event.type_.to_string())
-    .bind(event.created as f64)
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -85,9 +86,7 @@ pub async fn handle_event(state: &AppState, event: &Event) -> Result<&'static st
         }
         _ => "ignored",
     };
-    sqlx::query("UPDATE stripe_events SET outcome = $2 WHERE id = $1")
-        .bind(event.id.as_str())
-        .bind(outcome)
+    sqlx::query!("UPDATE stripe_events SET outcome = $2 WHERE id = $1", event.id.as_str(), outcome)
         .execute(&mut *tx)
         .await?;
     crate::faults::point("webhook.before_commit").await;
@@ -95,7 +94,6 @@ pub async fn handle_event(state: &AppState, event: &Event) -> Result<&'static st
     Ok(outcome)
 }
 
-#[derive(sqlx::FromRow)]
 struct OrderRow {
     id: uuid::Uuid,
     customer_id: uuid::Uuid,
@@ -126,13 +124,15 @@ async fn lock_order(
         .as_ref()
         .and_then(|m| m.get("order_id"))
         .and_then(|id| uuid::Uuid::parse_str(id).ok());
-    let row = sqlx::query_as::<_, OrderRow>(
-        "SELECT id, customer_id, plan_code, status, amount_cents, currency, preferred_workshop_id, routing_type,
+    let row = sqlx::query_as!(
+        OrderRow,
+        r#"SELECT id, customer_id, plan_code, status AS "status: crate::status::OrderStatus", amount_cents, currency,
+                preferred_workshop_id, routing_type AS "routing_type: crate::dispatch::RoutingType",
                 checkout_session_id
-           FROM orders WHERE id = $1 OR ($1 IS NULL AND checkout_session_id = $2) FOR UPDATE",
+           FROM orders WHERE id = $1 OR ($1 IS NULL AND checkout_session_id = $2) FOR UPDATE"#,
+        by_metadata,
+        session.id.as_str()
     )
-    .bind(by_metadata)
-    .bind(session.id.as_str())
     .fetch_optional(&mut **tx)
     .await?;
     Ok(match row {
@@ -181,29 +181,29 @@ async fn checkout_paid(
         );
         tracing::error!(order = %order.id, amount, %currency, expected = order.amount_cents,
             expected_currency = %order.currency, "payment differs from the order; held");
-        sqlx::query(
+        sqlx::query!(
             "UPDATE orders SET status = 'held', held_reason = $2, held_at = now(), amount_paid_cents = $3,
                     payment_intent_id = $4, checkout_session_id = coalesce(checkout_session_id, $5), updated_at = now()
               WHERE id = $1",
+            order.id,
+            &reason,
+            amount,
+            payment_intent.as_deref(),
+            session.id.as_str()
         )
-        .bind(order.id)
-        .bind(&reason)
-        .bind(amount)
-        .bind(&payment_intent)
-        .bind(session.id.as_str())
         .execute(&mut **tx)
         .await?;
         return Ok("held_payment_mismatch");
     }
-    sqlx::query(
+    sqlx::query!(
         "UPDATE orders SET status = 'paid', amount_paid_cents = $2, payment_intent_id = $3, paid_at = now(),
                 checkout_session_id = coalesce(checkout_session_id, $4), cancelled_at = NULL, updated_at = now()
           WHERE id = $1",
+        order.id,
+        amount,
+        payment_intent.as_deref(),
+        session.id.as_str()
     )
-    .bind(order.id)
-    .bind(amount)
-    .bind(&payment_intent)
-    .bind(session.id.as_str())
     .execute(&mut **tx)
     .await?;
 
@@ -213,24 +213,26 @@ async fn checkout_paid(
         (false, _) => (order.routing_type, None),
         (true, Some(w)) => (order.routing_type, Some(w)),
     };
-    let request_id: Option<uuid::Uuid> = sqlx::query_scalar(
+    let request_id: Option<uuid::Uuid> = sqlx::query_scalar!(
         "INSERT INTO session_requests (order_id, customer_id, plan_code, preferred_workshop_id, routing_type)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (order_id) DO NOTHING RETURNING id",
+        order.id,
+        order.customer_id,
+        &order.plan_code,
+        preferred,
+        routing as crate::dispatch::RoutingType
     )
-    .bind(order.id)
-    .bind(order.customer_id)
-    .bind(&order.plan_code)
-    .bind(preferred)
-    .bind(routing)
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(id) = request_id {
         if let Some(w) = preferred {
-            sqlx::query("UPDATE workshop_stats SET requests_preferred = requests_preferred + 1 WHERE workshop_id = $1")
-                .bind(w)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query!(
+                "UPDATE workshop_stats SET requests_preferred = requests_preferred + 1 WHERE workshop_id = $1",
+                w
+            )
+            .execute(&mut **tx)
+            .await?;
         }
         // Routing starts in the same transaction: offers go out when it commits.
         let settings = crate::offers::store::RoutingSettings::from_config(&state.config);
@@ -258,10 +260,10 @@ async fn checkout_expired(
         // Paid meanwhile (or already cancelled): an expiry changes nothing.
         return Ok("ignored_not_awaiting_payment");
     }
-    sqlx::query(
+    sqlx::query!(
         "UPDATE orders SET status = 'cancelled', cancelled_at = now(), updated_at = now() WHERE id = $1",
+        order.id
     )
-    .bind(order.id)
     .execute(&mut **tx)
     .await?;
     Ok("cancelled")

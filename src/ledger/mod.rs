@@ -49,61 +49,92 @@ mod server_side {
         }
     }
 
+    /// The account's id, if it exists. One query per shape of key, each with
+    /// conditions the unique index (kind, organization_id, mechanic_id) can use.
+    async fn find_account(
+        tx: &mut Transaction<'_, Postgres>,
+        kind: &str,
+        org: Option<Uuid>,
+        mechanic: Option<Uuid>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        match (org, mechanic) {
+            (None, None) => {
+                sqlx::query_scalar!(
+                    "SELECT id FROM ledger_accounts WHERE kind = $1::text::ledger_account_kind
+                       AND organization_id IS NULL AND mechanic_id IS NULL",
+                    kind
+                )
+                .fetch_optional(&mut **tx)
+                .await
+            }
+            (Some(org), None) => {
+                sqlx::query_scalar!(
+                    "SELECT id FROM ledger_accounts WHERE kind = $1::text::ledger_account_kind
+                       AND organization_id = $2 AND mechanic_id IS NULL",
+                    kind,
+                    org
+                )
+                .fetch_optional(&mut **tx)
+                .await
+            }
+            (None, Some(mechanic)) => {
+                sqlx::query_scalar!(
+                    "SELECT id FROM ledger_accounts WHERE kind = $1::text::ledger_account_kind
+                       AND organization_id IS NULL AND mechanic_id = $2",
+                    kind,
+                    mechanic
+                )
+                .fetch_optional(&mut **tx)
+                .await
+            }
+            (Some(org), Some(mechanic)) => {
+                sqlx::query_scalar!(
+                    "SELECT id FROM ledger_accounts WHERE kind = $1::text::ledger_account_kind
+                       AND organization_id = $2 AND mechanic_id = $3",
+                    kind,
+                    org,
+                    mechanic
+                )
+                .fetch_optional(&mut **tx)
+                .await
+            }
+        }
+    }
+
     /// The account's id, creating a payable the first time a payee earns.
     pub async fn account_id(
         tx: &mut Transaction<'_, Postgres>,
         account: AccountRef,
     ) -> Result<i64, sqlx::Error> {
         let (kind, org, mechanic) = account.key();
-        // Conditions the unique index (kind, organization_id, mechanic_id) can use.
-        let find = match (org, mechanic) {
-            (None, None) => {
-                "SELECT id FROM ledger_accounts WHERE kind = $1::ledger_account_kind
-                   AND organization_id IS NULL AND mechanic_id IS NULL AND $2::uuid IS NULL AND $3::uuid IS NULL"
-            }
-            (Some(_), None) => {
-                "SELECT id FROM ledger_accounts WHERE kind = $1::ledger_account_kind
-                   AND organization_id = $2 AND mechanic_id IS NULL AND $3::uuid IS NULL"
-            }
-            (None, Some(_)) => {
-                "SELECT id FROM ledger_accounts WHERE kind = $1::ledger_account_kind
-                   AND organization_id IS NULL AND $2::uuid IS NULL AND mechanic_id = $3"
-            }
-            (Some(_), Some(_)) => {
-                "SELECT id FROM ledger_accounts WHERE kind = $1::ledger_account_kind
-                   AND organization_id = $2 AND mechanic_id = $3"
-            }
-        };
         // Looked up before any insert: an `INSERT ... ON CONFLICT` on an existing
         // account waits for whoever is updating its balance, which can deadlock.
-        let existing: Option<i64> =
-            sqlx::query_scalar(find).bind(kind).bind(org).bind(mechanic).fetch_optional(&mut **tx).await?;
-        if let Some(id) = existing {
+        if let Some(id) = find_account(tx, kind, org, mechanic).await? {
             return Ok(id);
         }
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO ledger_accounts (kind, organization_id, mechanic_id)
-             VALUES ($1::ledger_account_kind, $2, $3) ON CONFLICT DO NOTHING",
+             VALUES ($1::text::ledger_account_kind, $2, $3) ON CONFLICT DO NOTHING",
+            kind,
+            org,
+            mechanic
         )
-        .bind(kind)
-        .bind(org)
-        .bind(mechanic)
         .execute(&mut **tx)
         .await?;
-        sqlx::query_scalar(find).bind(kind).bind(org).bind(mechanic).fetch_one(&mut **tx).await
+        find_account(tx, kind, org, mechanic).await?.ok_or(sqlx::Error::RowNotFound)
     }
 
     /// What an account holds: for payables, what is owed to the payee.
     pub async fn balance(db: impl PgExecutor<'_>, account: AccountRef) -> Result<i64, sqlx::Error> {
         let (kind, org, mechanic) = account.key();
-        let raw: Option<i64> = sqlx::query_scalar(
+        let raw: Option<i64> = sqlx::query_scalar!(
             "SELECT balance_cents FROM ledger_accounts
-              WHERE kind = $1::ledger_account_kind AND organization_id IS NOT DISTINCT FROM $2
+              WHERE kind = $1::text::ledger_account_kind AND organization_id IS NOT DISTINCT FROM $2
                 AND mechanic_id IS NOT DISTINCT FROM $3",
+            kind,
+            org,
+            mechanic
         )
-        .bind(kind)
-        .bind(org)
-        .bind(mechanic)
         .fetch_optional(db)
         .await?;
         Ok(match account {
@@ -148,15 +179,15 @@ mod server_side {
         if lines.is_empty() {
             return Ok(None);
         }
-        let entry: Option<i64> = sqlx::query_scalar(
+        let entry: Option<i64> = sqlx::query_scalar!(
             "INSERT INTO journal_entries (kind, idempotency_key, order_id, session_id, memo)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            kind,
+            idempotency_key,
+            order_id,
+            session_id,
+            memo
         )
-        .bind(kind)
-        .bind(idempotency_key)
-        .bind(order_id)
-        .bind(session_id)
-        .bind(memo)
         .fetch_optional(&mut **tx)
         .await?;
         let Some(entry) = entry else { return Ok(None) };
@@ -169,14 +200,14 @@ mod server_side {
         }
         resolved.sort_by_key(|(account, _)| *account);
         for (account, line) in resolved {
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO postings (entry_id, account_id, amount_cents, share_kind, session_id) VALUES ($1, $2, $3, $4, $5)",
+                entry,
+                account,
+                line.amount_cents,
+                line.share_kind,
+                line.session_id
             )
-            .bind(entry)
-            .bind(account)
-            .bind(line.amount_cents)
-            .bind(line.share_kind)
-            .bind(line.session_id)
             .execute(&mut **tx)
             .await?;
         }
@@ -214,7 +245,6 @@ mod server_side {
         }
     }
 
-    #[derive(sqlx::FromRow)]
     struct SessionMoney {
         order_id: Uuid,
         mechanic_id: Uuid,
@@ -233,9 +263,11 @@ mod server_side {
         tx: &mut Transaction<'_, Postgres>,
         session_id: Uuid,
     ) -> Result<(Uuid, Split), sqlx::Error> {
-        let m = sqlx::query_as::<_, SessionMoney>(
-            "SELECT s.order_id, s.mechanic_id, s.workshop_id, s.preferred_workshop_id, r.routing_type,
-                    coalesce(o.amount_paid_cents, 0) - o.amount_refunded_cents AS paid_cents,
+        let m = sqlx::query_as!(
+            SessionMoney,
+            r#"SELECT s.order_id, s.mechanic_id, s.workshop_id, s.preferred_workshop_id,
+                    r.routing_type AS "routing_type: RoutingType",
+                    coalesce(o.amount_paid_cents, 0) - o.amount_refunded_cents AS "paid_cents!",
                     o.platform_fee_bps, o.referral_fee_bps,
                     coalesce(
                         (SELECT t.platform_fee_bps FROM organization_fee_terms t
@@ -248,9 +280,9 @@ mod server_side {
                FROM sessions s
                JOIN orders o ON o.id = s.order_id
                JOIN session_requests r ON r.id = s.request_id
-              WHERE s.id = $1",
+              WHERE s.id = $1"#,
+            session_id
         )
-        .bind(session_id)
         .fetch_one(&mut **tx)
         .await?;
         let served_by = match m.workshop_id {
@@ -316,28 +348,31 @@ mod server_side {
     /// problems found, as sentences (empty when the ledger is consistent).
     pub async fn check_consistency(db: &sqlx::PgPool) -> Result<Vec<String>, sqlx::Error> {
         let mut problems = Vec::new();
-        let unbalanced: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT entry_id, sum(amount_cents)::bigint FROM postings GROUP BY entry_id HAVING sum(amount_cents) <> 0",
+        let unbalanced = sqlx::query!(
+            r#"SELECT entry_id, sum(amount_cents)::bigint AS "sum!" FROM postings GROUP BY entry_id HAVING sum(amount_cents) <> 0"#,
         )
         .fetch_all(db)
         .await?;
-        for (entry, sum) in unbalanced {
+        for row in unbalanced {
+            let (entry, sum) = (row.entry_id, row.sum);
             problems.push(format!("journal entry {entry} does not balance (off by {sum} cents)"));
         }
-        let drift: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT a.id, a.balance_cents, coalesce(sum(p.amount_cents), 0)::bigint
+        let drift = sqlx::query!(
+            r#"SELECT a.id, a.balance_cents, coalesce(sum(p.amount_cents), 0)::bigint AS "actual!"
                FROM ledger_accounts a LEFT JOIN postings p ON p.account_id = a.id
-              GROUP BY a.id HAVING a.balance_cents <> coalesce(sum(p.amount_cents), 0)",
+              GROUP BY a.id HAVING a.balance_cents <> coalesce(sum(p.amount_cents), 0)"#,
         )
         .fetch_all(db)
         .await?;
-        for (account, cached, actual) in drift {
+        for row in drift {
+            let (account, cached, actual) = (row.id, row.balance_cents, row.actual);
             problems
                 .push(format!("ledger account {account} shows {cached} but its postings sum to {actual}"));
         }
-        let total: i64 = sqlx::query_scalar("SELECT coalesce(sum(amount_cents), 0)::bigint FROM postings")
-            .fetch_one(db)
-            .await?;
+        let total: i64 =
+            sqlx::query_scalar!(r#"SELECT coalesce(sum(amount_cents), 0)::bigint AS "total!" FROM postings"#)
+                .fetch_one(db)
+                .await?;
         if total != 0 {
             problems.push(format!("the ledger as a whole is off by {total} cents"));
         }

@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 /// A paid order, for the admin's refunds list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct AdminOrder {
     pub order_id: Uuid,
     pub customer_email: String,
@@ -66,10 +65,44 @@ mod access {
     }
 }
 
+/// A payee's last 20 payouts, newest first (one query per kind of payee).
 #[cfg(feature = "ssr")]
-const PAYOUT_LINE_SELECT: &str = "SELECT po.id AS payout_id, po.run_id, coalesce(o.name, u.name) AS payee_name,
-        po.amount_cents, po.status, po.transfer_id, po.failure_reason, po.attempts, po.created_at, po.paid_at
-   FROM payouts po LEFT JOIN organizations o ON o.id = po.organization_id LEFT JOIN users u ON u.id = po.mechanic_id";
+async fn last_payouts_of(
+    db: &sqlx::PgPool,
+    payee: super::connect::Payee,
+) -> Result<Vec<super::PayoutLine>, sqlx::Error> {
+    use super::connect::Payee;
+    match payee {
+        Payee::Workshop(w) => {
+            sqlx::query_as!(
+                super::PayoutLine,
+                r#"SELECT po.id AS payout_id, po.run_id, coalesce(o.name, u.name) AS "payee_name!",
+                po.amount_cents, po.status, po.transfer_id, po.failure_reason, po.attempts,
+                po.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+                po.paid_at AS "paid_at: chrono::DateTime<chrono::Utc>"
+           FROM payouts po LEFT JOIN organizations o ON o.id = po.organization_id LEFT JOIN users u ON u.id = po.mechanic_id
+          WHERE po.organization_id = $1 ORDER BY po.created_at DESC LIMIT 20"#,
+                w
+            )
+            .fetch_all(db)
+            .await
+        }
+        Payee::Mechanic(m) => {
+            sqlx::query_as!(
+                super::PayoutLine,
+                r#"SELECT po.id AS payout_id, po.run_id, coalesce(o.name, u.name) AS "payee_name!",
+                po.amount_cents, po.status, po.transfer_id, po.failure_reason, po.attempts,
+                po.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+                po.paid_at AS "paid_at: chrono::DateTime<chrono::Utc>"
+           FROM payouts po LEFT JOIN organizations o ON o.id = po.organization_id LEFT JOIN users u ON u.id = po.mechanic_id
+          WHERE po.mechanic_id = $1 ORDER BY po.created_at DESC LIMIT 20"#,
+                m
+            )
+            .fetch_all(db)
+            .await
+        }
+    }
+}
 
 #[server(prefix = "/api", endpoint = "payouts/setup")]
 pub async fn get_payout_setup() -> Result<PayoutSetup, AppError> {
@@ -77,18 +110,12 @@ pub async fn get_payout_setup() -> Result<PayoutSetup, AppError> {
     let state = crate::state::app_state()?;
     let (payee, _, _) = access::my_payee(&state).await?;
     let (name, onboarding) = super::connect::state_of(&state, payee).await?;
-    let (account, filter) = match payee {
-        Payee::Workshop(w) => (crate::ledger::AccountRef::Workshop(w), ("organization_id", w)),
-        Payee::Mechanic(m) => (crate::ledger::AccountRef::Mechanic(m), ("mechanic_id", m)),
+    let account = match payee {
+        Payee::Workshop(w) => crate::ledger::AccountRef::Workshop(w),
+        Payee::Mechanic(m) => crate::ledger::AccountRef::Mechanic(m),
     };
     let pending_cents = crate::ledger::balance(&state.pool, account).await?;
-    let last_payouts = sqlx::query_as::<_, super::PayoutLine>(&format!(
-        "{PAYOUT_LINE_SELECT} WHERE po.{} = $1 ORDER BY po.created_at DESC LIMIT 20",
-        filter.0
-    ))
-    .bind(filter.1)
-    .fetch_all(&state.pool)
-    .await?;
+    let last_payouts = last_payouts_of(&state.pool, payee).await?;
     Ok(PayoutSetup { payee_name: name, state: onboarding, pending_cents, last_payouts })
 }
 
@@ -117,29 +144,38 @@ pub async fn refresh_payout_setup() -> Result<super::OnboardingState, AppError> 
 pub async fn get_payouts_overview() -> Result<PayoutsOverview, AppError> {
     crate::auth::guard::require_admin()?;
     let state = crate::state::app_state()?;
-    let balances = sqlx::query_as::<_, super::PayeeBalance>(
-        "SELECT coalesce(o.name, u.name) AS payee_name,
-                CASE WHEN a.kind = 'workshop_payable' THEN 'Workshop' ELSE 'Independent mechanic' END AS kind,
-                -a.balance_cents AS owed_cents,
-                coalesce(o.stripe_payouts_enabled, m.stripe_payouts_enabled, false) AS payouts_enabled
+    let balances = sqlx::query_as!(
+        super::PayeeBalance,
+        r#"SELECT coalesce(o.name, u.name) AS "payee_name!",
+                CASE WHEN a.kind = 'workshop_payable' THEN 'Workshop' ELSE 'Independent mechanic' END AS "kind!",
+                -a.balance_cents AS "owed_cents!",
+                coalesce(o.stripe_payouts_enabled, m.stripe_payouts_enabled, false) AS "payouts_enabled!"
            FROM ledger_accounts a
            LEFT JOIN organizations o ON o.id = a.organization_id
            LEFT JOIN users u ON u.id = a.mechanic_id
            LEFT JOIN mechanics m ON m.user_id = a.mechanic_id
           WHERE a.kind IN ('workshop_payable', 'mechanic_payable') AND a.balance_cents <> 0
-          ORDER BY a.balance_cents, payee_name LIMIT 500",
+          ORDER BY a.balance_cents, coalesce(o.name, u.name) LIMIT 500"#
     )
     .fetch_all(&state.pool)
     .await?;
-    let recent = sqlx::query_as::<_, super::PayoutLine>(&format!(
-        "{PAYOUT_LINE_SELECT} ORDER BY po.created_at DESC, payee_name LIMIT 100"
-    ))
+    let recent = sqlx::query_as!(
+        super::PayoutLine,
+        r#"SELECT po.id AS payout_id, po.run_id, coalesce(o.name, u.name) AS "payee_name!",
+                po.amount_cents, po.status, po.transfer_id, po.failure_reason, po.attempts,
+                po.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+                po.paid_at AS "paid_at: chrono::DateTime<chrono::Utc>"
+           FROM payouts po LEFT JOIN organizations o ON o.id = po.organization_id LEFT JOIN users u ON u.id = po.mechanic_id
+          ORDER BY po.created_at DESC, coalesce(o.name, u.name) LIMIT 100"#
+    )
     .fetch_all(&state.pool)
     .await?;
     let next_scheduled_run = if state.config.payout_interval_hours > 0 {
-        sqlx::query_scalar("SELECT next_run_at FROM scheduled_jobs WHERE name = 'payouts'")
-            .fetch_optional(&state.pool)
-            .await?
+        sqlx::query_scalar!(
+            r#"SELECT next_run_at AS "next_run_at: chrono::DateTime<chrono::Utc>" FROM scheduled_jobs WHERE name = 'payouts'"#
+        )
+        .fetch_optional(&state.pool)
+        .await?
     } else {
         None
     };
@@ -160,19 +196,23 @@ pub async fn run_payouts_now() -> Result<String, AppError> {
 pub async fn admin_orders() -> Result<Vec<AdminOrder>, AppError> {
     crate::auth::guard::require_admin()?;
     let state = crate::state::app_state()?;
-    Ok(sqlx::query_as::<_, AdminOrder>(
-        "SELECT o.id AS order_id, u.email AS customer_email, o.plan_name, coalesce(o.amount_paid_cents, 0) AS amount_paid_cents,
-                o.amount_refunded_cents, o.currency, o.status, s.status::text AS session_status,
-                coalesce(mu.name || coalesce(' (' || w.name || ')', ''), NULL) AS served_by,
-                coalesce(o.paid_at, o.held_at) AS paid_at, o.held_reason,
-                coalesce(s.clock_started_at, s.started_at) AS session_started_at, s.ended_at AS session_ended_at,
-                extract(epoch FROM s.ended_at - coalesce(s.clock_started_at, s.started_at))::int8 AS session_seconds
+    Ok(sqlx::query_as!(
+        AdminOrder,
+        r#"SELECT o.id AS order_id, u.email AS customer_email, o.plan_name,
+                coalesce(o.amount_paid_cents, 0) AS "amount_paid_cents!",
+                o.amount_refunded_cents, o.currency, o.status AS "status: crate::status::OrderStatus",
+                s.status::text AS "session_status?",
+                coalesce(mu.name || coalesce(' (' || w.name || ')', ''), NULL) AS "served_by?",
+                coalesce(o.paid_at, o.held_at) AS "paid_at?: chrono::DateTime<chrono::Utc>", o.held_reason,
+                coalesce(s.clock_started_at, s.started_at) AS "session_started_at?: chrono::DateTime<chrono::Utc>",
+                s.ended_at AS "session_ended_at?: chrono::DateTime<chrono::Utc>",
+                extract(epoch FROM s.ended_at - coalesce(s.clock_started_at, s.started_at))::int8 AS "session_seconds?"
            FROM orders o JOIN users u ON u.id = o.customer_id
            LEFT JOIN sessions s ON s.order_id = o.id
            LEFT JOIN users mu ON mu.id = s.mechanic_id
            LEFT JOIN organizations w ON w.id = s.workshop_id
           WHERE o.status IN ('paid', 'partially_refunded', 'refunded', 'held')
-          ORDER BY (o.status = 'held') DESC, coalesce(o.paid_at, o.held_at) DESC NULLS LAST, o.id LIMIT 200",
+          ORDER BY (o.status = 'held') DESC, coalesce(o.paid_at, o.held_at) DESC NULLS LAST, o.id LIMIT 200"#
     )
     .fetch_all(&state.pool)
     .await?)

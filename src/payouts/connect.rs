@@ -15,7 +15,6 @@ pub enum Payee {
     Mechanic(Uuid),
 }
 
-#[derive(sqlx::FromRow)]
 struct PayeeRow {
     name: String,
     email: String,
@@ -26,22 +25,24 @@ struct PayeeRow {
 async fn payee_row(state: &AppState, payee: Payee) -> Result<PayeeRow, AppError> {
     let row = match payee {
         Payee::Workshop(w) => {
-            sqlx::query_as::<_, PayeeRow>(
+            sqlx::query_as!(
+                PayeeRow,
                 "SELECT name, contact_email AS email, stripe_connect_account_id AS account_id,
                         stripe_payouts_enabled AS payouts_enabled
                    FROM organizations WHERE id = $1",
+                w
             )
-            .bind(w)
             .fetch_optional(&state.pool)
             .await?
         }
         Payee::Mechanic(m) => {
-            sqlx::query_as::<_, PayeeRow>(
+            sqlx::query_as!(
+                PayeeRow,
                 "SELECT u.name, u.email, m.stripe_connect_account_id AS account_id,
                         m.stripe_payouts_enabled AS payouts_enabled
                    FROM mechanics m JOIN users u ON u.id = m.user_id WHERE m.user_id = $1",
+                m
             )
-            .bind(m)
             .fetch_optional(&state.pool)
             .await?
         }
@@ -89,20 +90,28 @@ pub async fn start(state: &AppState, payee: Payee, return_path: &str) -> Result<
                 })
                 .await
                 .map_err(unavailable)?;
-            let sql = match payee {
-                Payee::Workshop(_) => {
-                    "UPDATE organizations SET stripe_connect_account_id = coalesce(stripe_connect_account_id, $2)
-                      WHERE id = $1 RETURNING stripe_connect_account_id"
+            match payee {
+                Payee::Workshop(id) => {
+                    sqlx::query_scalar!(
+                        r#"UPDATE organizations SET stripe_connect_account_id = coalesce(stripe_connect_account_id, $2)
+                          WHERE id = $1 RETURNING stripe_connect_account_id AS "account_id!""#,
+                        id,
+                        &account.id
+                    )
+                    .fetch_one(&state.pool)
+                    .await?
                 }
-                Payee::Mechanic(_) => {
-                    "UPDATE mechanics SET stripe_connect_account_id = coalesce(stripe_connect_account_id, $2)
-                      WHERE user_id = $1 RETURNING stripe_connect_account_id"
+                Payee::Mechanic(id) => {
+                    sqlx::query_scalar!(
+                        r#"UPDATE mechanics SET stripe_connect_account_id = coalesce(stripe_connect_account_id, $2)
+                          WHERE user_id = $1 RETURNING stripe_connect_account_id AS "account_id!""#,
+                        id,
+                        &account.id
+                    )
+                    .fetch_one(&state.pool)
+                    .await?
                 }
-            };
-            let id = match payee {
-                Payee::Workshop(id) | Payee::Mechanic(id) => id,
-            };
-            sqlx::query_scalar::<_, String>(sql).bind(id).bind(&account.id).fetch_one(&state.pool).await?
+            }
         }
     };
     let base = &state.config.public_url;
@@ -142,22 +151,32 @@ pub async fn apply_account_flags(
     payouts_enabled: bool,
     event_time: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<bool, sqlx::Error> {
-    let mut changed = 0;
-    for table in ["organizations", "mechanics"] {
-        let sql = format!(
-            "UPDATE {table} SET stripe_onboarding_completed = $2, stripe_payouts_enabled = $3,
-                    stripe_account_synced_at = coalesce($4, stripe_account_synced_at)
-              WHERE stripe_connect_account_id = $1
-                AND ($4::timestamptz IS NULL OR stripe_account_synced_at IS NULL OR stripe_account_synced_at <= $4)"
-        );
-        changed += sqlx::query(&sql)
-            .bind(account_id)
-            .bind(details_submitted)
-            .bind(payouts_enabled)
-            .bind(event_time)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-    }
-    Ok(changed > 0)
+    // The same update of both payee tables (an account id belongs to one of them).
+    let workshops = sqlx::query!(
+        "UPDATE organizations SET stripe_onboarding_completed = $2, stripe_payouts_enabled = $3,
+                stripe_account_synced_at = coalesce($4, stripe_account_synced_at)
+          WHERE stripe_connect_account_id = $1
+            AND ($4::timestamptz IS NULL OR stripe_account_synced_at IS NULL OR stripe_account_synced_at <= $4)",
+        account_id,
+        details_submitted,
+        payouts_enabled,
+        event_time as _
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    let mechanics = sqlx::query!(
+        "UPDATE mechanics SET stripe_onboarding_completed = $2, stripe_payouts_enabled = $3,
+                stripe_account_synced_at = coalesce($4, stripe_account_synced_at)
+          WHERE stripe_connect_account_id = $1
+            AND ($4::timestamptz IS NULL OR stripe_account_synced_at IS NULL OR stripe_account_synced_at <= $4)",
+        account_id,
+        details_submitted,
+        payouts_enabled,
+        event_time as _
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(workshops + mechanics > 0)
 }

@@ -70,7 +70,6 @@ pub struct PayoutSetup {
 
 /// One payout, as the payee and the admin see it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct PayoutLine {
     pub payout_id: Uuid,
     pub run_id: Uuid,
@@ -93,7 +92,6 @@ pub struct PayoutsOverview {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct PayeeBalance {
     pub payee_name: String,
     pub kind: String,

@@ -13,7 +13,6 @@ fn gateway_error(e: crate::payments::gateway::GatewayError) -> AppError {
     AppError::Unavailable
 }
 
-#[derive(sqlx::FromRow)]
 struct PaidOrder {
     id: Uuid,
     checkout_session_id: Option<String>,
@@ -21,7 +20,6 @@ struct PaidOrder {
     ledger_payment_cents: Option<i64>,
 }
 
-#[derive(sqlx::FromRow)]
 struct PaidPayout {
     id: Uuid,
     transfer_id: String,
@@ -31,7 +29,6 @@ struct PaidPayout {
     ledger_cents: Option<i64>,
 }
 
-#[derive(sqlx::FromRow)]
 struct DoneRefund {
     id: Uuid,
     gateway_refund_id: String,
@@ -52,10 +49,10 @@ pub async fn reconcile(state: &AppState, days: i64) -> Result<ReconciliationRepo
         add("consistency", "books".into(), problem);
     }
     // Every fulfilled order and every completed session is in the ledger once.
-    let missing_sessions: Vec<Uuid> = sqlx::query_scalar(
+    let missing_sessions: Vec<Uuid> = sqlx::query_scalar!(
         "SELECT s.id FROM sessions s JOIN orders o ON o.id = s.order_id
           WHERE s.status = 'completed' AND o.amount_paid_cents > 0
-            AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.session_id = s.id AND e.kind = 'session_revenue')",
+            AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.session_id = s.id AND e.kind = 'session_revenue')"
     )
     .fetch_all(&state.pool)
     .await?;
@@ -64,16 +61,17 @@ pub async fn reconcile(state: &AppState, days: i64) -> Result<ReconciliationRepo
     }
 
     // Charges: what the gateway says each paid order paid, against the order and the ledger.
-    let orders = sqlx::query_as::<_, PaidOrder>(
-        "SELECT o.id, o.checkout_session_id, coalesce(o.amount_paid_cents, 0) AS amount_paid_cents,
+    let orders = sqlx::query_as!(
+        PaidOrder,
+        r#"SELECT o.id, o.checkout_session_id, coalesce(o.amount_paid_cents, 0) AS "amount_paid_cents!",
                 (SELECT sum(p.amount_cents)::bigint FROM journal_entries e JOIN postings p ON p.entry_id = e.id
                    JOIN ledger_accounts a ON a.id = p.account_id AND a.kind = 'gateway_cash'
                   WHERE e.idempotency_key = 'payment:' || o.id) AS ledger_payment_cents
            FROM orders o
           WHERE o.status IN ('paid', 'refunded', 'partially_refunded') AND o.paid_at >= $1
-          ORDER BY o.paid_at",
+          ORDER BY o.paid_at"#,
+        since as _
     )
-    .bind(since)
     .fetch_all(&state.pool)
     .await?;
     for o in &orders {
@@ -108,16 +106,17 @@ pub async fn reconcile(state: &AppState, days: i64) -> Result<ReconciliationRepo
     }
 
     // Transfers: every paid payout at the gateway with its amount and reversals; nothing unknown.
-    let payouts = sqlx::query_as::<_, PaidPayout>(
-        "SELECT po.id, po.transfer_id, po.amount_cents, po.destination,
+    let payouts = sqlx::query_as!(
+        PaidPayout,
+        r#"SELECT po.id, po.transfer_id AS "transfer_id!", po.amount_cents, po.destination,
                 coalesce((SELECT sum(r.amount_cents) FROM transfer_reversals r
-                           WHERE r.payout_id = po.id AND r.status = 'succeeded'), 0)::bigint AS reversed_cents,
+                           WHERE r.payout_id = po.id AND r.status = 'succeeded'), 0)::bigint AS "reversed_cents!",
                 (SELECT sum(p.amount_cents)::bigint FROM journal_entries e JOIN postings p ON p.entry_id = e.id
                    JOIN ledger_accounts a ON a.id = p.account_id AND a.kind = 'gateway_cash'
                   WHERE e.idempotency_key = 'payout:' || po.id) AS ledger_cents
-           FROM payouts po WHERE po.status = 'paid' AND po.created_at >= $1",
+           FROM payouts po WHERE po.status = 'paid' AND po.created_at >= $1"#,
+        since as _
     )
-    .bind(since)
     .fetch_all(&state.pool)
     .await?;
     let transfers = state.payments.list_transfers(since.timestamp() - 86_400).await.map_err(gateway_error)?;
@@ -171,11 +170,12 @@ pub async fn reconcile(state: &AppState, days: i64) -> Result<ReconciliationRepo
     let known: BTreeMap<&str, ()> = payouts.iter().map(|p| (p.transfer_id.as_str(), ())).collect();
     for t in transfers.iter().filter(|t| t.created >= since.timestamp()) {
         if !known.contains_key(t.id.as_str()) {
-            let explained: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM payouts WHERE transfer_id = $1)")
-                    .bind(&t.id)
-                    .fetch_one(&state.pool)
-                    .await?;
+            let explained: bool = sqlx::query_scalar!(
+                r#"SELECT EXISTS (SELECT 1 FROM payouts WHERE transfer_id = $1) AS "explained!""#,
+                &t.id
+            )
+            .fetch_one(&state.pool)
+            .await?;
             if !explained {
                 add(
                     "transfers",
@@ -187,11 +187,12 @@ pub async fn reconcile(state: &AppState, days: i64) -> Result<ReconciliationRepo
     }
 
     // Refunds: every refund made at the gateway is booked, with the same amount.
-    let refunds = sqlx::query_as::<_, DoneRefund>(
-        "SELECT id, gateway_refund_id, amount_cents FROM refunds
-          WHERE status = 'succeeded' AND gateway_refund_id IS NOT NULL AND created_at >= $1",
+    let refunds = sqlx::query_as!(
+        DoneRefund,
+        r#"SELECT id, gateway_refund_id AS "gateway_refund_id!", amount_cents FROM refunds
+          WHERE status = 'succeeded' AND gateway_refund_id IS NOT NULL AND created_at >= $1"#,
+        since as _
     )
-    .bind(since)
     .fetch_all(&state.pool)
     .await?;
     let gateway_refunds =
@@ -210,10 +211,10 @@ pub async fn reconcile(state: &AppState, days: i64) -> Result<ReconciliationRepo
         }
     }
     for g in gateway_refunds.iter().filter(|g| g.created >= since.timestamp()) {
-        let booked: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM refunds WHERE gateway_refund_id = $1 AND status = 'succeeded')",
+        let booked: bool = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM refunds WHERE gateway_refund_id = $1 AND status = 'succeeded') AS "booked!""#,
+            &g.id
         )
-        .bind(&g.id)
         .fetch_one(&state.pool)
         .await?;
         if !booked {

@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-#[derive(sqlx::FromRow)]
 struct OwedAccount {
     id: i64,
     kind: String,
@@ -19,7 +18,6 @@ struct OwedAccount {
     mechanic_id: Option<Uuid>,
 }
 
-#[derive(sqlx::FromRow)]
 struct PayeeDetails {
     destination: Option<String>,
     payouts_enabled: bool,
@@ -35,28 +33,31 @@ pub async fn create_run(
     requested_by: Option<Uuid>,
 ) -> Result<Uuid, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let run: Uuid =
-        sqlx::query_scalar("INSERT INTO payout_runs (trigger, requested_by) VALUES ($1, $2) RETURNING id")
-            .bind(trigger)
-            .bind(requested_by)
-            .fetch_one(&mut *tx)
-            .await?;
-    let owed = sqlx::query_as::<_, OwedAccount>(
-        "SELECT a.id, a.kind::text, a.organization_id, a.mechanic_id FROM ledger_accounts a
+    let run: Uuid = sqlx::query_scalar!(
+        "INSERT INTO payout_runs (trigger, requested_by) VALUES ($1, $2) RETURNING id",
+        trigger,
+        requested_by
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let owed = sqlx::query_as!(
+        OwedAccount,
+        r#"SELECT a.id, a.kind::text AS "kind!", a.organization_id, a.mechanic_id FROM ledger_accounts a
           WHERE a.kind IN ('workshop_payable', 'mechanic_payable') AND a.balance_cents < 0
             AND NOT EXISTS (SELECT 1 FROM payouts p WHERE p.ledger_account_id = a.id AND p.status IN ('pending', 'failed'))
-          ORDER BY a.id",
+          ORDER BY a.id"#
     )
     .fetch_all(&mut *tx)
     .await?;
     for account in owed {
         // Locking the account stops new postings to it until this run has read
         // the balance and the last posting it covers.
-        let balance: i64 =
-            sqlx::query_scalar("SELECT balance_cents FROM ledger_accounts WHERE id = $1 FOR UPDATE")
-                .bind(account.id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let balance: i64 = sqlx::query_scalar!(
+            "SELECT balance_cents FROM ledger_accounts WHERE id = $1 FOR UPDATE",
+            account.id
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         // Another run may have opened a payout for this account while this one
         // waited for the lock: its row is visible now, and this run leaves it.
         let open = sqlx::query_scalar!(
@@ -69,27 +70,30 @@ pub async fn create_run(
         if owed_cents <= 0 || open {
             continue;
         }
-        let through: i64 =
-            sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM postings WHERE account_id = $1")
-                .bind(account.id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let through: i64 = sqlx::query_scalar!(
+            r#"SELECT coalesce(max(id), 0) AS "through!" FROM postings WHERE account_id = $1"#,
+            account.id
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         let payee = if account.kind == "workshop_payable" {
-            sqlx::query_as::<_, PayeeDetails>(
-                "SELECT stripe_connect_account_id AS destination, stripe_payouts_enabled AS payouts_enabled,
-                        status <> 'active' AS suspended
-                   FROM organizations WHERE id = $1",
+            sqlx::query_as!(
+                PayeeDetails,
+                r#"SELECT stripe_connect_account_id AS destination, stripe_payouts_enabled AS payouts_enabled,
+                        status <> 'active' AS "suspended!"
+                   FROM organizations WHERE id = $1"#,
+                account.organization_id
             )
-            .bind(account.organization_id)
             .fetch_one(&mut *tx)
             .await?
         } else {
-            sqlx::query_as::<_, PayeeDetails>(
-                "SELECT stripe_connect_account_id AS destination, stripe_payouts_enabled AS payouts_enabled,
-                        false AS suspended
-                   FROM mechanics WHERE user_id = $1",
+            sqlx::query_as!(
+                PayeeDetails,
+                r#"SELECT stripe_connect_account_id AS destination, stripe_payouts_enabled AS payouts_enabled,
+                        false AS "suspended!"
+                   FROM mechanics WHERE user_id = $1"#,
+                account.mechanic_id
             )
-            .bind(account.mechanic_id)
             .fetch_one(&mut *tx)
             .await?
         };
@@ -99,21 +103,21 @@ pub async fn create_run(
         } else {
             "Payouts are not set up for this payee yet; the balance stays pending."
         };
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO payouts (run_id, ledger_account_id, organization_id, mechanic_id, destination, amount_cents,
                                   status, idempotency_key, through_posting_id, failure_reason)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            run,
+            account.id,
+            account.organization_id,
+            account.mechanic_id,
+            payee.destination.as_deref(),
+            owed_cents,
+            if ready { "pending" } else { "skipped" },
+            format!("payout-{run}-{}", account.id),
+            through,
+            (!ready).then_some(why_not)
         )
-        .bind(run)
-        .bind(account.id)
-        .bind(account.organization_id)
-        .bind(account.mechanic_id)
-        .bind(&payee.destination)
-        .bind(owed_cents)
-        .bind(if ready { "pending" } else { "skipped" })
-        .bind(format!("payout-{run}-{}", account.id))
-        .bind(through)
-        .bind((!ready).then_some(why_not))
         .execute(&mut *tx)
         .await?;
     }
@@ -186,13 +190,13 @@ pub async fn record_paid(
     public_url: &str,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE payouts SET status = 'paid', transfer_id = $2, paid_at = now(), attempts = attempts + 1,
                 failure_reason = NULL
           WHERE id = $1 AND status IN ('pending', 'failed')",
+        p.id,
+        transfer_id
     )
-    .bind(p.id)
-    .bind(transfer_id)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -214,15 +218,15 @@ pub async fn record_paid(
         &[Line::new(payee, p.amount_cents), Line::new(AccountRef::GatewayCash, -p.amount_cents)],
     )
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO payout_allocations (posting_id, payout_id)
          SELECT p.id, $2 FROM postings p
           WHERE p.account_id = $1 AND p.id <= $3 AND p.amount_cents < 0 AND p.share_kind IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM payout_allocations a WHERE a.posting_id = p.id)",
+        p.ledger_account_id,
+        p.id,
+        p.through_posting_id
     )
-    .bind(p.ledger_account_id)
-    .bind(p.id)
-    .bind(p.through_posting_id)
     .execute(&mut *tx)
     .await?;
     crate::notifications::notices::payout_sent(&mut tx, public_url, p.id).await?;
@@ -235,14 +239,15 @@ pub async fn process_due(state: &AppState, now: DateTime<Utc>) -> Result<Process
     let mut out = Processed::default();
     loop {
         let mut tx = state.pool.begin().await?;
-        let due = sqlx::query_as::<_, DuePayout>(
-            "SELECT id, run_id, ledger_account_id, organization_id, mechanic_id, destination, amount_cents, currency,
-                    idempotency_key, through_posting_id, attempts, created_at
+        let due = sqlx::query_as!(
+            DuePayout,
+            r#"SELECT id, run_id, ledger_account_id, organization_id, mechanic_id, destination, amount_cents, currency,
+                    idempotency_key, through_posting_id, attempts, created_at AS "created_at: DateTime<Utc>"
                FROM payouts WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1
                 AND NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = payouts.organization_id AND o.status <> 'active')
-              ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+              ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"#,
+            now as _
         )
-        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(p) = due else { break };
@@ -259,13 +264,14 @@ pub async fn process_due(state: &AppState, now: DateTime<Utc>) -> Result<Process
             Err(e) => {
                 let delay_secs =
                     if e.is_retryable() { 300 * 2i64.pow(p.attempts.min(6) as u32) } else { 3600 };
-                sqlx::query(
+                let next_attempt_at = now + chrono::Duration::seconds(delay_secs);
+                sqlx::query!(
                     "UPDATE payouts SET status = 'failed', failure_reason = $2, attempts = attempts + 1,
                             next_attempt_at = $3 WHERE id = $1",
+                    p.id,
+                    e.to_string(),
+                    next_attempt_at as _
                 )
-                .bind(p.id)
-                .bind(e.to_string())
-                .bind(now + chrono::Duration::seconds(delay_secs))
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
@@ -285,8 +291,7 @@ pub async fn run_now(
 ) -> Result<(Uuid, Processed), sqlx::Error> {
     let run = create_run(&state.pool, trigger, requested_by).await?;
     let processed = process_due(state, Utc::now()).await?;
-    sqlx::query("UPDATE payout_runs SET finished_at = now() WHERE id = $1")
-        .bind(run)
+    sqlx::query!("UPDATE payout_runs SET finished_at = now() WHERE id = $1", run)
         .execute(&state.pool)
         .await?;
     Ok((run, processed))
@@ -299,21 +304,23 @@ pub async fn run_scheduler(state: AppState, interval_hours: i64, shutdown: crate
         if interval_hours > 0 {
             let due = async {
                 let mut tx = state.pool.begin().await?;
-                let claimed: Option<DateTime<Utc>> = sqlx::query_scalar(
-                    "SELECT next_run_at FROM scheduled_jobs WHERE name = 'payouts' AND next_run_at <= now()
-                        FOR UPDATE SKIP LOCKED",
+                let claimed: Option<DateTime<Utc>> = sqlx::query_scalar!(
+                    r#"SELECT next_run_at AS "next_run_at: DateTime<Utc>" FROM scheduled_jobs
+                        WHERE name = 'payouts' AND next_run_at <= now()
+                        FOR UPDATE SKIP LOCKED"#
                 )
                 .fetch_optional(&mut *tx)
                 .await?;
                 if claimed.is_some() {
                     // The next run is a whole number of intervals later (missed runs are not repeated).
-                    sqlx::query(
+                    let hours = interval_hours as i32;
+                    sqlx::query!(
                         "UPDATE scheduled_jobs SET last_run_at = now(),
                                 next_run_at = next_run_at + make_interval(hours => $1::int)
                                               * (floor(extract(epoch FROM now() - next_run_at) / ($1::int * 3600)) + 1)
                           WHERE name = 'payouts'",
+                        hours
                     )
-                    .bind(interval_hours as i32)
                     .execute(&mut *tx)
                     .await?;
                 }

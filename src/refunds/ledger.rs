@@ -21,7 +21,6 @@ fn kind_from(name: &str) -> Option<ShareKind> {
     })
 }
 
-#[derive(sqlx::FromRow)]
 struct ShareHeld {
     kind: String,
     organization_id: Option<Uuid>,
@@ -33,14 +32,16 @@ struct ShareHeld {
 /// What each party of a completed session still holds of it: its share minus
 /// what earlier refunds took back.
 async fn shares_held(tx: &mut Transaction<'_, Postgres>, session: Uuid) -> Result<Vec<Share>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, ShareHeld>(
-        "SELECT a.kind::text, a.organization_id, a.mechanic_id, p.share_kind, (-sum(p.amount_cents))::bigint AS held
+    let rows = sqlx::query_as!(
+        ShareHeld,
+        r#"SELECT a.kind::text AS "kind!", a.organization_id, a.mechanic_id, p.share_kind AS "share_kind!",
+                (-sum(p.amount_cents))::bigint AS "held!"
            FROM postings p JOIN journal_entries e ON e.id = p.entry_id JOIN ledger_accounts a ON a.id = p.account_id
           WHERE p.session_id = $1 AND p.share_kind IS NOT NULL AND e.kind IN ('session_revenue', 'refund')
           GROUP BY a.kind, a.organization_id, a.mechanic_id, p.share_kind
-          ORDER BY a.kind, p.share_kind",
+          ORDER BY a.kind, p.share_kind"#,
+        session
     )
-    .bind(session)
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows
@@ -67,30 +68,31 @@ pub async fn record_refund(
     let mut tx = state.pool.begin().await?;
     // The order's lock orders this against the session's completion, which
     // takes it too: whichever comes first, every share ends up reversed.
-    sqlx::query(
+    sqlx::query!(
         "SELECT o.id FROM orders o JOIN refunds f ON f.order_id = o.id WHERE f.id = $1 FOR UPDATE OF o",
+        refund_id
     )
-    .bind(refund_id)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
     // The session's split may have been posted since the refund was asked for:
     // then the refund comes out of the shares, not out of clearing.
-    sqlx::query(
+    sqlx::query!(
         "UPDATE refunds f SET session_id = s.id FROM sessions s
           WHERE f.id = $1 AND f.session_id IS NULL AND f.status <> 'succeeded' AND s.order_id = f.order_id
             AND EXISTS (SELECT 1 FROM journal_entries e WHERE e.session_id = s.id AND e.kind = 'session_revenue')",
+        refund_id
     )
-    .bind(refund_id)
     .execute(&mut *tx)
     .await?;
-    let refund: Option<(Uuid, i64, Option<Uuid>)> = sqlx::query_as(
+    let refund: Option<(Uuid, i64, Option<Uuid>)> = sqlx::query!(
         "UPDATE refunds SET status = 'succeeded', gateway_refund_id = $2, completed_at = now(), ledger_posted = true
           WHERE id = $1 AND status <> 'succeeded' RETURNING order_id, amount_cents, session_id",
+        refund_id,
+        gateway_refund_id
     )
-    .bind(refund_id)
-    .bind(gateway_refund_id)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|r| (r.order_id, r.amount_cents, r.session_id));
     let Some((order_id, amount, session)) = refund else { return Ok(Vec::new()) };
     let mut lines = vec![Line::new(AccountRef::GatewayCash, -amount)];
     let mut payables = Vec::new();
@@ -129,22 +131,22 @@ pub async fn record_refund(
         &lines,
     )
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE orders SET amount_refunded_cents = amount_refunded_cents + $2,
                 status = CASE WHEN amount_refunded_cents + $2 >= coalesce(amount_paid_cents, 0)
                               THEN 'refunded'::order_status ELSE 'partially_refunded'::order_status END,
                 updated_at = now()
           WHERE id = $1",
+        order_id,
+        amount
     )
-    .bind(order_id)
-    .bind(amount)
     .execute(&mut *tx)
     .await?;
     crate::notifications::notices::refund_issued(&mut tx, &state.config.public_url, refund_id).await?;
-    let request: Option<Uuid> = sqlx::query_scalar("SELECT id FROM session_requests WHERE order_id = $1")
-        .bind(order_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let request: Option<Uuid> =
+        sqlx::query_scalar!("SELECT id FROM session_requests WHERE order_id = $1", order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     if let Some(request_id) = request {
         crate::realtime::server::notify(
             &mut *tx,
@@ -179,29 +181,30 @@ pub(super) async fn recover_paid_share(
         tx.commit().await?;
         id
     };
-    let paid: Option<(Uuid, String)> = sqlx::query_as(
-        "SELECT po.id, po.transfer_id FROM postings p
+    let paid: Option<(Uuid, String)> = sqlx::query!(
+        r#"SELECT po.id, po.transfer_id AS "transfer_id!" FROM postings p
            JOIN journal_entries e ON e.id = p.entry_id AND e.kind = 'session_revenue'
            JOIN payout_allocations pa ON pa.posting_id = p.id
            JOIN payouts po ON po.id = pa.payout_id AND po.status = 'paid'
-          WHERE p.session_id = $1 AND p.account_id = $2 LIMIT 1",
+          WHERE p.session_id = $1 AND p.account_id = $2 LIMIT 1"#,
+        session,
+        account_id
     )
-    .bind(session)
-    .bind(account_id)
     .fetch_optional(&state.pool)
-    .await?;
+    .await?
+    .map(|r| (r.id, r.transfer_id));
     let Some((payout_id, transfer_id)) = paid else { return Ok(Recovery::NotPaidYet) };
     let key = format!("reversal-{refund_id}-{account_id}");
-    let reversal_id: Uuid = sqlx::query_scalar(
+    let reversal_id: Uuid = sqlx::query_scalar!(
         "INSERT INTO transfer_reversals (refund_id, payout_id, ledger_account_id, amount_cents, idempotency_key, status)
          VALUES ($1, $2, $3, $4, $5, 'pending')
          ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key RETURNING id",
+        refund_id,
+        payout_id,
+        account_id,
+        cents,
+        &key
     )
-    .bind(refund_id)
-    .bind(payout_id)
-    .bind(account_id)
-    .bind(cents)
-    .bind(&key)
     .fetch_one(&state.pool)
     .await?;
     let result = state
@@ -216,12 +219,12 @@ pub(super) async fn recover_paid_share(
     match result {
         Ok(reversal) => {
             let mut tx = state.pool.begin().await?;
-            let first = sqlx::query(
+            let first = sqlx::query!(
                 "UPDATE transfer_reversals SET status = 'succeeded', gateway_reversal_id = $2, completed_at = now()
                   WHERE id = $1 AND status <> 'succeeded'",
+                reversal_id,
+                &reversal.id
             )
-            .bind(reversal_id)
-            .bind(&reversal.id)
             .execute(&mut *tx)
             .await?
             .rows_affected()
@@ -243,11 +246,13 @@ pub(super) async fn recover_paid_share(
         }
         Err(e) => {
             tracing::warn!(error = %e, "transfer reversal failed; carried as a negative balance");
-            sqlx::query("UPDATE transfer_reversals SET status = 'failed', failure_reason = $2 WHERE id = $1")
-                .bind(reversal_id)
-                .bind(e.to_string())
-                .execute(&state.pool)
-                .await?;
+            sqlx::query!(
+                "UPDATE transfer_reversals SET status = 'failed', failure_reason = $2 WHERE id = $1",
+                reversal_id,
+                e.to_string()
+            )
+            .execute(&state.pool)
+            .await?;
             Ok(Recovery::Carried(cents))
         }
     }

@@ -9,7 +9,6 @@ use crate::state::AppState;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-#[derive(sqlx::FromRow)]
 struct OrderForRefund {
     amount_paid_cents: Option<i64>,
     amount_refunded_cents: i64,
@@ -47,14 +46,13 @@ pub async fn refund_order(
     let mut tx = state.pool.begin().await?;
     // Locks in one order everywhere (the request, then the order), as cancelling
     // an unserved request does, so the two never deadlock.
-    sqlx::query("SELECT id FROM session_requests WHERE order_id = $1 FOR UPDATE")
-        .bind(order_id)
-        .execute(&mut *tx)
+    sqlx::query!("SELECT id FROM session_requests WHERE order_id = $1 FOR UPDATE", order_id)
+        .fetch_all(&mut *tx)
         .await?;
-    let order_locked: Option<Uuid> = sqlx::query_scalar("SELECT id FROM orders WHERE id = $1 FOR UPDATE")
-        .bind(order_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let order_locked: Option<Uuid> =
+        sqlx::query_scalar!("SELECT id FROM orders WHERE id = $1 FOR UPDATE", order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     // The same refund tried again after a retryable failure (a timeout, say), or
     // after the process died between the gateway's answer and the books (the row
     // is pending without a failure then): the same row and idempotency key, so the
@@ -62,22 +60,22 @@ pub async fn refund_order(
     // own retry, by the customer's cancel.)
     let retry: Option<(Uuid, String)> = match order_locked {
         Some(_) => {
-            sqlx::query_as(
+            sqlx::query!(
                 "SELECT id, idempotency_key FROM refunds
               WHERE order_id = $1 AND amount_cents = $2 AND status = 'pending' AND idempotency_key NOT LIKE '%-cancel'
               ORDER BY created_at LIMIT 1",
+                order_id,
+                amount_cents
             )
-            .bind(order_id)
-            .bind(amount_cents)
             .fetch_optional(&mut *tx)
             .await?
+            .map(|r| (r.id, r.idempotency_key))
         }
         None => None,
     };
     if let Some((refund_id, key)) = retry {
         let payment_intent: Option<String> =
-            sqlx::query_scalar("SELECT payment_intent_id FROM orders WHERE id = $1")
-                .bind(order_id)
+            sqlx::query_scalar!("SELECT payment_intent_id FROM orders WHERE id = $1", order_id)
                 .fetch_one(&mut *tx)
                 .await?;
         tx.commit().await?;
@@ -85,16 +83,17 @@ pub async fn refund_order(
             payment_intent.ok_or_else(|| AppError::conflict("This order has no payment to refund."))?;
         return call_gateway_and_record(state, order_id, refund_id, key, payment_intent, amount_cents).await;
     }
-    let order = sqlx::query_as::<_, OrderForRefund>(
-        "SELECT o.amount_paid_cents, o.amount_refunded_cents, o.payment_intent_id, s.id AS session_id,
+    let order = sqlx::query_as!(
+        OrderForRefund,
+        r#"SELECT o.amount_paid_cents, o.amount_refunded_cents, o.payment_intent_id, s.id AS "session_id?",
                 EXISTS (SELECT 1 FROM journal_entries e WHERE e.session_id = s.id AND e.kind = 'session_revenue')
-                    AS revenue_posted,
+                    AS "revenue_posted!",
                 coalesce((SELECT sum(amount_cents) FROM refunds r WHERE r.order_id = o.id AND r.status = 'pending'), 0)::bigint
-                    AS pending_refunds
+                    AS "pending_refunds!"
            FROM orders o LEFT JOIN sessions s ON s.order_id = o.id
-          WHERE o.id = $1 AND o.status IN ('paid', 'partially_refunded') FOR UPDATE OF o",
+          WHERE o.id = $1 AND o.status IN ('paid', 'partially_refunded') FOR UPDATE OF o"#,
+        order_id
     )
-    .bind(order_id)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::not_found("There is no paid order with that reference (or it is fully refunded)."))?;
@@ -120,17 +119,17 @@ pub async fn refund_order(
     }
     let refund_id = Uuid::new_v4();
     let key = format!("refund-{refund_id}");
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO refunds (id, order_id, amount_cents, reason, idempotency_key, requested_by, session_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        refund_id,
+        order_id,
+        amount_cents,
+        reason,
+        &key,
+        requested_by,
+        order.session_id.filter(|_| order.revenue_posted)
     )
-    .bind(refund_id)
-    .bind(order_id)
-    .bind(amount_cents)
-    .bind(reason)
-    .bind(&key)
-    .bind(requested_by)
-    .bind(order.session_id.filter(|_| order.revenue_posted))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -167,12 +166,12 @@ async fn call_gateway_and_record(
         Err(e) => {
             tracing::warn!(error = %e, %order_id, retryable = e.is_retryable(), "refund failed at the gateway");
             // Retryable: still pending (the gateway may even have made it), retried with the same key.
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE refunds SET status = CASE WHEN $3 THEN status ELSE 'failed' END, failure_reason = $2 WHERE id = $1",
+                refund_id,
+                e.to_string(),
+                e.is_retryable()
             )
-            .bind(refund_id)
-            .bind(e.to_string())
-            .bind(e.is_retryable())
             .execute(&state.pool)
             .await?;
             return Err(if e.is_retryable() {
@@ -185,10 +184,10 @@ async fn call_gateway_and_record(
     // The gateway has refunded; the books do not know yet (the crash tests kill here).
     crate::faults::point("refund.after_gateway").await;
     let reversals = record_refund(state, refund_id, &gateway_refund.id).await?;
-    let session: Option<Uuid> = sqlx::query_scalar("SELECT session_id FROM refunds WHERE id = $1")
-        .bind(refund_id)
-        .fetch_one(&state.pool)
-        .await?;
+    let session: Option<Uuid> =
+        sqlx::query_scalar!("SELECT session_id FROM refunds WHERE id = $1", refund_id)
+            .fetch_one(&state.pool)
+            .await?;
     let mut outcome = RefundOutcome { refund_id, amount_cents, recovered_cents: 0, carried_cents: 0 };
     for (account, cents) in reversals {
         match recover_paid_share(state, refund_id, session, account, cents).await? {
@@ -218,21 +217,25 @@ async fn withdraw_unserved_request(
     order_id: Uuid,
 ) -> Result<(), AppError> {
     use crate::status::RequestStatus as S;
-    let request: Option<(Uuid, S)> =
-        sqlx::query_as("SELECT id, status FROM session_requests WHERE order_id = $1 FOR UPDATE")
-            .bind(order_id)
-            .fetch_optional(&mut **tx)
-            .await?;
+    let request: Option<(Uuid, S)> = sqlx::query!(
+        r#"SELECT id, status AS "status: S" FROM session_requests WHERE order_id = $1 FOR UPDATE"#,
+        order_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| (r.id, r.status));
     match request {
         Some((request_id, S::Pending | S::Expired)) => {
-            sqlx::query("UPDATE session_requests SET status = 'cancelled', closed_at = now() WHERE id = $1")
-                .bind(request_id)
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO routing_events (request_id, kind, details) VALUES ($1, 'cancelled', '{\"reason\": \"refunded in full\"}')",
+            sqlx::query!(
+                "UPDATE session_requests SET status = 'cancelled', closed_at = now() WHERE id = $1",
+                request_id
             )
-            .bind(request_id)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query!(
+                r#"INSERT INTO routing_events (request_id, kind, details) VALUES ($1, 'cancelled', '{"reason": "refunded in full"}')"#,
+                request_id
+            )
             .execute(&mut **tx)
             .await?;
             crate::realtime::server::notify(

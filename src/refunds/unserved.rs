@@ -7,7 +7,6 @@ use crate::realtime::Signal;
 use crate::state::AppState;
 use uuid::Uuid;
 
-#[derive(sqlx::FromRow)]
 struct CancelRow {
     request_id: Uuid,
     status: crate::status::RequestStatus,
@@ -27,22 +26,23 @@ pub async fn cancel_unserved(
 ) -> Result<(), AppError> {
     let mut tx = state.pool.begin().await?;
     // The request first, then the order (as refunds lock them): never a deadlock.
-    sqlx::query("SELECT id FROM session_requests WHERE order_id = $1 FOR UPDATE")
-        .bind(order_id)
-        .execute(&mut *tx)
+    sqlx::query!("SELECT id FROM session_requests WHERE order_id = $1 FOR UPDATE", order_id)
+        .fetch_all(&mut *tx)
         .await?;
-    let row = sqlx::query_as::<_, CancelRow>(
-        "SELECT r.id AS request_id, r.status, o.amount_paid_cents, o.amount_refunded_cents, o.payment_intent_id,
+    let row = sqlx::query_as!(
+        CancelRow,
+        r#"SELECT r.id AS request_id, r.status AS "status: crate::status::RequestStatus",
+                o.amount_paid_cents, o.amount_refunded_cents, o.payment_intent_id,
                 coalesce((SELECT sum(f.amount_cents) FROM refunds f
                            WHERE f.order_id = o.id AND f.status = 'pending' AND f.idempotency_key <> $3), 0)::bigint
-                    AS other_pending_cents
+                    AS "other_pending_cents!"
            FROM session_requests r JOIN orders o ON o.id = r.order_id
           WHERE r.order_id = $1 AND ($2::uuid IS NULL OR r.customer_id = $2)
-          FOR UPDATE OF r, o",
+          FOR UPDATE OF r, o"#,
+        order_id,
+        customer,
+        format!("refund-{order_id}-cancel")
     )
-    .bind(order_id)
-    .bind(customer)
-    .bind(format!("refund-{order_id}-cancel"))
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::not_found("You have no paid booking with that reference."))?;
@@ -50,14 +50,16 @@ pub async fn cancel_unserved(
     match row.status {
         S::Pending | S::Expired => {
             // From here on nobody can take it: the accept UPDATE needs 'pending'.
-            sqlx::query("UPDATE session_requests SET status = 'cancelled', closed_at = now() WHERE id = $1")
-                .bind(row.request_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO routing_events (request_id, kind, details) VALUES ($1, 'cancelled', '{}')",
+            sqlx::query!(
+                "UPDATE session_requests SET status = 'cancelled', closed_at = now() WHERE id = $1",
+                row.request_id
             )
-            .bind(row.request_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!(
+                "INSERT INTO routing_events (request_id, kind, details) VALUES ($1, 'cancelled', '{}')",
+                row.request_id
+            )
             .execute(&mut *tx)
             .await?;
             notify(&mut *tx, &Signal::RequestChanged { request_id: row.request_id, order_id }).await?;
@@ -73,16 +75,16 @@ pub async fn cancel_unserved(
         return Ok(());
     };
     let key = format!("refund-{order_id}-cancel");
-    let refund_id: Uuid = sqlx::query_scalar(
+    let refund_id: Uuid = sqlx::query_scalar!(
         "INSERT INTO refunds (order_id, amount_cents, reason, idempotency_key, requested_by)
          VALUES ($1, $2, 'Request cancelled before a mechanic took it', $3, $4)
          ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
          RETURNING id",
+        order_id,
+        to_refund,
+        &key,
+        customer
     )
-    .bind(order_id)
-    .bind(to_refund)
-    .bind(&key)
-    .bind(customer)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -100,12 +102,12 @@ pub async fn cancel_unserved(
         Ok(refund) => {
             crate::faults::point("refund.after_gateway").await;
             let mut tx = state.pool.begin().await?;
-            let done = sqlx::query(
+            let done = sqlx::query!(
                 "UPDATE refunds SET status = 'succeeded', gateway_refund_id = $2, completed_at = now()
                   WHERE id = $1 AND status <> 'succeeded'",
+                refund_id,
+                &refund.id
             )
-            .bind(refund_id)
-            .bind(&refund.id)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 1 {
@@ -129,15 +131,15 @@ pub async fn cancel_unserved(
                     ],
                 )
                 .await?;
-                sqlx::query(
+                sqlx::query!(
                     "UPDATE orders SET amount_refunded_cents = amount_refunded_cents + $2,
                             status = CASE WHEN amount_refunded_cents + $2 >= coalesce(amount_paid_cents, 0)
                                           THEN 'refunded'::order_status ELSE 'partially_refunded'::order_status END,
                             updated_at = now()
                       WHERE id = $1",
+                    order_id,
+                    refund.amount_cents
                 )
-                .bind(order_id)
-                .bind(refund.amount_cents)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -147,9 +149,7 @@ pub async fn cancel_unserved(
         }
         Err(e) => {
             tracing::warn!(error = %e, %order_id, "refund failed; the customer can retry");
-            sqlx::query("UPDATE refunds SET failure_reason = $2 WHERE id = $1")
-                .bind(refund_id)
-                .bind(e.to_string())
+            sqlx::query!("UPDATE refunds SET failure_reason = $2 WHERE id = $1", refund_id, e.to_string())
                 .execute(&state.pool)
                 .await?;
             Err(AppError::Unavailable)

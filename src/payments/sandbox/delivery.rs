@@ -59,22 +59,23 @@ pub async fn deliver_due(
     let mut delivered = 0;
     loop {
         let mut tx = pool.begin().await?;
-        let due: Option<(i64, String)> = sqlx::query_as(
+        let due: Option<(i64, String)> = sqlx::query!(
             "SELECT id, payload FROM sandbox_webhook_deliveries
               WHERE delivered_at IS NULL AND next_attempt_at <= now()
-              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
         )
         .fetch_optional(&mut *tx)
-        .await?;
+        .await?
+        .map(|r| (r.id, r.payload));
         let Some((id, payload)) = due else { break };
         let signature = signature_header(secret, chrono::Utc::now().timestamp(), &payload);
         let result = sender.send(payload, signature).await;
         match result {
             Ok(status) if (200..300).contains(&status) => {
-                sqlx::query(
+                sqlx::query!(
                     "UPDATE sandbox_webhook_deliveries SET delivered_at = now(), attempts = attempts + 1 WHERE id = $1",
+                    id
                 )
-                .bind(id)
                 .execute(&mut *tx)
                 .await?;
                 delivered += 1;
@@ -85,13 +86,13 @@ pub async fn deliver_due(
                     Err(e) => e,
                 };
                 tracing::warn!(delivery = id, %error, "sandbox webhook delivery failed; will retry");
-                sqlx::query(
+                sqlx::query!(
                     "UPDATE sandbox_webhook_deliveries SET attempts = attempts + 1, last_error = $2,
                             next_attempt_at = now() + make_interval(secs => least(3600, power(2, attempts)))
                       WHERE id = $1",
+                    id,
+                    error
                 )
-                .bind(id)
-                .bind(error)
                 .execute(&mut *tx)
                 .await?;
             }

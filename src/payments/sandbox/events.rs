@@ -3,7 +3,7 @@
 //! checkout sessions.
 
 use super::super::signing::random_id;
-use super::{SessionRow, SESSION_COLUMNS};
+use super::SessionRow;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -65,24 +65,29 @@ pub async fn enqueue_event(
     event_type: &str,
     payload: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO sandbox_webhook_deliveries (event_id, event_type, payload) VALUES ($1, $2, $3)")
-        .bind(event_id)
-        .bind(event_type)
-        .bind(payload)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO sandbox_webhook_deliveries (event_id, event_type, payload) VALUES ($1, $2, $3)",
+        event_id,
+        event_type,
+        payload
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// Expires open checkout sessions past their time and queues their events.
 pub async fn expire_sessions(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let expired = sqlx::query_as::<_, SessionRow>(&format!(
-        "UPDATE sandbox_checkout_sessions SET status = 'expired'
+    let expired = sqlx::query_as!(
+        SessionRow,
+        r#"UPDATE sandbox_checkout_sessions SET status = 'expired'
           WHERE id IN (SELECT id FROM sandbox_checkout_sessions WHERE status = 'open' AND expires_at <= now()
                        LIMIT 100 FOR UPDATE SKIP LOCKED)
-          RETURNING {SESSION_COLUMNS}"
-    ))
+          RETURNING id, order_id, amount_cents, currency, product_name, customer_email, metadata,
+                  success_url, cancel_url, status, payment_intent,
+                  created_at AS "created_at: chrono::DateTime<chrono::Utc>", expires_at AS "expires_at: chrono::DateTime<chrono::Utc>""#
+    )
     .fetch_all(&mut *tx)
     .await?;
     for s in &expired {
@@ -100,11 +105,11 @@ pub async fn install_webhook_secret(pool: &PgPool) -> Result<String, sqlx::Error
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let fresh = format!("whsec_{}", hex::encode(bytes));
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO sandbox_install (id, webhook_secret) VALUES (true, $1) ON CONFLICT (id) DO NOTHING",
+        &fresh
     )
-    .bind(&fresh)
     .execute(pool)
     .await?;
-    sqlx::query_scalar("SELECT webhook_secret FROM sandbox_install WHERE id").fetch_one(pool).await
+    sqlx::query_scalar!("SELECT webhook_secret FROM sandbox_install WHERE id").fetch_one(pool).await
 }

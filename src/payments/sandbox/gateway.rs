@@ -16,23 +16,23 @@ impl PaymentGateway for SandboxGateway {
         if req.amount_cents <= 0 {
             return Err(GatewayError::InvalidRequest("amount must be positive".into()));
         }
-        let id: String = sqlx::query_scalar(
+        let id: String = sqlx::query_scalar!(
             "INSERT INTO sandbox_checkout_sessions (id, idempotency_key, order_id, amount_cents, currency, product_name,
                                                     customer_email, metadata, success_url, cancel_url, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + interval '24 hours')
              ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
              RETURNING id",
+            random_id("cs_test_"),
+            &req.idempotency_key,
+            req.order_id,
+            req.amount_cents,
+            &req.currency,
+            &req.product_name,
+            &req.customer_email,
+            metadata_json(&req.metadata()),
+            &req.success_url,
+            &req.cancel_url
         )
-        .bind(random_id("cs_test_"))
-        .bind(&req.idempotency_key)
-        .bind(req.order_id)
-        .bind(req.amount_cents)
-        .bind(&req.currency)
-        .bind(&req.product_name)
-        .bind(&req.customer_email)
-        .bind(metadata_json(&req.metadata()))
-        .bind(&req.success_url)
-        .bind(&req.cancel_url)
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;
@@ -40,14 +40,10 @@ impl PaymentGateway for SandboxGateway {
     }
 
     async fn retrieve_checkout_session(&self, id: &str) -> Result<CheckoutSessionInfo, GatewayError> {
-        let s = sqlx::query_as::<_, SessionRow>(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sandbox_checkout_sessions WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| GatewayError::NotFound(format!("no checkout session {id}")))?;
+        let s = checkout_session(&self.pool, id)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| GatewayError::NotFound(format!("no checkout session {id}")))?;
         Ok(CheckoutSessionInfo {
             status: match s.status.as_str() {
                 "complete" => CheckoutStatus::Complete,
@@ -71,18 +67,19 @@ impl PaymentGateway for SandboxGateway {
             PayeeKind::Workshop => "company",
             PayeeKind::Individual => "individual",
         };
-        let row = sqlx::query_as::<_, AccountRow>(
+        let row = sqlx::query_as!(
+            AccountRow,
             "INSERT INTO sandbox_accounts (id, idempotency_key, email, display_name, kind, metadata)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
              RETURNING id, details_submitted, charges_enabled, payouts_enabled",
+            random_id("acct_sbx_"),
+            &req.idempotency_key,
+            &req.email,
+            &req.display_name,
+            kind,
+            metadata_json(&req.metadata)
         )
-        .bind(random_id("acct_sbx_"))
-        .bind(&req.idempotency_key)
-        .bind(&req.email)
-        .bind(&req.display_name)
-        .bind(kind)
-        .bind(metadata_json(&req.metadata))
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;
@@ -90,10 +87,11 @@ impl PaymentGateway for SandboxGateway {
     }
 
     async fn retrieve_account(&self, id: &str) -> Result<ConnectedAccount, GatewayError> {
-        sqlx::query_as::<_, AccountRow>(
+        sqlx::query_as!(
+            AccountRow,
             "SELECT id, details_submitted, charges_enabled, payouts_enabled FROM sandbox_accounts WHERE id = $1",
+            id
         )
-        .bind(id)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?
@@ -111,23 +109,26 @@ impl PaymentGateway for SandboxGateway {
             return Err(GatewayError::InvalidRequest("amount must be positive".into()));
         }
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        if let Some(existing) = sqlx::query_as::<_, TransferRow>(
-            "SELECT id, amount_cents, amount_reversed_cents, currency, destination, transfer_group, metadata, created_at
-               FROM sandbox_transfers WHERE idempotency_key = $1",
+        if let Some(existing) = sqlx::query_as!(
+            TransferRow,
+            r#"SELECT id, amount_cents, amount_reversed_cents, currency, destination, transfer_group, metadata,
+                    created_at AS "created_at: chrono::DateTime<chrono::Utc>"
+               FROM sandbox_transfers WHERE idempotency_key = $1"#,
+            &req.idempotency_key
         )
-        .bind(&req.idempotency_key)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?
         {
             return Ok(existing.into());
         }
-        let payouts: Option<bool> =
-            sqlx::query_scalar("SELECT payouts_enabled FROM sandbox_accounts WHERE id = $1")
-                .bind(&req.destination)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
+        let payouts: Option<bool> = sqlx::query_scalar!(
+            "SELECT payouts_enabled FROM sandbox_accounts WHERE id = $1",
+            &req.destination
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
         match payouts {
             None => {
                 return Err(GatewayError::InvalidRequest(format!(
@@ -142,20 +143,22 @@ impl PaymentGateway for SandboxGateway {
             }
             Some(true) => {}
         }
-        let row = sqlx::query_as::<_, TransferRow>(
-            "INSERT INTO sandbox_transfers (id, idempotency_key, amount_cents, currency, destination, transfer_group,
+        let row = sqlx::query_as!(
+            TransferRow,
+            r#"INSERT INTO sandbox_transfers (id, idempotency_key, amount_cents, currency, destination, transfer_group,
                                             description, metadata)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             RETURNING id, amount_cents, amount_reversed_cents, currency, destination, transfer_group, metadata, created_at",
+             RETURNING id, amount_cents, amount_reversed_cents, currency, destination, transfer_group, metadata,
+                    created_at AS "created_at: chrono::DateTime<chrono::Utc>""#,
+            random_id("tr_sbx_"),
+            &req.idempotency_key,
+            req.amount_cents,
+            &req.currency,
+            &req.destination,
+            req.transfer_group.as_deref(),
+            &req.description,
+            metadata_json(&req.metadata)
         )
-        .bind(random_id("tr_sbx_"))
-        .bind(&req.idempotency_key)
-        .bind(req.amount_cents)
-        .bind(&req.currency)
-        .bind(&req.destination)
-        .bind(&req.transfer_group)
-        .bind(&req.description)
-        .bind(metadata_json(&req.metadata))
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -164,11 +167,13 @@ impl PaymentGateway for SandboxGateway {
     }
 
     async fn retrieve_transfer(&self, id: &str) -> Result<TransferInfo, GatewayError> {
-        sqlx::query_as::<_, TransferRow>(
-            "SELECT id, amount_cents, amount_reversed_cents, currency, destination, transfer_group, metadata, created_at
-               FROM sandbox_transfers WHERE id = $1",
+        sqlx::query_as!(
+            TransferRow,
+            r#"SELECT id, amount_cents, amount_reversed_cents, currency, destination, transfer_group, metadata,
+                    created_at AS "created_at: chrono::DateTime<chrono::Utc>"
+               FROM sandbox_transfers WHERE id = $1"#,
+            id
         )
-        .bind(id)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?
@@ -177,11 +182,14 @@ impl PaymentGateway for SandboxGateway {
     }
 
     async fn list_transfers(&self, created_gte: i64) -> Result<Vec<TransferInfo>, GatewayError> {
-        Ok(sqlx::query_as::<_, TransferRow>(
-            "SELECT id, amount_cents, amount_reversed_cents, currency, destination, transfer_group, metadata, created_at
-               FROM sandbox_transfers WHERE created_at >= to_timestamp($1) ORDER BY created_at, id",
+        let since = created_gte as f64;
+        Ok(sqlx::query_as!(
+            TransferRow,
+            r#"SELECT id, amount_cents, amount_reversed_cents, currency, destination, transfer_group, metadata,
+                    created_at AS "created_at: chrono::DateTime<chrono::Utc>"
+               FROM sandbox_transfers WHERE created_at >= to_timestamp($1) ORDER BY created_at, id"#,
+            since
         )
-        .bind(created_gte as f64)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?
@@ -192,22 +200,22 @@ impl PaymentGateway for SandboxGateway {
 
     async fn create_transfer_reversal(&self, req: &ReversalRequest) -> Result<ReversalInfo, GatewayError> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        if let Some((id, transfer_id, amount)) = sqlx::query_as::<_, (String, String, i64)>(
+        if let Some(r) = sqlx::query!(
             "SELECT id, transfer_id, amount_cents FROM sandbox_transfer_reversals WHERE idempotency_key = $1",
+            &req.idempotency_key
         )
-        .bind(&req.idempotency_key)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?
         {
-            return Ok(ReversalInfo { id, transfer_id, amount_cents: amount });
+            return Ok(ReversalInfo { id: r.id, transfer_id: r.transfer_id, amount_cents: r.amount_cents });
         }
-        let updated = sqlx::query(
+        let updated = sqlx::query!(
             "UPDATE sandbox_transfers SET amount_reversed_cents = amount_reversed_cents + $2
               WHERE id = $1 AND amount_reversed_cents + $2 <= amount_cents AND $2 > 0",
+            &req.transfer_id,
+            req.amount_cents
         )
-        .bind(&req.transfer_id)
-        .bind(req.amount_cents)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -218,15 +226,15 @@ impl PaymentGateway for SandboxGateway {
             )));
         }
         let id = random_id("trr_sbx_");
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO sandbox_transfer_reversals (id, idempotency_key, transfer_id, amount_cents, metadata)
              VALUES ($1, $2, $3, $4, $5)",
+            &id,
+            &req.idempotency_key,
+            &req.transfer_id,
+            req.amount_cents,
+            metadata_json(&req.metadata)
         )
-        .bind(&id)
-        .bind(&req.idempotency_key)
-        .bind(&req.transfer_id)
-        .bind(req.amount_cents)
-        .bind(metadata_json(&req.metadata))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -236,11 +244,12 @@ impl PaymentGateway for SandboxGateway {
 
     async fn create_refund(&self, req: &RefundRequest) -> Result<RefundInfo, GatewayError> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        if let Some(existing) = sqlx::query_as::<_, RefundRow>(
-            "SELECT id, amount_cents, currency, payment_intent, status, metadata, created_at
-               FROM sandbox_refunds WHERE idempotency_key = $1",
+        if let Some(existing) = sqlx::query_as!(
+            RefundRow,
+            r#"SELECT id, amount_cents, currency, payment_intent, status, metadata, created_at AS "created_at: chrono::DateTime<chrono::Utc>"
+               FROM sandbox_refunds WHERE idempotency_key = $1"#,
+            &req.idempotency_key
         )
-        .bind(&req.idempotency_key)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?
@@ -248,24 +257,25 @@ impl PaymentGateway for SandboxGateway {
             return Ok(existing.into());
         }
         // Lock the payment so two refunds cannot together exceed it.
-        let paid: Option<(i64, String)> = sqlx::query_as(
+        let paid: Option<(i64, String)> = sqlx::query!(
             "SELECT amount_cents, currency FROM sandbox_checkout_sessions
               WHERE payment_intent = $1 AND status = 'complete' FOR UPDATE",
+            &req.payment_intent
         )
-        .bind(&req.payment_intent)
         .fetch_optional(&mut *tx)
         .await
-        .map_err(db_err)?;
+        .map_err(db_err)?
+        .map(|r| (r.amount_cents, r.currency));
         let Some((paid, currency)) = paid else {
             return Err(GatewayError::InvalidRequest(format!(
                 "No such payment_intent: '{}'",
                 req.payment_intent
             )));
         };
-        let refunded: i64 = sqlx::query_scalar(
-            "SELECT coalesce(sum(amount_cents), 0)::bigint FROM sandbox_refunds WHERE payment_intent = $1",
+        let refunded: i64 = sqlx::query_scalar!(
+            r#"SELECT coalesce(sum(amount_cents), 0)::bigint AS "refunded!" FROM sandbox_refunds WHERE payment_intent = $1"#,
+            &req.payment_intent
         )
-        .bind(&req.payment_intent)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -276,17 +286,18 @@ impl PaymentGateway for SandboxGateway {
                 paid - refunded
             )));
         }
-        let row = sqlx::query_as::<_, RefundRow>(
-            "INSERT INTO sandbox_refunds (id, idempotency_key, payment_intent, amount_cents, currency, status, metadata)
+        let row = sqlx::query_as!(
+            RefundRow,
+            r#"INSERT INTO sandbox_refunds (id, idempotency_key, payment_intent, amount_cents, currency, status, metadata)
              VALUES ($1, $2, $3, $4, $5, 'succeeded', $6)
-             RETURNING id, amount_cents, currency, payment_intent, status, metadata, created_at",
+             RETURNING id, amount_cents, currency, payment_intent, status, metadata, created_at AS "created_at: chrono::DateTime<chrono::Utc>""#,
+            random_id("re_sbx_"),
+            &req.idempotency_key,
+            &req.payment_intent,
+            req.amount_cents,
+            currency,
+            metadata_json(&req.metadata)
         )
-        .bind(random_id("re_sbx_"))
-        .bind(&req.idempotency_key)
-        .bind(&req.payment_intent)
-        .bind(req.amount_cents)
-        .bind(currency)
-        .bind(metadata_json(&req.metadata))
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -295,11 +306,13 @@ impl PaymentGateway for SandboxGateway {
     }
 
     async fn list_refunds(&self, created_gte: i64) -> Result<Vec<RefundInfo>, GatewayError> {
-        Ok(sqlx::query_as::<_, RefundRow>(
-            "SELECT id, amount_cents, currency, payment_intent, status, metadata, created_at
-               FROM sandbox_refunds WHERE created_at >= to_timestamp($1) ORDER BY created_at, id",
+        let since = created_gte as f64;
+        Ok(sqlx::query_as!(
+            RefundRow,
+            r#"SELECT id, amount_cents, currency, payment_intent, status, metadata, created_at AS "created_at: chrono::DateTime<chrono::Utc>"
+               FROM sandbox_refunds WHERE created_at >= to_timestamp($1) ORDER BY created_at, id"#,
+            since
         )
-        .bind(created_gte as f64)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?

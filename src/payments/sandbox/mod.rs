@@ -65,11 +65,28 @@ pub struct SessionRow {
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The columns of a `SessionRow`, for tests that read sessions their own way.
 pub const SESSION_COLUMNS: &str =
     "id, order_id, amount_cents, currency, product_name, customer_email, metadata, \
      success_url, cancel_url, status, payment_intent, created_at, expires_at";
 
-#[derive(sqlx::FromRow)]
+/// A checkout session by its id.
+pub async fn checkout_session(
+    db: impl sqlx::PgExecutor<'_>,
+    id: &str,
+) -> Result<Option<SessionRow>, sqlx::Error> {
+    sqlx::query_as!(
+        SessionRow,
+        r#"SELECT id, order_id, amount_cents, currency, product_name, customer_email, metadata,
+                  success_url, cancel_url, status, payment_intent,
+                  created_at AS "created_at: chrono::DateTime<chrono::Utc>", expires_at AS "expires_at: chrono::DateTime<chrono::Utc>"
+             FROM sandbox_checkout_sessions WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
 struct AccountRow {
     id: String,
     details_submitted: bool,
@@ -88,7 +105,6 @@ impl From<AccountRow> for ConnectedAccount {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct TransferRow {
     id: String,
     amount_cents: i64,
@@ -115,7 +131,6 @@ impl From<TransferRow> for TransferInfo {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct RefundRow {
     id: String,
     amount_cents: i64,
