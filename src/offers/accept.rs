@@ -2,7 +2,7 @@
 //! conditional UPDATE; the session is created in the same transaction.
 
 use super::accept_bucket;
-use super::store::{audit, routing_request_at, CandidateRow, CANDIDATE_SELECT, PREFERRED_HAS_ELIGIBLE};
+use super::store::{audit, candidate, routing_request_at};
 use crate::dispatch::{self, Candidate, RoutingPolicy, RoutingType};
 use crate::error::AppError;
 use crate::realtime::server::notify;
@@ -10,26 +10,6 @@ use crate::realtime::Signal;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-#[derive(sqlx::FromRow)]
-struct RequestForAccept {
-    status: crate::status::RequestStatus,
-    routing_type: RoutingType,
-    preferred_workshop_id: Option<Uuid>,
-    created_at: DateTime<Utc>,
-    escalated_at: Option<DateTime<Utc>>,
-    preferred_has_eligible: bool,
-}
-
-#[derive(sqlx::FromRow)]
-struct Accepted {
-    order_id: Uuid,
-    customer_id: Uuid,
-    preferred_workshop_id: Option<Uuid>,
-    routing_type: RoutingType,
-    plan_code: String,
-    created_at: DateTime<Utc>,
-}
 
 /// First accept wins, exactly once: the conditional UPDATE below decides it.
 /// A mechanic who is not offered the request (by the routing rules, now) is refused.
@@ -43,21 +23,23 @@ pub async fn accept(
     let mut tx = pool.begin().await?;
     // The mechanic's row is locked first: their own concurrent accepts queue up
     // here, so capacity holds.
-    let me = sqlx::query_as::<_, CandidateRow>(&format!(
-        "{CANDIDATE_SELECT} WHERE m.user_id = $1 FOR UPDATE OF m"
-    ))
-    .bind(mechanic)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| AppError::forbidden("Your account has no mechanic profile."))?;
+    sqlx::query_scalar!("SELECT user_id FROM mechanics WHERE user_id = $1 FOR UPDATE", mechanic)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::forbidden("Your account has no mechanic profile."))?;
+    let me = candidate(&mut *tx, mechanic)
+        .await?
+        .ok_or_else(|| AppError::forbidden("Your account has no mechanic profile."))?;
     let me_candidate = Candidate::from(&me);
-    let r = sqlx::query_as::<_, RequestForAccept>(&format!(
-        "SELECT r.status, r.routing_type, r.preferred_workshop_id, r.created_at, r.escalated_at,
-                {PREFERRED_HAS_ELIGIBLE} AS preferred_has_eligible
-           FROM session_requests r WHERE r.id = $2"
-    ))
-    .bind(policy.require_payout_ready)
-    .bind(request_id)
+    let r = sqlx::query!(
+        r#"SELECT r.status AS "status: crate::status::RequestStatus", r.routing_type AS "routing_type: RoutingType",
+                  r.preferred_workshop_id, r.created_at AS "created_at: DateTime<Utc>",
+                  r.escalated_at AS "escalated_at: DateTime<Utc>",
+                  preferred_has_eligible(r.preferred_workshop_id, $1) AS "preferred_has_eligible!"
+             FROM session_requests r WHERE r.id = $2"#,
+        policy.require_payout_ready,
+        request_id
+    )
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::not_found("There is no such request."))?;
@@ -95,65 +77,63 @@ pub async fn accept(
         return Err(AppError::forbidden("This request is not offered to you."));
     };
 
-    let won = sqlx::query_as::<_, Accepted>(
-        "UPDATE session_requests SET status = 'accepted', mechanic_id = $2, workshop_id = $3, accepted_at = $4
-          WHERE id = $1 AND status = 'pending'
-          RETURNING order_id, customer_id, preferred_workshop_id, routing_type, plan_code, created_at",
+    let won = sqlx::query!(
+        r#"UPDATE session_requests SET status = 'accepted', mechanic_id = $2, workshop_id = $3, accepted_at = $4
+            WHERE id = $1 AND status = 'pending'
+            RETURNING order_id, customer_id, preferred_workshop_id, routing_type AS "routing_type: RoutingType",
+                      plan_code, created_at AS "created_at: DateTime<Utc>""#,
+        request_id,
+        mechanic,
+        me.workshop_id,
+        now as _
     )
-    .bind(request_id)
-    .bind(mechanic)
-    .bind(me.workshop_id)
-    .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(won) = won else {
         return Err(AppError::conflict("Another mechanic has already taken this request."));
     };
-    let session_id: Uuid = sqlx::query_scalar(
+    let session_id = sqlx::query_scalar!(
         "INSERT INTO sessions (request_id, order_id, customer_id, mechanic_id, workshop_id, preferred_workshop_id,
                                routing_type, plan_code, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        request_id,
+        won.order_id,
+        won.customer_id,
+        mechanic,
+        me.workshop_id,
+        won.preferred_workshop_id,
+        won.routing_type as RoutingType,
+        won.plan_code,
+        now as _
     )
-    .bind(request_id)
-    .bind(won.order_id)
-    .bind(won.customer_id)
-    .bind(mechanic)
-    .bind(me.workshop_id)
-    .bind(won.preferred_workshop_id)
-    .bind(won.routing_type)
-    .bind(&won.plan_code)
-    .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("UPDATE mechanics SET active_sessions = active_sessions + 1 WHERE user_id = $1")
-        .bind(mechanic)
+    sqlx::query!("UPDATE mechanics SET active_sessions = active_sessions + 1 WHERE user_id = $1", mechanic)
         .execute(&mut *tx)
         .await?;
     let wait_secs = (now - won.created_at).num_seconds().max(0);
     if let Some(workshop) = me.workshop_id {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE workshop_stats SET requests_served = requests_served + 1,
                     preferred_served_by_self = preferred_served_by_self + CASE WHEN $2 THEN 1 ELSE 0 END,
                     updated_at = now()
               WHERE workshop_id = $1",
+            workshop,
+            won.preferred_workshop_id == Some(workshop)
         )
-        .bind(workshop)
-        .bind(won.preferred_workshop_id == Some(workshop))
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO workshop_accept_histogram (workshop_id, day, bucket_secs, count) VALUES ($1, $2, $3, 1)
              ON CONFLICT (workshop_id, day, bucket_secs) DO UPDATE SET count = workshop_accept_histogram.count + 1",
+            workshop,
+            now.date_naive() as _,
+            accept_bucket(wait_secs)
         )
-        .bind(workshop)
-        .bind(now.date_naive())
-        .bind(accept_bucket(wait_secs))
         .execute(&mut *tx)
         .await?;
-        sqlx::query("SELECT refresh_workshop_median_accept($1, $2)")
-            .bind(workshop)
-            .bind(now.date_naive())
-            .execute(&mut *tx)
+        sqlx::query!("SELECT refresh_workshop_median_accept($1, $2)", workshop, now.date_naive() as _)
+            .fetch_one(&mut *tx)
             .await?;
     }
     audit(

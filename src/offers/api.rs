@@ -46,14 +46,17 @@ async fn mechanic_sessions(
     pool: &sqlx::PgPool,
     mechanic: Uuid,
 ) -> Result<Vec<crate::sessions::MechanicSession>, AppError> {
-    Ok(sqlx::query_as::<_, crate::sessions::MechanicSession>(
-        "SELECT s.id AS session_id, cu.name AS customer_name, o.plan_name,
-                o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS vehicle, s.status, s.created_at
-           FROM sessions s JOIN orders o ON o.id = s.order_id JOIN users cu ON cu.id = s.customer_id
-          WHERE s.mechanic_id = $1
-          ORDER BY (s.status IN ('accepted', 'active')) DESC, s.created_at DESC LIMIT 50",
+    Ok(sqlx::query_as!(
+        crate::sessions::MechanicSession,
+        r#"SELECT s.id AS session_id, cu.name AS customer_name, o.plan_name,
+                  o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS "vehicle!",
+                  s.status AS "status: crate::status::SessionStatus",
+                  s.created_at AS "created_at: chrono::DateTime<chrono::Utc>"
+             FROM sessions s JOIN orders o ON o.id = s.order_id JOIN users cu ON cu.id = s.customer_id
+            WHERE s.mechanic_id = $1
+            ORDER BY (s.status IN ('accepted', 'active')) DESC, s.created_at DESC LIMIT 50"#,
+        mechanic
     )
-    .bind(mechanic)
     .fetch_all(pool)
     .await?)
 }

@@ -36,7 +36,7 @@ impl RoutingSettings {
     }
 }
 
-#[derive(sqlx::FromRow, Clone, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct CandidateRow {
     pub(super) user_id: Uuid,
     pub(super) workshop_id: Option<Uuid>,
@@ -61,19 +61,22 @@ impl From<&CandidateRow> for Candidate {
     }
 }
 
-pub(super) const CANDIDATE_SELECT: &str = "SELECT m.user_id, m.workshop_id,
-        (m.application_status = 'approved' AND (m.workshop_id IS NULL OR o.status = 'active')) AS approved,
-        m.is_online, m.active_sessions, m.capacity,
-        CASE WHEN m.workshop_id IS NULL THEN m.stripe_payouts_enabled
-             ELSE coalesce(o.stripe_payouts_enabled, false) END AS payout_ready
-   FROM mechanics m LEFT JOIN organizations o ON o.id = m.workshop_id";
-
-/// SQL: whether the request `r`'s preferred workshop has a mechanic who could take it ($1 = payouts required).
-pub(super) const PREFERRED_HAS_ELIGIBLE: &str = "EXISTS (
-        SELECT 1 FROM mechanics pm JOIN organizations po ON po.id = pm.workshop_id
-         WHERE pm.workshop_id = r.preferred_workshop_id AND po.status = 'active'
-           AND pm.application_status = 'approved' AND pm.is_online AND pm.active_sessions < pm.capacity
-           AND (NOT $1 OR po.stripe_payouts_enabled))";
+/// The dispatch facts of one mechanic (view `offer_candidates`), or `None`
+/// without a mechanic profile.
+pub(super) async fn candidate<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    mechanic: Uuid,
+) -> Result<Option<CandidateRow>, sqlx::Error> {
+    sqlx::query_as!(
+        CandidateRow,
+        r#"SELECT user_id AS "user_id!", workshop_id, approved AS "approved!", is_online AS "is_online!",
+                  active_sessions AS "active_sessions!", capacity AS "capacity!", payout_ready AS "payout_ready!"
+             FROM offer_candidates WHERE user_id = $1"#,
+        mechanic
+    )
+    .fetch_optional(db)
+    .await
+}
 
 fn routing_request(
     routing: RoutingType,
@@ -109,14 +112,16 @@ pub(super) async fn audit(
     details: serde_json::Value,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO routing_events (request_id, kind, mechanic_id, details, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(request)
-        .bind(kind)
-        .bind(mechanic)
-        .bind(details)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO routing_events (request_id, kind, mechanic_id, details, created_at) VALUES ($1, $2, $3, $4, $5)",
+        request,
+        kind,
+        mechanic,
+        details,
+        at as _,
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -130,11 +135,17 @@ async fn audit_offers(
     extra: serde_json::Value,
     at: DateTime<Utc>,
 ) -> Result<usize, sqlx::Error> {
-    let online = sqlx::query_as::<_, CandidateRow>(&format!("{CANDIDATE_SELECT} WHERE m.is_online"))
-        .fetch_all(&mut **tx)
+    let online = sqlx::query_as!(
+        CandidateRow,
+        r#"SELECT user_id AS "user_id!", workshop_id, approved AS "approved!", is_online AS "is_online!",
+                  active_sessions AS "active_sessions!", capacity AS "capacity!", payout_ready AS "payout_ready!"
+             FROM offer_candidates WHERE is_online"#
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let offline = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM mechanics WHERE NOT is_online"#)
+        .fetch_one(&mut **tx)
         .await?;
-    let offline: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM mechanics WHERE NOT is_online").fetch_one(&mut **tx).await?;
     let candidates: Vec<Candidate> = online.iter().map(Candidate::from).collect();
     let offers = dispatch::offers(req, &candidates, policy);
     let counts = dispatch::tier_counts(req, &candidates, policy);
@@ -158,15 +169,6 @@ async fn audit_offers(
     Ok(offers.len())
 }
 
-#[derive(sqlx::FromRow)]
-struct NewRequest {
-    routing_type: RoutingType,
-    preferred_workshop_id: Option<Uuid>,
-    created_at: DateTime<Utc>,
-    order_id: Uuid,
-    preferred_has_eligible: bool,
-}
-
 /// Right after a paid order's request is inserted (same transaction): sets the
 /// expiry of a workshop-only request, widens a hybrid one at once when its
 /// workshop has nobody available, records the decision, and announces it.
@@ -175,28 +177,30 @@ pub async fn on_request_created(
     request_id: Uuid,
     settings: &RoutingSettings,
 ) -> Result<(), sqlx::Error> {
-    let r = sqlx::query_as::<_, NewRequest>(&format!(
-        "SELECT r.routing_type, r.preferred_workshop_id, r.created_at, r.order_id, {PREFERRED_HAS_ELIGIBLE} AS preferred_has_eligible
-           FROM session_requests r WHERE r.id = $2"
-    ))
-    .bind(settings.policy.require_payout_ready)
-    .bind(request_id)
+    let r = sqlx::query!(
+        r#"SELECT r.routing_type AS "routing_type: RoutingType", r.preferred_workshop_id,
+                  r.created_at AS "created_at: DateTime<Utc>", r.order_id,
+                  preferred_has_eligible(r.preferred_workshop_id, $1) AS "preferred_has_eligible!"
+             FROM session_requests r WHERE r.id = $2"#,
+        settings.policy.require_payout_ready,
+        request_id
+    )
     .fetch_one(&mut **tx)
     .await?;
     let now = r.created_at;
     let req = routing_request(r.routing_type, r.preferred_workshop_id, r.created_at, now);
     match r.routing_type {
         RoutingType::WorkshopOnly => {
-            sqlx::query("UPDATE session_requests SET expires_at = $2 WHERE id = $1")
-                .bind(request_id)
-                .bind(now + settings.workshop_only_expiry)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query!(
+                "UPDATE session_requests SET expires_at = $2 WHERE id = $1",
+                request_id,
+                (now + settings.workshop_only_expiry) as _
+            )
+            .execute(&mut **tx)
+            .await?;
         }
         RoutingType::Hybrid if dispatch::is_escalated(&req, r.preferred_has_eligible, &settings.policy) => {
-            sqlx::query("UPDATE session_requests SET escalated_at = $2 WHERE id = $1")
-                .bind(request_id)
-                .bind(now)
+            sqlx::query!("UPDATE session_requests SET escalated_at = $2 WHERE id = $1", request_id, now as _)
                 .execute(&mut **tx)
                 .await?;
         }
@@ -216,7 +220,6 @@ pub async fn on_request_created(
     notify(&mut **tx, &Signal::RequestChanged { request_id, order_id: r.order_id }).await
 }
 
-#[derive(sqlx::FromRow)]
 struct PendingRow {
     id: Uuid,
     routing_type: RoutingType,
@@ -238,11 +241,7 @@ pub async fn offers_for(
     now: DateTime<Utc>,
     policy: &RoutingPolicy,
 ) -> Result<Vec<OfferView>, AppError> {
-    let Some(me) = sqlx::query_as::<_, CandidateRow>(&format!("{CANDIDATE_SELECT} WHERE m.user_id = $1"))
-        .bind(mechanic)
-        .fetch_optional(pool)
-        .await?
-    else {
+    let Some(me) = candidate(pool, mechanic).await? else {
         return Ok(Vec::new());
     };
     let me = Candidate::from(&me);
@@ -250,21 +249,24 @@ pub async fn offers_for(
         return Ok(Vec::new());
     }
     // Workshop-only requests of other workshops can never be offered: skip them in SQL.
-    let rows = sqlx::query_as::<_, PendingRow>(&format!(
-        "SELECT r.id, r.routing_type, r.preferred_workshop_id, r.created_at, r.escalated_at, o.plan_name, o.plan_minutes,
-                o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS vehicle,
-                o.problem_description, pw.name AS preferred_workshop_name,
-                {PREFERRED_HAS_ELIGIBLE} AS preferred_has_eligible
-           FROM session_requests r
-           JOIN orders o ON o.id = r.order_id
-           LEFT JOIN organizations pw ON pw.id = r.preferred_workshop_id
-          WHERE r.status = 'pending'
-            AND (r.routing_type <> 'workshop_only' OR r.preferred_workshop_id IS NOT DISTINCT FROM $2)
-          ORDER BY r.created_at, r.id
-          LIMIT 200"
-    ))
-    .bind(policy.require_payout_ready)
-    .bind(me.workshop_id)
+    let rows = sqlx::query_as!(
+        PendingRow,
+        r#"SELECT r.id, r.routing_type AS "routing_type: RoutingType", r.preferred_workshop_id,
+                  r.created_at AS "created_at: DateTime<Utc>", r.escalated_at AS "escalated_at: DateTime<Utc>",
+                  o.plan_name, o.plan_minutes,
+                  o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS "vehicle!",
+                  o.problem_description, pw.name AS "preferred_workshop_name?",
+                  preferred_has_eligible(r.preferred_workshop_id, $1) AS "preferred_has_eligible!"
+             FROM session_requests r
+             JOIN orders o ON o.id = r.order_id
+             LEFT JOIN organizations pw ON pw.id = r.preferred_workshop_id
+            WHERE r.status = 'pending'
+              AND (r.routing_type <> 'workshop_only' OR r.preferred_workshop_id IS NOT DISTINCT FROM $2)
+            ORDER BY r.created_at, r.id
+            LIMIT 200"#,
+        policy.require_payout_ready,
+        me.workshop_id
+    )
     .fetch_all(pool)
     .await?;
     let mut offers: Vec<OfferView> = rows
@@ -298,7 +300,6 @@ pub async fn offers_for(
     Ok(offers)
 }
 
-#[derive(sqlx::FromRow)]
 struct DueRow {
     id: Uuid,
     order_id: Uuid,
@@ -318,19 +319,19 @@ pub async fn routing_tick(
 ) -> Result<(usize, usize), sqlx::Error> {
     let mut tx = pool.begin().await?;
     let window = chrono::Duration::seconds(settings.policy.escalation_secs);
-    let due = sqlx::query_as::<_, DueRow>(
-        "SELECT r.id, r.order_id, r.routing_type, r.preferred_workshop_id, r.created_at, u.email AS customer_email
-           FROM session_requests r JOIN users u ON u.id = r.customer_id
-          WHERE r.status = 'pending' AND r.routing_type = 'hybrid' AND r.escalated_at IS NULL AND r.created_at <= $1
-          ORDER BY r.created_at LIMIT 100 FOR UPDATE OF r SKIP LOCKED",
+    let due = sqlx::query_as!(
+        DueRow,
+        r#"SELECT r.id, r.order_id, r.routing_type AS "routing_type: RoutingType", r.preferred_workshop_id,
+                  r.created_at AS "created_at: DateTime<Utc>", u.email AS customer_email
+             FROM session_requests r JOIN users u ON u.id = r.customer_id
+            WHERE r.status = 'pending' AND r.routing_type = 'hybrid' AND r.escalated_at IS NULL AND r.created_at <= $1
+            ORDER BY r.created_at LIMIT 100 FOR UPDATE OF r SKIP LOCKED"#,
+        (now - window) as _
     )
-    .bind(now - window)
     .fetch_all(&mut *tx)
     .await?;
     for r in &due {
-        sqlx::query("UPDATE session_requests SET escalated_at = $2 WHERE id = $1")
-            .bind(r.id)
-            .bind(now)
+        sqlx::query!("UPDATE session_requests SET escalated_at = $2 WHERE id = $1", r.id, now as _)
             .execute(&mut *tx)
             .await?;
         let req = routing_request(r.routing_type, r.preferred_workshop_id, r.created_at, now);
@@ -346,16 +347,18 @@ pub async fn routing_tick(
         .await?;
         notify(&mut *tx, &Signal::RequestChanged { request_id: r.id, order_id: r.order_id }).await?;
     }
-    let expired = sqlx::query_as::<_, DueRow>(
-        "UPDATE session_requests r SET status = 'expired', closed_at = $1
-           FROM users u
-          WHERE u.id = r.customer_id AND r.id IN (
-                SELECT id FROM session_requests
-                 WHERE status = 'pending' AND routing_type = 'workshop_only' AND expires_at <= $1
-                 ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)
-          RETURNING r.id, r.order_id, r.routing_type, r.preferred_workshop_id, r.created_at, u.email AS customer_email",
+    let expired = sqlx::query_as!(
+        DueRow,
+        r#"UPDATE session_requests r SET status = 'expired', closed_at = $1
+             FROM users u
+            WHERE u.id = r.customer_id AND r.id IN (
+                  SELECT id FROM session_requests
+                   WHERE status = 'pending' AND routing_type = 'workshop_only' AND expires_at <= $1
+                   ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+            RETURNING r.id, r.order_id, r.routing_type AS "routing_type: RoutingType", r.preferred_workshop_id,
+                      r.created_at AS "created_at: DateTime<Utc>", u.email AS customer_email"#,
+        now as _
     )
-    .bind(now)
     .fetch_all(&mut *tx)
     .await?;
     for r in &expired {

@@ -16,7 +16,7 @@ use uuid::Uuid;
 /// Announces a change; delivered to every instance when the transaction commits.
 pub async fn notify(db: impl PgExecutor<'_>, signal: &Signal) -> Result<(), sqlx::Error> {
     let payload = serde_json::to_string(signal).unwrap_or_default();
-    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(db).await?;
+    sqlx::query!("SELECT pg_notify($1, $2)", CHANNEL, payload).fetch_one(db).await?;
     Ok(())
 }
 
