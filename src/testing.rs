@@ -460,7 +460,13 @@ pub mod fixtures {
     }
 
     /// A paid order and its pending request, created as the webhook does: the
-    /// payment in the ledger and routing started, in one transaction.
+    /// payment in the ledger and routing started, in one transaction. It writes
+    /// the paid state straight into the tables, so webhook fulfilment does not
+    /// run (audit M8): the money tests (payouts, refunds, ledger, earnings) pay
+    /// through `paid_order_via_webhook` instead. This one stays for tests about
+    /// something else (sessions, offers, streams, the authorization worlds) and
+    /// for states the webhook cannot make (consistency's tests edit the order
+    /// into a broken one after it).
     pub async fn paid_request(
         pool: &PgPool,
         customer: Uuid,
@@ -522,6 +528,97 @@ pub mod fixtures {
         crate::offers::store::on_request_created(&mut tx, request, &settings()).await.unwrap();
         tx.commit().await.unwrap();
         (order, request)
+    }
+
+    /// A paid order and its pending request, paid as a customer pays (audit M8):
+    /// an order awaiting payment with its completed sandbox checkout session,
+    /// then that session's `checkout.session.completed` event, built by the
+    /// sandbox's own builder, signed with the app's webhook secret as Stripe
+    /// signs, and posted to `/api/stripe/webhook`. So webhook fulfilment runs:
+    /// the amount and currency check, the order's payment, the request and its
+    /// routing, the ledger's payment entry, the receipt. The payment exists at
+    /// the sandbox gateway, so it can be refunded. `plan_code` is `video15`
+    /// ($29) or `hundred` ($100, for exact splits).
+    pub async fn paid_order_via_webhook(
+        app: &super::TestApp,
+        customer: Uuid,
+        routing: RoutingType,
+        preferred: Option<Uuid>,
+        plan_code: &str,
+    ) -> (Uuid, Uuid) {
+        use crate::payments::sandbox::{checkout_event, SessionRow};
+        let pool = app.pool();
+        let order = sqlx::query_scalar!(
+            "INSERT INTO orders (customer_id, request_key, plan_code, plan_name, plan_minutes, amount_cents, currency,
+                                 vehicle_make, vehicle_model, vehicle_year, problem_description, preferred_workshop_id,
+                                 routing_type, platform_fee_bps, referral_fee_bps)
+             SELECT $1, gen_random_uuid(), p.code, p.name, p.minutes, p.price_cents, p.currency, 'Ford', 'Focus', 2012,
+                    'Clunk over bumps at low speed.', $2, $3, 2000, 1000
+               FROM plans p WHERE p.code = $4
+             RETURNING id",
+            customer,
+            preferred,
+            routing as _,
+            plan_code,
+        )
+        .fetch_one(pool)
+        .await
+        .expect("the plan exists (fixtures::plan)");
+        let checkout = format!("cs_test_{}", order.simple());
+        let payment_intent = format!("pi_test_{}", order.simple());
+        let s = sqlx::query_as!(
+            SessionRow,
+            r#"INSERT INTO sandbox_checkout_sessions (id, idempotency_key, order_id, amount_cents, currency, product_name,
+                        customer_email, metadata, success_url, cancel_url, status, payment_intent, expires_at, completed_at)
+               SELECT $1, $1, o.id, o.amount_cents, o.currency, o.plan_name, u.email, jsonb_build_object('order_id', o.id::text),
+                      'http://127.0.0.1:3000/checkout/return', 'http://127.0.0.1:3000/book', 'complete', $3,
+                      now() + interval '1 day', now()
+                 FROM orders o JOIN users u ON u.id = o.customer_id WHERE o.id = $2
+               RETURNING id, order_id, amount_cents, currency, product_name, customer_email, metadata, success_url,
+                         cancel_url, status, payment_intent, created_at AS "created_at: chrono::DateTime<Utc>",
+                         expires_at AS "expires_at: chrono::DateTime<Utc>""#,
+            checkout,
+            order,
+            payment_intent,
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        sqlx::query!("UPDATE orders SET checkout_session_id = $2 WHERE id = $1", order, checkout)
+            .execute(pool)
+            .await
+            .unwrap();
+        let (_, payload) = checkout_event("checkout.session.completed", &s);
+        let signature = crate::payments::signing::signature_header(
+            &app.state.config.stripe_webhook_secret,
+            Utc::now().timestamp(),
+            &payload,
+        );
+        let res = app
+            .client()
+            .post_raw("/api/stripe/webhook", "application/json", payload, &[("stripe-signature", &signature)])
+            .await;
+        assert_eq!(res.status, axum::http::StatusCode::OK, "{}", res.body);
+        assert_eq!(res.json()["outcome"], "fulfilled", "{}", res.body);
+        let request = sqlx::query_scalar!("SELECT id FROM session_requests WHERE order_id = $1", order)
+            .fetch_one(pool)
+            .await
+            .expect("fulfilment made the request");
+        (order, request)
+    }
+
+    /// A completed $100 session of `customer`, paid through the webhook
+    /// (`paid_order_via_webhook`), accepted by `m` and ended.
+    pub async fn completed_session_via_webhook(
+        app: &super::TestApp,
+        customer: Uuid,
+        m: Uuid,
+        routing: RoutingType,
+        preferred: Option<Uuid>,
+    ) -> (Uuid, Uuid) {
+        let (order, request) = paid_order_via_webhook(app, customer, routing, preferred, "hundred").await;
+        let policy = crate::offers::store::RoutingSettings::from_config(&app.state.config).policy;
+        (order, serve(app.pool(), &policy, m, request).await)
     }
 
     /// A sandbox connected account with payouts enabled, linked to the workshop or mechanic.

@@ -8,7 +8,7 @@ use crate::auth::Role;
 use crate::dispatch::RoutingType;
 use crate::ledger::AccountRef;
 use crate::payouts::run;
-use crate::testing::fixtures::{completed_session_for, connect, mechanic, owner, plan, workshop};
+use crate::testing::fixtures::{completed_session_via_webhook, connect, mechanic, owner, plan, workshop};
 use crate::testing::{create_user, TestApp, TEST_PASSWORD};
 use axum::http::StatusCode;
 use proptest::prelude::*;
@@ -33,8 +33,10 @@ async fn refunds_and_reversals_are_rows_that_add_up_to_the_totals(pool: PgPool) 
     owner(&pool, "owner@example.com", a).await;
     connect(&pool, Some(a), None, true).await;
     let customer = create_user(&pool, "c@example.com", Role::Customer).await;
-    let (first, _) = completed_session_for(&app, customer, a1, RoutingType::WorkshopOnly, Some(a)).await;
-    let (second, _) = completed_session_for(&app, customer, a1, RoutingType::WorkshopOnly, Some(a)).await;
+    let (first, _) =
+        completed_session_via_webhook(&app, customer, a1, RoutingType::WorkshopOnly, Some(a)).await;
+    let (second, _) =
+        completed_session_via_webhook(&app, customer, a1, RoutingType::WorkshopOnly, Some(a)).await;
     // A quarter of the first refunded before any payout: 2000 of the 8000 share.
     crate::refunds::refund_order(&app.state, first, 2500, "Quarter", None).await.unwrap();
     // Paid out: 8000 + 8000 - 2000.
@@ -144,7 +146,7 @@ async fn apply(app: &TestApp, w: &mut World, step: &Step) {
                 1 => (w.b1, RoutingType::Hybrid, Some(w.a)),
                 _ => (w.indie, RoutingType::Broadcast, None),
             };
-            let (order, _) = completed_session_for(app, w.customer, m, routing, preferred).await;
+            let (order, _) = completed_session_via_webhook(app, w.customer, m, routing, preferred).await;
             w.orders.push(order);
         }
         Step::Refund(_, _) if w.orders.is_empty() => {}

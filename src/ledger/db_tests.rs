@@ -2,7 +2,7 @@
 
 use crate::auth::Role;
 use crate::dispatch::{RoutingPolicy, RoutingType};
-use crate::testing::fixtures::{mechanic, paid_hundred, plan, workshop};
+use crate::testing::fixtures::{mechanic, paid_order_via_webhook, plan, workshop};
 use crate::testing::{create_user, TestApp, TEST_PASSWORD};
 use axum::http::StatusCode;
 use chrono::Utc;
@@ -42,6 +42,7 @@ async fn entries_for(pool: &PgPool, session: Uuid) -> i64 {
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
 async fn completing_a_session_writes_one_balanced_entry_with_the_seed_splits(pool: PgPool) {
     plan(&pool).await;
+    let app = TestApp::new(pool.clone());
     let a = workshop(&pool, "Alpha").await;
     let b = workshop(&pool, "Beta").await;
     let a1 = mechanic(&pool, "a1@example.com", Some(a), true).await;
@@ -50,7 +51,7 @@ async fn completing_a_session_writes_one_balanced_entry_with_the_seed_splits(poo
     let customer = create_user(&pool, "c@example.com", Role::Customer).await;
 
     // $100 with the workshop's own mechanic: 2000 platform / 8000 workshop.
-    let (_, r) = paid_hundred(&pool, customer, RoutingType::WorkshopOnly, Some(a)).await;
+    let (_, r) = paid_order_via_webhook(&app, customer, RoutingType::WorkshopOnly, Some(a), "hundred").await;
     let s = serve(&pool, a1, r).await;
     assert_eq!(
         postings(&pool, s).await,
@@ -61,14 +62,14 @@ async fn completing_a_session_writes_one_balanced_entry_with_the_seed_splits(poo
         ]
     );
     // An independent mechanic: 2000 / 8000.
-    let (_, r) = paid_hundred(&pool, customer, RoutingType::Broadcast, None).await;
+    let (_, r) = paid_order_via_webhook(&app, customer, RoutingType::Broadcast, None, "hundred").await;
     let s = serve(&pool, indie, r).await;
     assert_eq!(
         postings(&pool, s).await[2],
         ("mechanic_payable".into(), Some(indie), -8000, Some("mechanic_service".into()))
     );
     // Cross-workshop referral: A referred, B served: 2000 / 1000 / 7000.
-    let (_, r) = paid_hundred(&pool, customer, RoutingType::Hybrid, Some(a)).await;
+    let (_, r) = paid_order_via_webhook(&app, customer, RoutingType::Hybrid, Some(a), "hundred").await;
     let s = serve(&pool, b1, r).await;
     assert_eq!(
         postings(&pool, s).await,
@@ -90,10 +91,11 @@ async fn completing_a_session_writes_one_balanced_entry_with_the_seed_splits(poo
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
 async fn completing_twice_or_concurrently_still_writes_one_entry(pool: PgPool) {
     plan(&pool).await;
+    let app = TestApp::new(pool.clone());
     let a = workshop(&pool, "Alpha").await;
     let a1 = mechanic(&pool, "a1@example.com", Some(a), true).await;
     let customer = create_user(&pool, "c@example.com", Role::Customer).await;
-    let (_, r) = paid_hundred(&pool, customer, RoutingType::WorkshopOnly, Some(a)).await;
+    let (_, r) = paid_order_via_webhook(&app, customer, RoutingType::WorkshopOnly, Some(a), "hundred").await;
     let session = crate::offers::accept::accept(&pool, a1, r, Utc::now(), &policy()).await.unwrap();
     crate::testing::fixtures::write_report(&pool, session, a1).await;
 
@@ -125,6 +127,7 @@ async fn completing_twice_or_concurrently_still_writes_one_entry(pool: PgPool) {
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
 async fn a_fee_change_after_booking_leaves_the_split_unchanged(pool: PgPool) {
     plan(&pool).await;
+    let app = TestApp::new(pool.clone());
     let a = workshop(&pool, "Alpha").await;
     sqlx::query("INSERT INTO organization_fee_terms (organization_id, platform_fee_bps, effective_from) VALUES ($1, 2000, now() - interval '1 day')")
         .bind(a)
@@ -134,7 +137,8 @@ async fn a_fee_change_after_booking_leaves_the_split_unchanged(pool: PgPool) {
     let a1 = mechanic(&pool, "a1@example.com", Some(a), true).await;
     let a2 = mechanic(&pool, "a2@example.com", Some(a), true).await;
     let customer = create_user(&pool, "c@example.com", Role::Customer).await;
-    let (_, booked_before) = paid_hundred(&pool, customer, RoutingType::WorkshopOnly, Some(a)).await;
+    let (_, booked_before) =
+        paid_order_via_webhook(&app, customer, RoutingType::WorkshopOnly, Some(a), "hundred").await;
 
     // The admin gives the workshop 10% from now on (as the admin page does).
     sqlx::query("UPDATE organizations SET platform_fee_bps = 1000 WHERE id = $1")
@@ -147,7 +151,8 @@ async fn a_fee_change_after_booking_leaves_the_split_unchanged(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    let (_, booked_after) = paid_hundred(&pool, customer, RoutingType::WorkshopOnly, Some(a)).await;
+    let (_, booked_after) =
+        paid_order_via_webhook(&app, customer, RoutingType::WorkshopOnly, Some(a), "hundred").await;
     sqlx::query("UPDATE orders SET fee_terms_at = clock_timestamp() WHERE id = (SELECT order_id FROM session_requests WHERE id = $1)")
         .bind(booked_after)
         .execute(&pool)
@@ -210,6 +215,7 @@ async fn the_ledger_refuses_unbalanced_entries_and_changes(pool: PgPool) {
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
 async fn earnings_views_agree_with_the_ledger(pool: PgPool) {
     plan(&pool).await;
+    let app = TestApp::new(pool.clone());
     let a = workshop(&pool, "Alpha").await;
     let b = workshop(&pool, "Beta").await;
     let a1 = mechanic(&pool, "a1@example.com", Some(a), true).await;
@@ -223,7 +229,7 @@ async fn earnings_views_agree_with_the_ledger(pool: PgPool) {
         (indie, RoutingType::Broadcast, None),
         (b1, RoutingType::Broadcast, None),
     ] {
-        let (_, r) = paid_hundred(&pool, customer, routing, pref).await;
+        let (_, r) = paid_order_via_webhook(&app, customer, routing, pref, "hundred").await;
         serve(&pool, m, r).await;
     }
     let mismatches: i64 = sqlx::query_scalar(
@@ -288,7 +294,7 @@ async fn owners_read_their_earnings_and_export_them(pool: PgPool) {
     }
     let a1 = mechanic(&pool, "a1@example.com", Some(a), true).await;
     let customer = create_user(&pool, "c@example.com", Role::Customer).await;
-    let (_, r) = paid_hundred(&pool, customer, RoutingType::WorkshopOnly, Some(a)).await;
+    let (_, r) = paid_order_via_webhook(&app, customer, RoutingType::WorkshopOnly, Some(a), "hundred").await;
     serve(&pool, a1, r).await;
 
     let mut owner_a = app.client();
@@ -344,7 +350,7 @@ async fn the_admin_reads_platform_revenue_by_day_and_workshop(pool: PgPool) {
     for (m, routing, pref) in
         [(a1, RoutingType::WorkshopOnly, Some(a)), (indie, RoutingType::Broadcast, None)]
     {
-        let (_, r) = paid_hundred(&pool, customer, routing, pref).await;
+        let (_, r) = paid_order_via_webhook(&app, customer, routing, pref, "hundred").await;
         serve(&pool, m, r).await;
     }
     create_user(&pool, "admin@example.com", Role::Admin).await;

@@ -5,7 +5,9 @@ use crate::auth::Role;
 use crate::dispatch::RoutingType;
 use crate::ledger::{balance, AccountRef};
 use crate::payments::sandbox::{deliver_due, WebhookSender};
-use crate::testing::fixtures::{completed_session, connect, mechanic, plan, workshop};
+use crate::testing::fixtures::{
+    completed_session_via_webhook, connect, mechanic, paid_order_via_webhook, plan, workshop,
+};
 use crate::testing::{create_user, TestApp, ORIGIN, TEST_PASSWORD};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -13,6 +15,26 @@ use chrono::Utc;
 use sqlx::PgPool;
 use tower::ServiceExt;
 use uuid::Uuid;
+
+/// A completed $100 session of the customer c@example.com, paid through the
+/// signed webhook (audit M8: webhook fulfilment runs, not a fixture's inserts).
+async fn completed_session(
+    app: &TestApp,
+    m: Uuid,
+    routing: RoutingType,
+    preferred: Option<Uuid>,
+) -> (Uuid, Uuid) {
+    let pool = app.pool();
+    let customer: Uuid = match sqlx::query_scalar!("SELECT id FROM users WHERE email = 'c@example.com'")
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+    {
+        Some(id) => id,
+        None => create_user(pool, "c@example.com", Role::Customer).await,
+    };
+    completed_session_via_webhook(app, customer, m, routing, preferred).await
+}
 
 struct RouterSender(axum::Router);
 
@@ -410,7 +432,6 @@ async fn only_the_admin_runs_payouts_refunds_and_reconciliation(pool: PgPool) {
 /// leaves it live.
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
 async fn a_full_refund_withdraws_the_unserved_request_and_a_partial_one_does_not(pool: PgPool) {
-    use crate::testing::fixtures::{paid_request, sandbox_payment};
     plan(&pool).await;
     let app = TestApp::new(pool.clone());
     let m = mechanic(&pool, "m@example.com", None, true).await;
@@ -426,14 +447,14 @@ async fn a_full_refund_withdraws_the_unserved_request_and_a_partial_one_does_not
     };
 
     // Partial refund: still offered, and the mechanic can take it.
-    let (partial_order, partial_request) = paid_request(&pool, customer, RoutingType::Broadcast, None).await;
-    sandbox_payment(&pool, partial_order).await;
+    let (partial_order, partial_request) =
+        paid_order_via_webhook(&app, customer, RoutingType::Broadcast, None, "video15").await;
     crate::refunds::refund_order(&app.state, partial_order, 900, "Goodwill", None).await.unwrap();
     assert!(offered(pool.clone()).await.contains(&partial_request), "a partly refunded request stays live");
 
     // Full refund: withdrawn at once, with a signal for the live dashboards.
-    let (order, request) = paid_request(&pool, customer, RoutingType::Broadcast, None).await;
-    sandbox_payment(&pool, order).await;
+    let (order, request) =
+        paid_order_via_webhook(&app, customer, RoutingType::Broadcast, None, "video15").await;
     assert!(offered(pool.clone()).await.contains(&request));
     let mut signals = app.state.realtime.subscribe();
     crate::refunds::refund_order(&app.state, order, 2900, "Customer changed their mind", None).await.unwrap();
@@ -581,7 +602,6 @@ impl crate::payments::gateway::PaymentGateway for HookedGateway {
 /// in the ledger.
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
 async fn a_refund_retried_after_a_timeout_refunds_once(pool: PgPool) {
-    use crate::testing::fixtures::{paid_request, sandbox_payment};
     plan(&pool).await;
     let mut app = TestApp::new(pool.clone());
     let gateway = std::sync::Arc::new(HookedGateway {
@@ -591,8 +611,7 @@ async fn a_refund_retried_after_a_timeout_refunds_once(pool: PgPool) {
     });
     app.state.payments = gateway.clone();
     let customer = create_user(&pool, "cust@example.com", Role::Customer).await;
-    let (order, _) = paid_request(&pool, customer, RoutingType::Broadcast, None).await;
-    sandbox_payment(&pool, order).await;
+    let (order, _) = paid_order_via_webhook(&app, customer, RoutingType::Broadcast, None, "video15").await;
 
     let first =
         crate::refunds::refund_order(&app.state, order, 1000, "Partly unhappy", None).await.unwrap_err();
@@ -632,7 +651,6 @@ async fn a_refund_retried_after_a_timeout_refunds_once(pool: PgPool) {
 /// with a new key before: a pending row without a failure was never retried.)
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
 async fn a_refund_cut_off_after_the_gateway_is_finished_once_on_retry(pool: PgPool) {
-    use crate::testing::fixtures::{paid_request, sandbox_payment};
     plan(&pool).await;
     let mut app = TestApp::new(pool.clone());
     let gateway = std::sync::Arc::new(HookedGateway {
@@ -650,8 +668,7 @@ async fn a_refund_cut_off_after_the_gateway_is_finished_once_on_retry(pool: PgPo
     });
     app.state.payments = gateway.clone();
     let customer = create_user(&pool, "cust@example.com", Role::Customer).await;
-    let (order, _) = paid_request(&pool, customer, RoutingType::Broadcast, None).await;
-    sandbox_payment(&pool, order).await;
+    let (order, _) = paid_order_via_webhook(&app, customer, RoutingType::Broadcast, None, "video15").await;
 
     let cut = tokio::time::timeout(
         std::time::Duration::from_millis(500),
@@ -765,13 +782,12 @@ async fn a_suspended_workshop_is_not_paid_out_until_reinstated(pool: PgPool) {
 /// is there at booking time (the order's lock orders the two).
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
 async fn a_refund_racing_with_the_completion_still_reverses_every_share(pool: PgPool) {
-    use crate::testing::fixtures::{paid_hundred, sandbox_payment};
     plan(&pool).await;
     let mut app = TestApp::new(pool.clone());
     let m = mechanic(&pool, "indie@example.com", None, true).await;
     let customer = create_user(&pool, "cust@example.com", Role::Customer).await;
-    let (order, request) = paid_hundred(&pool, customer, RoutingType::Broadcast, None).await;
-    sandbox_payment(&pool, order).await;
+    let (order, request) =
+        paid_order_via_webhook(&app, customer, RoutingType::Broadcast, None, "hundred").await;
     let policy = crate::offers::store::RoutingSettings::from_config(&app.state.config).policy;
     let session = crate::offers::accept::accept(&pool, m, request, Utc::now(), &policy).await.unwrap();
     crate::testing::fixtures::write_report(&pool, session, m).await;

@@ -134,8 +134,10 @@ pub struct MSession {
     pub rated: bool,
     /// What each party still holds of the session's split (after refunds).
     pub held: Vec<(Party, i64)>,
-    /// The payees whose share of this session a payout has already paid.
-    pub paid_out: BTreeSet<Payee>,
+    /// The payees whose share of this session a payout has already paid, and
+    /// by which transfer (an index into `Books::transfers`): a refund takes the
+    /// share back from that transfer.
+    pub paid_out: BTreeMap<Payee, usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -171,6 +173,21 @@ pub struct Books {
     /// Paid out by transfers, and taken back by transfer reversals.
     pub transferred: BTreeMap<Payee, i64>,
     pub reversed: BTreeMap<Payee, i64>,
+    /// Paid-out shares a refund took back that the gateway refused to reverse:
+    /// carried as a negative balance (in `owed`) against the next payout.
+    pub carried: BTreeMap<Payee, i64>,
+    /// Every transfer made, in order.
+    pub transfers: Vec<Transfer>,
+}
+
+/// One payout's transfer at the gateway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    pub payee: Payee,
+    pub amount: i64,
+    /// What the gateway counts as reversed of it: a reversal of more than what
+    /// is left is refused (the sandbox does so, as Stripe does).
+    pub reversed_at_gateway: i64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -219,7 +236,7 @@ impl Model {
             completed: false,
             rated: false,
             held: Vec::new(),
-            paid_out: BTreeSet::new(),
+            paid_out: BTreeMap::new(),
         });
     }
 
@@ -356,10 +373,20 @@ impl Model {
                     *held -= taken;
                     match party {
                         Party::Platform => books.platform -= taken,
-                        Party::Payee(p) if s.paid_out.contains(p) => {
-                            // Reversed from the payable, and recovered from the transfer.
-                            books.cash += taken;
-                            *books.reversed.entry(*p).or_default() += taken;
+                        Party::Payee(p) if taken > 0 && s.paid_out.contains_key(p) => {
+                            // Already paid out: taken back from the payee's transfer
+                            // (a transfer reversal); when the gateway refuses (more
+                            // than is left of the transfer), carried as a negative
+                            // balance that the payee's next payout nets out.
+                            let t = &mut books.transfers[s.paid_out[p]];
+                            if t.amount - t.reversed_at_gateway >= taken {
+                                t.reversed_at_gateway += taken;
+                                books.cash += taken;
+                                *books.reversed.entry(*p).or_default() += taken;
+                            } else {
+                                *books.owed.entry(*p).or_default() -= taken;
+                                *books.carried.entry(*p).or_default() += taken;
+                            }
                         }
                         Party::Payee(p) => *books.owed.entry(*p).or_default() -= taken,
                     }
@@ -374,6 +401,15 @@ impl Model {
         };
     }
 
+    /// The gateway refuses every reversal of the transfers made so far (as if
+    /// each had been reversed in full already): refunds of shares they paid are
+    /// carried from now on. Later transfers can be reversed again.
+    pub fn refuse_reversals(&mut self) {
+        for t in &mut self.books.transfers {
+            t.reversed_at_gateway = t.amount;
+        }
+    }
+
     /// A payout run: every payee with payouts enabled is paid what it is owed.
     /// Returns the payees paid.
     pub fn payout_run(&mut self) -> Vec<Payee> {
@@ -384,9 +420,13 @@ impl Model {
                 self.books.owed.insert(p, 0);
                 self.books.cash -= owed;
                 *self.books.transferred.entry(p).or_default() += owed;
+                let transfer = self.books.transfers.len();
+                self.books.transfers.push(Transfer { payee: p, amount: owed, reversed_at_gateway: 0 });
+                // The payout covers every share of the payee's not covered by an
+                // earlier one (those of fully refunded sessions too).
                 for s in self.orders.iter_mut().filter_map(|o| o.session.as_mut()) {
                     if s.completed && s.held.iter().any(|(party, _)| *party == Party::Payee(p)) {
-                        s.paid_out.insert(p);
+                        s.paid_out.entry(p).or_insert(transfer);
                     }
                 }
                 paid.push(p);

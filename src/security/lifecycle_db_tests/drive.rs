@@ -218,6 +218,7 @@ pub async fn step(sut: &mut Sut, model: &mut Model, action: &Action, seen: &Seen
                 );
             let id = o.id.to_string();
             let taken_back: i64 = model.books.reversed.values().sum();
+            let carried: i64 = model.books.carried.values().sum();
             let want = model.refund(i, cents);
             let amount = money(cents);
             let res = sut
@@ -237,6 +238,9 @@ pub async fn step(sut: &mut Sut, model: &mut Model, action: &Action, seen: &Seen
                 }
                 if model.books.reversed.values().sum::<i64>() > taken_back {
                     Seen::count(&seen.reversals);
+                }
+                if model.books.carried.values().sum::<i64>() > carried {
+                    Seen::count(&seen.carried);
                 }
             }
         }
@@ -310,6 +314,14 @@ pub async fn step(sut: &mut Sut, model: &mut Model, action: &Action, seen: &Seen
             for _ in &paid {
                 Seen::count(&seen.paid_out);
             }
+        }
+        Action::RefuseReversals => {
+            // The sandbox refuses a reversal of more than what is left of a transfer.
+            sqlx::query!("UPDATE sandbox_transfers SET amount_reversed_cents = amount_cents")
+                .execute(sut.pool())
+                .await
+                .map_err(db)?;
+            model.refuse_reversals();
         }
     }
     Ok(())
