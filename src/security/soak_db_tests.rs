@@ -423,7 +423,9 @@ async fn admin(pool: PgPool, browser: Browser, until: Instant) {
                 Some((400, body)) if body.contains("At most") => {
                     tally.admin_refunds_refused.fetch_add(1, Ordering::Relaxed);
                 }
-                Some((status, body)) => tally.unexpected(format!("admin refund of {amount}: {status} {body}")),
+                Some((status, body)) => {
+                    tally.unexpected(format!("admin refund of {amount}: {status} {body}"))
+                }
                 None => {}
             }
         }
@@ -739,7 +741,9 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
         "no forged or wrong-amount event was sent"
     );
     assert!(
-        n(&tally.admin_full_refunds) >= 1 && n(&tally.admin_partial_refunds) >= 1 && n(&tally.payout_runs) >= 1,
+        n(&tally.admin_full_refunds) >= 1
+            && n(&tally.admin_partial_refunds) >= 1
+            && n(&tally.payout_runs) >= 1,
         "the admin made no full refund, no partial refund or no payout run"
     );
 }
@@ -769,10 +773,13 @@ async fn books_match_the_gateway(pool: &PgPool, tally: &Tally, cash: i64, paid: 
     let mut wrong = Vec::new();
     for (order, gateway_paid, at_gateway, in_app) in &rows {
         // A cancel refunds whatever was left: the order is then refunded in full.
-        let expected = if cancelled.contains(order) { *gateway_paid } else { asked.remove(order).unwrap_or(0) };
+        let expected =
+            if cancelled.contains(order) { *gateway_paid } else { asked.remove(order).unwrap_or(0) };
         asked.remove(order);
         if *at_gateway != expected || *in_app != *at_gateway {
-            wrong.push(format!("{order}: refunded at the gateway {at_gateway}, by the app {in_app}, asked {expected}"));
+            wrong.push(format!(
+                "{order}: refunded at the gateway {at_gateway}, by the app {in_app}, asked {expected}"
+            ));
         }
     }
     assert!(asked.is_empty(), "refunds of orders the gateway took no payment for: {asked:?}");
