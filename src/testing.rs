@@ -280,7 +280,12 @@ impl TestClient {
 /// fingerprints mean that nothing the application owns has changed, that no one
 /// was logged in or out and that no session changed its id.
 pub async fn fingerprint(pool: &PgPool) -> std::collections::BTreeMap<String, String> {
-    let tables: Vec<String> = sqlx::query_scalar(
+    digests(pool, &fingerprinted_tables(pool).await).await
+}
+
+/// The tables `fingerprint` digests.
+async fn fingerprinted_tables(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables
           WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
             AND table_name NOT IN ('login_throttle', 'login_known_clients', 'rate_limits', '_sqlx_migrations')
@@ -288,7 +293,10 @@ pub async fn fingerprint(pool: &PgPool) -> std::collections::BTreeMap<String, St
     )
     .fetch_all(pool)
     .await
-    .unwrap();
+    .unwrap()
+}
+
+async fn digests(pool: &PgPool, tables: &[String]) -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::new();
     for table in tables {
         let digest: String = sqlx::query_scalar(&format!(
@@ -297,7 +305,7 @@ pub async fn fingerprint(pool: &PgPool) -> std::collections::BTreeMap<String, St
         .fetch_one(pool)
         .await
         .unwrap();
-        out.insert(table, digest);
+        out.insert(table.clone(), digest);
     }
     let sessions: String = sqlx::query_scalar(
         "SELECT coalesce(md5(string_agg(id, '|' ORDER BY id)), '') FROM tower_sessions.session",
@@ -320,10 +328,86 @@ pub fn changed_tables(
 /// Notices any change to the application's tables, cheaply: a statement trigger
 /// on every table (installed in the test's own database only) bumps a counter,
 /// and only when the counter moved are the tables' fingerprints compared.
+///
+/// It also keeps a row log (`row_changes`): a row trigger on every table of
+/// `public`, the log-in throttle, known clients and rate limits included, and on
+/// the stored sessions (an insert, a delete or a new id: a log-in, a log-out, a
+/// session fixed or rotated), records each row inserted, updated to other values
+/// or deleted, with its values before and after, so a test can see whose rows a
+/// call touched and not only which tables.
 pub struct ChangeWatch {
     pool: PgPool,
     seen: i64,
     fingerprint: std::collections::BTreeMap<String, String>,
+    /// The tables of `fingerprint` (read once: the schema does not change in a test).
+    tables: Vec<String>,
+}
+
+/// One row a statement inserted, updated (to different values) or deleted, as the
+/// row log of `ChangeWatch` recorded it: the table (`tower_sessions.session` for
+/// stored sessions, whose only recorded column is `id`), `INSERT`, `UPDATE`,
+/// `DELETE` or `TRUNCATE`, and the row before and after as JSON.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowChange {
+    pub table: String,
+    pub op: String,
+    pub old: Option<serde_json::Value>,
+    pub new: Option<serde_json::Value>,
+}
+
+impl RowChange {
+    /// The column's values in the row before and after (those that exist), as text.
+    pub fn values(&self, column: &str) -> Vec<Option<String>> {
+        [&self.old, &self.new]
+            .into_iter()
+            .flatten()
+            .map(|row| match row.get(column) {
+                None => None,
+                Some(serde_json::Value::String(s)) => Some(s.clone()),
+                Some(other) => Some(other.to_string()),
+            })
+            .collect()
+    }
+
+    /// The columns whose values differ between before and after (an update).
+    pub fn changed_columns(&self) -> Vec<String> {
+        match (&self.old, &self.new) {
+            (Some(serde_json::Value::Object(old)), Some(serde_json::Value::Object(new))) => {
+                new.iter().filter(|(k, v)| old.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for RowChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = |v: &Option<serde_json::Value>| -> String {
+            v.as_ref().map(|v| v.to_string().chars().take(300).collect()).unwrap_or_else(|| "-".into())
+        };
+        let columns = self.changed_columns();
+        if columns.is_empty() {
+            write!(f, "{} {} (before {}, after {})", self.op, self.table, short(&self.old), short(&self.new))
+        } else {
+            let of = |v: &Option<serde_json::Value>| -> String {
+                let v = v.as_ref();
+                columns
+                    .iter()
+                    .map(|c| format!("{c}={}", v.and_then(|v| v.get(c)).unwrap_or(&serde_json::Value::Null)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            write!(
+                f,
+                "UPDATE {} of {} from {} to {} (before {})",
+                self.table,
+                columns.join(", "),
+                of(&self.old),
+                of(&self.new),
+                short(&self.old)
+            )
+        }
+    }
 }
 
 impl ChangeWatch {
@@ -346,12 +430,54 @@ impl ChangeWatch {
              CREATE TRIGGER test_count_change AFTER INSERT OR DELETE ON tower_sessions.session
                FOR EACH ROW EXECUTE FUNCTION test_count_session_change();
              CREATE TRIGGER test_count_change_ids AFTER UPDATE OF id ON tower_sessions.session
-               FOR EACH ROW EXECUTE FUNCTION test_count_session_change();",
+               FOR EACH ROW EXECUTE FUNCTION test_count_session_change();
+             -- The row log, outside `public` (so no fingerprint or trigger sees it).
+             CREATE SCHEMA test_watch;
+             CREATE TABLE test_watch.row_changes (
+                 seq bigserial PRIMARY KEY, tbl text NOT NULL, op text NOT NULL, old jsonb, new jsonb);
+             CREATE FUNCTION test_watch.log_row() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF TG_OP = 'UPDATE' AND to_jsonb(OLD) = to_jsonb(NEW) THEN RETURN NULL; END IF;
+               PERFORM nextval('test_change_counter');
+               INSERT INTO test_watch.row_changes (tbl, op, old, new)
+               VALUES (TG_TABLE_NAME, TG_OP,
+                       CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
+                       CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);
+               RETURN NULL;
+             END $$;
+             CREATE FUNCTION test_watch.log_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               PERFORM nextval('test_change_counter');
+               INSERT INTO test_watch.row_changes (tbl, op) VALUES (TG_TABLE_NAME, TG_OP);
+               RETURN NULL;
+             END $$;
+             CREATE FUNCTION test_watch.log_session() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF TG_OP = 'UPDATE' AND OLD.id = NEW.id THEN RETURN NULL; END IF;
+               PERFORM nextval('test_change_counter');
+               INSERT INTO test_watch.row_changes (tbl, op, old, new)
+               VALUES ('tower_sessions.session', TG_OP,
+                       CASE WHEN TG_OP <> 'INSERT' THEN jsonb_build_object('id', OLD.id) END,
+                       CASE WHEN TG_OP <> 'DELETE' THEN jsonb_build_object('id', NEW.id) END);
+               RETURN NULL;
+             END $$;
+             DO $$ DECLARE t text; BEGIN
+               FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public'
+                          AND tablename <> '_sqlx_migrations' LOOP
+                 EXECUTE format('CREATE TRIGGER test_log_row AFTER INSERT OR UPDATE OR DELETE ON %I
+                                 FOR EACH ROW EXECUTE FUNCTION test_watch.log_row()', t);
+                 EXECUTE format('CREATE TRIGGER test_log_truncate AFTER TRUNCATE ON %I
+                                 FOR EACH STATEMENT EXECUTE FUNCTION test_watch.log_truncate()', t);
+               END LOOP;
+             END $$;
+             CREATE TRIGGER test_log_row AFTER INSERT OR DELETE OR UPDATE OF id ON tower_sessions.session
+               FOR EACH ROW EXECUTE FUNCTION test_watch.log_session();",
         )
         .execute(pool)
         .await
         .unwrap();
-        let mut watch = ChangeWatch { pool: pool.clone(), seen: -1, fingerprint: Default::default() };
+        let tables = fingerprinted_tables(pool).await;
+        let mut watch = ChangeWatch { pool: pool.clone(), seen: -1, fingerprint: Default::default(), tables };
         watch.settle().await;
         watch
     }
@@ -369,11 +495,27 @@ impl ChangeWatch {
         }
     }
 
+    /// Empties the row log (the present becomes its reference), answering what it held.
+    /// (The log lives in the test's own schema, outside the migrations, so these
+    /// queries cannot be checked against the offline query data.)
+    async fn take_log(&self) -> Vec<RowChange> {
+        type Logged = (String, String, Option<serde_json::Value>, Option<serde_json::Value>);
+        let rows: Vec<Logged> = sqlx::query_as(
+            "WITH gone AS (DELETE FROM test_watch.row_changes RETURNING seq, tbl, op, old, new)
+             SELECT tbl, op, old, new FROM gone ORDER BY seq",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        rows.into_iter().map(|(table, op, old, new)| RowChange { table, op, old, new }).collect()
+    }
+
     /// Takes the present state as the reference (before a call).
     pub async fn settle(&mut self) {
         let counter = self.counter().await;
         if counter != self.seen {
-            self.fingerprint = fingerprint(&self.pool).await;
+            self.fingerprint = digests(&self.pool, &self.tables).await;
+            self.take_log().await;
             self.seen = counter;
         }
     }
@@ -384,11 +526,39 @@ impl ChangeWatch {
         if counter == self.seen {
             return Vec::new();
         }
-        let now = fingerprint(&self.pool).await;
+        let now = digests(&self.pool, &self.tables).await;
         let changed = changed_tables(&self.fingerprint, &now);
+        self.take_log().await;
         self.fingerprint = now;
         self.seen = counter;
         changed
+    }
+
+    /// Every row changed since the reference, in every table (log-in throttling,
+    /// known clients, rate limits and stored sessions' ids included), in the order
+    /// the changes were made; makes the present the reference. Every table the
+    /// fingerprint saw change must be in the row log: the log is never the weaker check.
+    pub async fn row_changes(&mut self) -> Vec<RowChange> {
+        let counter = self.counter().await;
+        if counter == self.seen {
+            return Vec::new();
+        }
+        let log = self.take_log().await;
+        let now = digests(&self.pool, &self.tables).await;
+        for table in changed_tables(&self.fingerprint, &now) {
+            let name = if table == "tower_sessions.session (ids)" {
+                "tower_sessions.session"
+            } else {
+                table.as_str()
+            };
+            assert!(
+                log.iter().any(|c| c.table == name),
+                "the row log missed a change of {table} that the fingerprint saw: {log:?}"
+            );
+        }
+        self.fingerprint = now;
+        self.seen = counter;
+        log
     }
 }
 

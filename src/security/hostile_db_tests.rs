@@ -7,7 +7,10 @@
 
 use super::authz_db_tests::{request, Case, Kind, TABLE};
 use super::{Who, World, EVERYONE};
-use crate::testing::{form_body, ChangeWatch, TestClient, TestResponse, ORIGIN};
+use crate::testing::{form_body, ChangeWatch, RowChange, TestClient, TestResponse, ORIGIN};
+
+#[path = "hostile_allow.rs"]
+mod allow;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use proptest::strategy::{Strategy, ValueTree};
@@ -95,28 +98,100 @@ impl Judge {
         self.watch.settle().await;
     }
 
-    async fn judge(&mut self, what: &str, status: StatusCode, body: &str, server_fn: bool) {
+    /// A 5xx, or a 4xx without a message the app can show.
+    fn answer(&mut self, label: &str, status: StatusCode, body: &str, server_fn: bool) {
         self.calls += 1;
-        let label = || {
-            let what: String = what.chars().take(200).collect();
-            let body: String = body.chars().take(200).collect();
-            format!("{what} -> {status} {body}")
-        };
         if status.is_server_error() {
-            self.problems.push(format!("server error: {}", label()));
+            self.problems.push(format!("server error: {label}"));
         }
         if status.is_client_error() {
             if body.trim().is_empty() {
-                self.problems.push(format!("4xx without a message: {}", label()));
+                self.problems.push(format!("4xx without a message: {label}"));
             } else if server_fn && serde_json::from_str::<crate::error::AppError>(body).is_err() {
-                self.problems.push(format!("4xx that is not an error the app can show: {}", label()));
-            }
-            let changed = self.watch.changes().await;
-            if !changed.is_empty() {
-                self.problems.push(format!("4xx that changed {changed:?}: {}", label()));
+                self.problems.push(format!("4xx that is not an error the app can show: {label}"));
             }
         }
     }
+
+    /// As `answer`, and a 4xx changed no row of any table (the log-in throttle,
+    /// rate limits and sessions included). What a 2xx changed is the caller's to judge.
+    async fn judge(&mut self, what: &str, status: StatusCode, body: &str, server_fn: bool) {
+        let label = label(what, status, body);
+        self.answer(&label, status, body, server_fn);
+        if status.is_client_error() {
+            let changed = self.watch.row_changes().await;
+            if !changed.is_empty() {
+                self.problems.push(format!("4xx that changed {}: {label}", list(&changed)));
+            }
+        }
+    }
+
+    /// As `answer`, for a read (a page, a stream, a GET): whatever it answered, it changed nothing.
+    async fn judge_read(&mut self, what: &str, status: StatusCode, body: &str) {
+        let label = label(what, status, body);
+        self.answer(&label, status, body, false);
+        let changed = self.watch.row_changes().await;
+        if !changed.is_empty() {
+            self.problems.push(format!("{status} to a read that changed {}: {label}", list(&changed)));
+        }
+    }
+
+    /// One fuzzed call of a table row (audit M1). As `answer`; an accepted call (2xx,
+    /// 3xx) changed only what its row is for (`allow::ALLOWED`: tables, operations,
+    /// whose rows) and did not accept a value the row must refuse (`refuse`); a
+    /// refused one changed nothing but the throttling its row counts.
+    async fn judge_call(
+        &mut self,
+        world: &World,
+        (case, who, what): (&Case, Who, &str),
+        refuse: Option<String>,
+        res: &TestResponse,
+    ) {
+        let label = label(what, res.status, &res.body);
+        self.answer(&label, res.status, &res.body, true);
+        let accepted = !res.status.is_client_error() && !res.status.is_server_error();
+        if let (true, Some(why)) = (accepted, &refuse) {
+            self.problems.push(format!("accepted what it must refuse ({why}): {label}"));
+        }
+        let changed = self.watch.row_changes().await;
+        let rule = allow::ALLOWED.iter().find(|a| a.route == case.route);
+        let allowed: &[allow::May] = match (accepted, rule) {
+            (true, Some(a)) => a.changes,
+            (false, Some(a)) => a.on_refusal,
+            (_, None) => &[],
+        };
+        let caller = world.users.get(&who).copied();
+        let var = |name: &str| match allow::user_var(name) {
+            Some(w) => world.users[&w].to_string(),
+            None => world.vars.get(name).cloned().unwrap_or_else(|| panic!("no world variable {name}")),
+        };
+        for change in &changed {
+            if let Some(why) = allow::forbidden(change, allowed, caller, var) {
+                let kind = if accepted { "an accepted call" } else { "a refused call" };
+                self.problems.push(format!("{kind} changed {why}: {change}: {label}"));
+            }
+        }
+    }
+}
+
+fn label(what: &str, status: StatusCode, body: &str) -> String {
+    let what: String = what.chars().take(200).collect();
+    let body: String = body.chars().take(200).collect();
+    format!("{what} -> {status} {body}")
+}
+
+fn list(changes: &[RowChange]) -> String {
+    changes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("; ")
+}
+
+/// Whether a row changes data when accepted (its object names must then be the world's own).
+fn mutates(case: &Case) -> bool {
+    allow::ALLOWED.iter().any(|a| a.route == case.route && !a.changes.is_empty())
+}
+
+/// Whether the table says no one's call of the row succeeds.
+fn never_ok(case: &Case) -> bool {
+    !case.expect.split_whitespace().any(|e| e == "ok")
 }
 
 fn post_form(path: &str, body: impl Into<Body>, content_type: &str) -> Request<Body> {
@@ -235,7 +310,9 @@ async fn hostile_server_function_input_is_refused_cleanly(pool: PgPool) {
     );
     let fixed = hostile_values();
     let mut counter = 0;
-    for case in TABLE.iter().filter(|c| matches!(c.kind, Kind::Call | Kind::Fresh)) {
+    let only = only_routes();
+    let chosen = |c: &&Case| only.as_ref().is_none_or(|o| o.iter().any(|r| r == c.route));
+    for case in TABLE.iter().filter(|c| matches!(c.kind, Kind::Call | Kind::Fresh)).filter(chosen) {
         let who = caller(case);
         // The fresh log-ins of `send` must not count as changes of the call.
         counter += 1;
@@ -247,32 +324,43 @@ async fn hostile_server_function_input_is_refused_cleanly(pool: PgPool) {
             for value in values {
                 counter += 1;
                 let mut fields = world.expand(case.fields, counter).await;
+                let refuse = allow::must_refuse(
+                    case.route,
+                    case.fields[i].1,
+                    &fields[i].1,
+                    name,
+                    Some(value.as_str()),
+                    mutates(case),
+                    never_ok(case),
+                );
                 fields[i].1 = value.clone();
                 let body =
                     form_body(&fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>());
                 judge.settle().await;
                 let res = send(&mut world, who, case.kind, request(case.kind, case.route, body)).await;
-                judge
-                    .judge(
-                        &format!("{} as {who:?} with {name}={value:?}", case.route),
-                        res.status,
-                        &res.body,
-                        true,
-                    )
-                    .await;
+                let what = format!("{} as {who:?} with {name}={value:?}", case.route);
+                judge.judge_call(&world, (case, who, &what), refuse, &res).await;
                 after_call(&mut world, &mut judge, case, &res, counter).await;
             }
             // The field missing, and given twice.
             counter += 1;
             let mut fields = world.expand(case.fields, counter).await;
-            fields.remove(i);
+            let (_, base) = fields.remove(i);
+            let refuse = allow::must_refuse(
+                case.route,
+                case.fields[i].1,
+                &base,
+                name,
+                None,
+                mutates(case),
+                never_ok(case),
+            );
             let without =
                 form_body(&fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>());
             judge.settle().await;
             let res = send(&mut world, who, case.kind, request(case.kind, case.route, without.clone())).await;
-            judge
-                .judge(&format!("{} as {who:?} without {name}", case.route), res.status, &res.body, true)
-                .await;
+            let what = format!("{} as {who:?} without {name}", case.route);
+            judge.judge_call(&world, (case, who, &what), refuse, &res).await;
             after_call(&mut world, &mut judge, case, &res, counter).await;
             // (expanded again: the call without the field may have finished the row's object)
             counter += 1;
@@ -283,9 +371,10 @@ async fn hostile_server_function_input_is_refused_cleanly(pool: PgPool) {
             let twice = format!("{without}&{k}=a&{k}={}", v.replace('&', ""));
             judge.settle().await;
             let res = send(&mut world, who, case.kind, request(case.kind, case.route, twice)).await;
-            judge
-                .judge(&format!("{} as {who:?} with {name} twice", case.route), res.status, &res.body, true)
-                .await;
+            // (which of the two values counts is the form decoder's choice: only the changes are judged)
+            let refuse = never_ok(case).then(|| "the table says no one's call of this row succeeds".into());
+            let what = format!("{} as {who:?} with {name} twice", case.route);
+            judge.judge_call(&world, (case, who, &what), refuse, &res).await;
             after_call(&mut world, &mut judge, case, &res, counter).await;
         }
         // Bodies that are not a form at all.
@@ -299,23 +388,28 @@ async fn hostile_server_function_input_is_refused_cleanly(pool: PgPool) {
         ] {
             judge.settle().await;
             let res = send(&mut world, who, case.kind, post_form(case.route, body, content_type)).await;
-            judge
-                .judge(
-                    &format!("{} as {who:?} with a {content_type} body", case.route),
-                    res.status,
-                    &res.body,
-                    true,
-                )
-                .await;
+            let refuse = ((!case.fields.is_empty() && mutates(case)) || never_ok(case))
+                .then(|| "a body that is not the row's form, for a row that changes data".to_string());
+            let what = format!("{} as {who:?} with a {content_type} body", case.route);
+            judge.judge_call(&world, (case, who, &what), refuse, &res).await;
             after_call(&mut world, &mut judge, case, &res, counter).await;
         }
+    }
+    assert!(judge.problems.is_empty(), "{} problem(s):\n{}", judge.problems.len(), judge.problems.join("\n"));
+    if only.is_some() {
+        return; // a part of the table: the checks of the whole run's size do not apply
     }
     assert!(judge.calls > 3000, "only {} calls were made", judge.calls);
     // Accepted hostile values did finish one-shot objects (an empty comment rates a
     // session, any reason decides an application): the renewals did happen.
     assert!(judge.renewals >= 20, "only {} one-shot objects were renewed", judge.renewals);
-    assert!(judge.problems.is_empty(), "{} problem(s):\n{}", judge.problems.len(), judge.problems.join("\n"));
     no_page_shows_markup(&mut world).await;
+}
+
+/// `HOSTILE_ROUTES=/api/account/name,/api/session/rate` fuzzes only those rows of
+/// the table (to replay one, or to check a change quickly).
+fn only_routes() -> Option<Vec<String>> {
+    std::env::var("HOSTILE_ROUTES").ok().map(|s| s.split(',').map(|r| r.trim().to_string()).collect())
 }
 
 /// Every page, as everyone, after the hostile run: markup that went in (names,
@@ -419,7 +513,7 @@ async fn hostile_paths_queries_and_tokens_are_refused_cleanly(pool: PgPool) {
                     let res = world.clients.get_mut(&who).unwrap().send(request(case.kind, &uri, body)).await;
                     (res.status, res.body)
                 };
-                judge.judge(&format!("{} {uri} as {who:?}", case.route), status, &body, false).await;
+                judge.judge_read(&format!("{} {uri} as {who:?}", case.route), status, &body).await;
             }
         }
     }
@@ -453,7 +547,7 @@ async fn hostile_paths_queries_and_tokens_are_refused_cleanly(pool: PgPool) {
                 .unwrap()
                 .send(request(Kind::Page, &uri, String::new()))
                 .await;
-            judge.judge(&uri, res.status, &res.body, false).await;
+            judge.judge_read(&uri, res.status, &res.body).await;
         }
         // A log-in never sends anyone off-site afterwards, whatever `next` says:
         // as the hydrated app calls it (JSON) and as a browser without JavaScript
@@ -713,4 +807,92 @@ async fn hostile_webhooks_are_refused_cleanly(pool: PgPool) {
     assert!(judge.problems.is_empty(), "{} problem(s):\n{}", judge.problems.len(), judge.problems.join("\n"));
     let problems = crate::consistency::check(&pool).await.unwrap();
     assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// The change detector itself (audit M1, M2): its row log sees inserts, updates
+/// and deletes in the log-in throttle, the known clients, the rate limits, the
+/// log-in index and the stored sessions' ids, with the rows before and after;
+/// a session saved again by a request, an update to the same values and a
+/// statement that matches no row are not changes.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn the_change_detector_sees_every_table_it_guards(pool: PgPool) {
+    let world = World::new(pool.clone()).await;
+    let mut watch = ChangeWatch::install(&pool).await;
+    let ops = |changes: &[RowChange]| -> Vec<(String, String)> {
+        changes.iter().map(|c| (c.table.clone(), c.op.clone())).collect()
+    };
+    let has =
+        |changes: &[RowChange], table: &str, op: &str| changes.iter().any(|c| c.table == table && c.op == op);
+    let cust = world.users[&Who::Cust];
+
+    // A log-in: the log-in index and a stored session, the customer's.
+    let mut client = World::log_in(&world.app, Who::Cust).await;
+    let changed = watch.row_changes().await;
+    assert!(
+        has(&changed, "user_sessions", "INSERT") && has(&changed, "tower_sessions.session", "INSERT"),
+        "{changed:?}"
+    );
+    let login = changed.iter().find(|c| c.table == "user_sessions").unwrap();
+    assert_eq!(login.values("user_id"), vec![Some(cust.to_string())]);
+    // A request saves the session again: not a change.
+    assert_eq!(client.whoami().await.as_deref(), Some("cust@example.com"));
+    assert_eq!(ops(&watch.row_changes().await), vec![], "a request on a session");
+
+    // A refused log-in: the throttle, nothing else.
+    let res = world.app.client().log_in("cust2@example.com", "not the password").await;
+    assert!(res.status.is_client_error(), "{} {}", res.status, res.body);
+    let changed = watch.row_changes().await;
+    assert!(has(&changed, "login_throttle", "INSERT"), "{changed:?}");
+    assert!(changed.iter().all(|c| c.table == "login_throttle"), "{changed:?}");
+    // Its update and delete, the known clients' and the rate limits' rows.
+    for (sql, table, op) in [
+        ("UPDATE login_throttle SET failures = failures + 1", "login_throttle", "UPDATE"),
+        ("DELETE FROM login_throttle", "login_throttle", "DELETE"),
+        ("INSERT INTO login_known_clients (email, address) VALUES ('x@example.com', '10.0.0.9')", "login_known_clients", "INSERT"),
+        ("UPDATE login_known_clients SET last_success_at = now() - interval '1 day' WHERE address = '10.0.0.9'", "login_known_clients", "UPDATE"),
+        ("DELETE FROM login_known_clients WHERE address = '10.0.0.9'", "login_known_clients", "DELETE"),
+        ("INSERT INTO rate_limits (bucket, key, window_start, count) VALUES ('signup', '10.0.0.9', now(), 1)", "rate_limits", "INSERT"),
+        ("UPDATE rate_limits SET count = count + 1", "rate_limits", "UPDATE"),
+        ("DELETE FROM rate_limits", "rate_limits", "DELETE"),
+        ("UPDATE tower_sessions.session SET id = id || 'x' WHERE id IN (SELECT session_id FROM user_sessions WHERE user_id = $1)", "tower_sessions.session", "UPDATE"),
+        ("DELETE FROM tower_sessions.session WHERE id IN (SELECT session_id || 'x' FROM user_sessions WHERE user_id = $1)", "tower_sessions.session", "DELETE"),
+        ("DELETE FROM user_sessions WHERE user_id = $1", "user_sessions", "DELETE"),
+    ] {
+        let query = sqlx::query(sql);
+        let query = if sql.contains("$1") { query.bind(cust) } else { query };
+        let n = query.execute(&pool).await.unwrap().rows_affected();
+        assert!(n >= 1, "{sql} changed no row");
+        let changed = watch.row_changes().await;
+        assert_eq!(ops(&changed), vec![(table.to_string(), op.to_string()); n as usize], "{sql}");
+        assert!(changed.iter().all(|c| c.old.is_some() == (op != "INSERT") && c.new.is_some() == (op != "DELETE")));
+    }
+    // Someone else's row: which row, and which column, before and after.
+    let other = world.users[&Who::Cust2];
+    sqlx::query("UPDATE users SET name = 'Changed' WHERE id = $1").bind(other).execute(&pool).await.unwrap();
+    let changed = watch.row_changes().await;
+    assert_eq!(ops(&changed), vec![("users".to_string(), "UPDATE".to_string())]);
+    assert_eq!(changed[0].values("id"), vec![Some(other.to_string()), Some(other.to_string())]);
+    assert_eq!(changed[0].changed_columns(), vec!["name".to_string()]);
+    // The same values again, and no row at all: nothing.
+    sqlx::query("UPDATE users SET name = name").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE orders SET status = status WHERE false").execute(&pool).await.unwrap();
+    assert_eq!(ops(&watch.row_changes().await), vec![]);
+    // A change made before `settle` is not the next call's.
+    sqlx::query("UPDATE users SET name = 'Again' WHERE id = $1").bind(other).execute(&pool).await.unwrap();
+    watch.settle().await;
+    assert_eq!(ops(&watch.row_changes().await), vec![]);
+
+    // The hostile judge fails a 2xx that writes where its row may not, naming it.
+    let case = TABLE.iter().find(|c| c.route == "/api/account/name").unwrap();
+    let mut judge = Judge { watch, problems: Vec::new(), calls: 0, renewals: 0 };
+    sqlx::query("UPDATE users SET name = 'Bumped' WHERE id = $1").bind(other).execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO login_throttle (scope, key, failures, last_failure_at) VALUES ('account', 'x', 1, now())")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let ok = TestResponse { status: StatusCode::OK, headers: Default::default(), body: "\"x\"".into() };
+    judge.judge_call(&world, (case, Who::Cust, "the positive control"), None, &ok).await;
+    assert_eq!(judge.problems.len(), 2, "{:?}", judge.problems);
+    assert!(judge.problems[0].contains(&format!("users row with id = {other}")), "{:?}", judge.problems);
+    assert!(judge.problems[1].contains("login_throttle may not be changed (INSERT)"), "{:?}", judge.problems);
 }

@@ -5,13 +5,21 @@
 //! hang up in the middle of requests (so handlers are cancelled mid-transaction).
 //! It also sends events forged with the sandbox's once-published secret and
 //! correctly signed ones for the wrong amount, and refunds unserved orders in
-//! full while mechanics race to accept them.
+//! full while mechanics race to accept them. The admin, through the admin's own
+//! calls, refunds paid orders in full and in part (served or not) and runs
+//! payouts to the workshops and independent mechanics, all of whom can be paid.
 //!
-//! Afterwards the books must be whole: the ledger's cash equals what the gateway
-//! took less what it refunded, to the cent, every paid order paid its plan's
-//! catalog price, the consistency suite finds nothing, each
-//! paid checkout is one order with exactly one request, and each event was
-//! processed once.
+//! Afterwards the books must be whole, against the gateway's own records (the
+//! sandbox's checkouts, refunds, transfers and reversals) and the test's record
+//! of every refund it was told succeeded: the refunds of each order at the
+//! gateway are exactly those, and the app's; the ledger's cash is what the
+//! gateway took, less what it refunded and what it transferred net of
+//! reversals, to the cent; the money waiting in clearing is what was paid and
+//! not refunded for the orders not yet served; each payee was transferred what
+//! the app's payouts say, once per run, and after a last payout run nobody is
+//! owed anything; every paid order paid its plan's catalog price; the
+//! consistency suite finds nothing; each paid checkout is one order with
+//! exactly one request; and each event was processed once.
 //!
 //! `SOAK_SECONDS` sets the length (default 15); `SOAK_SECONDS=300 scripts/test db`
 //! is the long run.
@@ -50,6 +58,15 @@ struct Tally {
     forged: AtomicU64,
     wrong_amounts: AtomicU64,
     full_refunds: AtomicU64,
+    /// Refunds the test was told succeeded (order, cents): the admin's and the chaos's.
+    refunded: Mutex<Vec<(Uuid, i64)>>,
+    /// Orders the customer cancelled (refunded in full).
+    cancelled: Mutex<Vec<Uuid>>,
+    admin_full_refunds: AtomicU64,
+    admin_partial_refunds: AtomicU64,
+    /// Admin refunds refused for a clear reason (the order changed meanwhile).
+    admin_refunds_refused: AtomicU64,
+    payout_runs: AtomicU64,
 }
 
 impl Tally {
@@ -124,6 +141,11 @@ fn chance(p: f64) -> bool {
 
 fn pause(millis: std::ops::Range<u64>) -> Duration {
     Duration::from_millis(rand::thread_rng().gen_range(millis))
+}
+
+/// A number from 1 to n - 1.
+fn below(n: i64) -> i64 {
+    rand::thread_rng().gen_range(1..n)
 }
 
 fn pick<T: Clone>(items: &[T]) -> Option<T> {
@@ -220,6 +242,7 @@ async fn customer(pool: PgPool, browser: Browser, id: Uuid, workshops: [Uuid; 2]
                 match browser.call("/api/booking/cancel", &[("order_id", &order)]).await {
                     Some((200, _)) => {
                         tally.cancels.fetch_add(1, Ordering::Relaxed);
+                        tally.cancelled.lock().unwrap().push(order.parse().unwrap());
                     }
                     // A mechanic took it first.
                     Some((409, _)) => {}
@@ -347,12 +370,66 @@ async fn refund_unserved(state: &crate::state::AppState, tally: &Tally) {
     .unwrap();
     let Some((order, amount)) = order else { return };
     match crate::refunds::refund_order(state, order, amount, "Soak: full refund", None).await {
-        Ok(_) => {
+        Ok(outcome) => {
+            assert_eq!(outcome.amount_cents, amount, "a full refund refunds what was left");
             tally.full_refunds.fetch_add(1, Ordering::Relaxed);
+            tally.refunded.lock().unwrap().push((order, amount));
         }
         // Taken a moment ago, refunded meanwhile, or a deadlock victim: each is a clear answer.
         Err(e) if [404, 409, 400, 503].contains(&e.status_code()) => {}
         Err(e) => tally.unexpected(format!("full refund: {e}")),
+    }
+}
+
+/// The admin: refunds a paid order in full or in part (served, unserved or under
+/// way), and now and then pays everyone out, through the admin's own calls.
+async fn admin(pool: PgPool, browser: Browser, until: Instant) {
+    let tally = browser.tally.clone();
+    while Instant::now() < until {
+        if chance(0.25) {
+            match browser.call("/api/admin/payouts/run", &[]).await {
+                Some((200, _)) => {
+                    tally.payout_runs.fetch_add(1, Ordering::Relaxed);
+                }
+                Some((status, body)) => tally.unexpected(format!("payout run: {status} {body}")),
+                None => {}
+            }
+        }
+        let order: Option<(Uuid, i64)> = sqlx::query_as(
+            "SELECT id, amount_paid_cents - amount_refunded_cents FROM orders
+              WHERE status IN ('paid', 'partially_refunded') AND amount_paid_cents > amount_refunded_cents
+              ORDER BY random() LIMIT 1",
+        )
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        if let Some((order, left)) = order {
+            let full = left == 1 || chance(0.4);
+            let cents = if full { left } else { below(left) };
+            let amount = format!("{}.{:02}", cents / 100, cents % 100);
+            let order_id = order.to_string();
+            let fields = [("order_id", order_id.as_str()), ("amount", amount.as_str()), ("reason", "Soak")];
+            match browser.call("/api/admin/refund", &fields).await {
+                Some((200, _)) => {
+                    let kind = if full { &tally.admin_full_refunds } else { &tally.admin_partial_refunds };
+                    kind.fetch_add(1, Ordering::Relaxed);
+                    tally.refunded.lock().unwrap().push((order, cents));
+                }
+                // Refunded (404) or cancelled meanwhile, less left than read a moment
+                // ago (400 "At most"), or a session under way (409): clear refusals.
+                Some((404 | 409, _)) => {
+                    tally.admin_refunds_refused.fetch_add(1, Ordering::Relaxed);
+                }
+                Some((400, body)) if body.contains("At most") => {
+                    tally.admin_refunds_refused.fetch_add(1, Ordering::Relaxed);
+                }
+                Some((status, body)) => {
+                    tally.unexpected(format!("admin refund of {amount}: {status} {body}"))
+                }
+                None => {}
+            }
+        }
+        tokio::time::sleep(pause(30..120)).await;
     }
 }
 
@@ -449,6 +526,14 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
         let email = format!("mechanic{i}@soak.test");
         mechanics.push((fixtures::mechanic(&pool, &email, workshop, true).await, email));
     }
+    // Everyone who earns can be paid out: the two workshops and the independents.
+    for workshop in [a, b] {
+        fixtures::connect(&pool, Some(workshop), None, true).await;
+    }
+    for (id, _) in &mechanics[5..] {
+        fixtures::connect(&pool, None, Some(*id), true).await;
+    }
+    create_user(&pool, "admin@soak.test", Role::Admin).await;
     let mut customers = Vec::new();
     for i in 0..CUSTOMERS {
         let email = format!("customer{i}@soak.test");
@@ -497,6 +582,9 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
         tasks.push(tokio::spawn(mechanic(pool.clone(), browser, *id, until)));
     }
     tasks.push(tokio::spawn(chaos(state.clone(), base.clone(), tally.clone(), until)));
+    let admin_browser = Browser::new(&base, tally.clone());
+    log_in(&admin_browser, "admin@soak.test").await;
+    tasks.push(tokio::spawn(admin(pool.clone(), admin_browser, until)));
     for t in tasks {
         t.await.expect("no soak task panics");
     }
@@ -515,6 +603,13 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
         assert!(Instant::now() < drained, "{queued} webhook(s) still undelivered after 30 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A last payout run once everything has settled: afterwards nobody is owed anything.
+    let admin_browser = Browser::new(&base, tally.clone());
+    log_in(&admin_browser, "admin@soak.test").await;
+    match admin_browser.call("/api/admin/payouts/run", &[]).await {
+        Some((200, _)) => {}
+        other => panic!("the last payout run: {other:?}"),
+    }
     deliverer.abort();
     routing.abort();
     server.abort();
@@ -525,7 +620,7 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
     // (the sandbox's checkout sessions and refunds) took and gave back, and the
     // catalog's prices. The ledger's cash is what the gateway took for every order
     // that was not held (a held payment waits for the admin, outside the books),
-    // less what the gateway refunded, to the cent.
+    // less what the gateway refunded, to the cent
     let (cash, gateway_paid, gateway_refunded): (i64, i64, i64) = sqlx::query_as(
         "SELECT coalesce((SELECT sum(p.amount_cents) FROM postings p JOIN ledger_accounts a ON a.id = p.account_id
                            WHERE a.kind = 'gateway_cash'), 0)::bigint,
@@ -536,11 +631,7 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(
-        cash,
-        gateway_paid - gateway_refunded,
-        "ledger cash = taken at the gateway {gateway_paid} - refunded by the gateway {gateway_refunded}"
-    );
+    // (less what it transferred to the payees net of reversals: see books_match_the_gateway)
     // Every order that was paid paid the catalog's price of its plan, at the gateway and in the app.
     let off_price: Vec<(Uuid, i64, Option<i64>, i64)> = sqlx::query_as(
         "SELECT o.id, p.price_cents, o.amount_paid_cents, c.amount_cents
@@ -564,6 +655,7 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
     .await
     .unwrap();
     assert_eq!(refunded, gateway_refunded, "the app's refunds are the gateway's");
+    books_match_the_gateway(&pool, &tally, cash, gateway_paid, gateway_refunded).await;
 
     let problems = crate::consistency::check(&pool).await.unwrap();
     assert!(problems.is_empty(), "the books are not whole after the soak:\n{}", problems.join("\n"));
@@ -617,7 +709,8 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
 
     eprintln!(
         "soak: {} checkouts, {} payments, {} accepts ({} lost races), {} completions, {} ratings, {} cancels, \
-         {} hang-ups ({} answered in time), {} webhook replays, {} redeliveries, {} forged and {} wrong-amount events, {} full refunds",
+         {} hang-ups ({} answered in time), {} webhook replays, {} redeliveries, {} forged and {} wrong-amount events, {} full refunds, \
+         admin: {} full and {} partial refunds ({} refused as the order changed), {} payout runs",
         n(&tally.checkouts),
         n(&tally.payments),
         n(&tally.accepts),
@@ -632,6 +725,10 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
         n(&tally.forged),
         n(&tally.wrong_amounts),
         n(&tally.full_refunds),
+        n(&tally.admin_full_refunds),
+        n(&tally.admin_partial_refunds),
+        n(&tally.admin_refunds_refused),
+        n(&tally.payout_runs),
     );
     // The soak did real work, and every kind of fault happened.
     assert!(paid_orders >= 5, "only {paid_orders} paid orders");
@@ -643,4 +740,110 @@ async fn booking_accepting_and_completing_under_replayed_webhooks_and_hang_ups(p
         n(&tally.forged) >= 1 && n(&tally.wrong_amounts) >= 1,
         "no forged or wrong-amount event was sent"
     );
+    assert!(
+        n(&tally.admin_full_refunds) >= 1
+            && n(&tally.admin_partial_refunds) >= 1
+            && n(&tally.payout_runs) >= 1,
+        "the admin made no full refund, no partial refund or no payout run"
+    );
+}
+
+/// The books against the gateway's own records (the sandbox's checkouts, refunds,
+/// transfers and reversals) and the test's record of the refunds it was told
+/// succeeded; run after a last payout run.
+async fn books_match_the_gateway(pool: &PgPool, tally: &Tally, cash: i64, paid: i64, refunded: i64) {
+    use std::collections::BTreeMap;
+    // Each order's refunds at the gateway (its payment intent's), and the app's.
+    let rows: Vec<(Uuid, i64, i64, i64)> = sqlx::query_as(
+        "SELECT c.order_id, c.amount_cents,
+                coalesce((SELECT sum(r.amount_cents) FROM sandbox_refunds r
+                           WHERE r.payment_intent = c.payment_intent AND r.status = 'succeeded'), 0)::bigint,
+                o.amount_refunded_cents
+           FROM sandbox_checkout_sessions c JOIN orders o ON o.id = c.order_id
+          WHERE c.status = 'complete' AND c.payment_intent IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut asked: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for (order, cents) in tally.refunded.lock().unwrap().iter() {
+        *asked.entry(*order).or_default() += cents;
+    }
+    let cancelled = tally.cancelled.lock().unwrap().clone();
+    let mut wrong = Vec::new();
+    for (order, gateway_paid, at_gateway, in_app) in &rows {
+        // A cancel refunds whatever was left: the order is then refunded in full.
+        let expected =
+            if cancelled.contains(order) { *gateway_paid } else { asked.remove(order).unwrap_or(0) };
+        asked.remove(order);
+        if *at_gateway != expected || *in_app != *at_gateway {
+            wrong.push(format!(
+                "{order}: refunded at the gateway {at_gateway}, by the app {in_app}, asked {expected}"
+            ));
+        }
+    }
+    assert!(asked.is_empty(), "refunds of orders the gateway took no payment for: {asked:?}");
+    assert!(wrong.is_empty(), "orders whose refunds are not what was asked:\n{}", wrong.join("\n"));
+
+    // What the gateway transferred to each payee's account, net of reversals, and
+    // what the app says it paid out there.
+    let transfers: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT t.destination, sum(t.amount_cents)::bigint,
+                coalesce(sum((SELECT sum(v.amount_cents) FROM sandbox_transfer_reversals v WHERE v.transfer_id = t.id)), 0)::bigint,
+                count(*)
+           FROM sandbox_transfers t GROUP BY t.destination ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let payouts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT coalesce(destination, ''), sum(amount_cents)::bigint FROM payouts WHERE status = 'paid' GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let gross: Vec<(String, i64)> = transfers.iter().map(|(d, t, _, _)| (d.clone(), *t)).collect();
+    assert_eq!(gross, payouts, "each payee was transferred what the app's payouts say (account, cents)");
+    assert!(!transfers.is_empty(), "the payout runs transferred nothing");
+    let net_transferred: i64 = transfers.iter().map(|(_, t, r, _)| t - r).sum();
+    let twice: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT 1 FROM payouts WHERE status = 'paid' GROUP BY run_id, ledger_account_id
+                                HAVING count(*) > 1) x",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(twice, 0, "a payee paid twice in one run");
+
+    // The cash held is what the gateway took, less its refunds and its net transfers.
+    let reversed: i64 = transfers.iter().map(|(_, _, r, _)| r).sum();
+    assert_eq!(
+        cash,
+        paid - refunded - net_transferred,
+        "ledger cash = taken {paid} - refunded {refunded} - transferred {} + reversed {reversed}, at the gateway",
+        net_transferred + reversed
+    );
+    // Clearing holds what was paid and not refunded for the orders not yet served.
+    let (clearing, unserved): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT balance_cents FROM ledger_accounts WHERE kind = 'payment_clearing'),
+                coalesce((SELECT sum(c.amount_cents - coalesce((SELECT sum(r.amount_cents) FROM sandbox_refunds r
+                                     WHERE r.payment_intent = c.payment_intent AND r.status = 'succeeded'), 0))
+                    FROM sandbox_checkout_sessions c JOIN orders o ON o.id = c.order_id
+                   WHERE c.status = 'complete' AND o.status <> 'held'
+                     AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.order_id = o.id AND s.status = 'completed')), 0)::bigint",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(clearing, -unserved, "clearing = paid and not refunded at the gateway for unserved orders");
+    // After the last run every payee with payouts (all of them) is owed nothing;
+    // a refund after a payout that could not be taken back may leave a debt.
+    let owed: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT kind::text || ' ' || coalesce(organization_id, mechanic_id)::text, balance_cents FROM ledger_accounts
+          WHERE kind IN ('workshop_payable', 'mechanic_payable') AND balance_cents < 0",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(owed, vec![], "payees still owed money after the last payout run (liabilities are negative)");
 }
