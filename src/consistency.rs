@@ -4,8 +4,45 @@
 
 use sqlx::PgPool;
 
-/// (what is wrong, a query returning one text row per offending record)
-const CHECKS: &[(&str, &str)] = &[
+/// Defines `check` from the table below: each entry is (what is wrong, a query
+/// returning one text row per offending record), compile-checked and run in
+/// order; an entry marked `runtime` is run unchecked (its reason is beside it).
+macro_rules! checks {
+    ($(($what:literal, $sql:literal $(, $kind:ident)? $(,)?)),* $(,)?) => {
+        /// Runs every check; answers the problems found (empty: consistent).
+        pub async fn check(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+            let mut problems = crate::ledger::check_consistency(pool).await?;
+            $(
+                let offenders: Vec<String> = offenders!(pool, $sql $(, $kind)?);
+                report(&mut problems, $what, &offenders);
+            )*
+            Ok(problems)
+        }
+    };
+}
+
+/// The ids one check finds.
+macro_rules! offenders {
+    // The ids are never null (`id::text` of a key), though the type says Option.
+    ($pool:ident, $sql:literal) => {
+        sqlx::query_scalar!($sql).fetch_all($pool).await?.into_iter().flatten().collect()
+    };
+    ($pool:ident, $sql:literal, runtime) => {
+        sqlx::query_scalar($sql).fetch_all($pool).await?
+    };
+}
+
+/// At most 20 offenders of one check by id, then how many more.
+fn report(problems: &mut Vec<String>, what: &str, offenders: &[String]) {
+    for id in offenders.iter().take(20) {
+        problems.push(format!("{what}: {id}"));
+    }
+    if offenders.len() > 20 {
+        problems.push(format!("{what}: and {} more", offenders.len() - 20));
+    }
+}
+
+checks! {
     (
         "paid order whose payment differs from the price of what was bought",
         "SELECT o.id::text FROM orders o
@@ -44,6 +81,9 @@ const CHECKS: &[(&str, &str)] = &[
           WHERE s.status = 'completed'
             AND NOT EXISTS (SELECT 1 FROM session_reports r WHERE r.session_id = s.id)
             AND s.ended_at >= coalesce((SELECT installed_on FROM _sqlx_migrations WHERE version = 19), '-infinity')",
+        // Runtime SQL: `_sqlx_migrations` is made by the migrator at start-up, not
+        // by migrations/, so the offline data cannot see it.
+        runtime
     ),
     (
         // The earnings panels' rows (payable_lines, migration 20) add up to the
@@ -153,21 +193,6 @@ const CHECKS: &[(&str, &str)] = &[
           WHERE m.sessions_completed <> (SELECT count(*) FROM sessions s WHERE s.mechanic_id = m.user_id AND s.status = 'completed')
              OR m.rating_count <> (SELECT count(*) FROM sessions s WHERE s.mechanic_id = m.user_id AND s.rating IS NOT NULL)",
     ),
-];
-
-/// Runs every check; answers the problems found (empty: consistent).
-pub async fn check(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
-    let mut problems = crate::ledger::check_consistency(pool).await?;
-    for (what, sql) in CHECKS {
-        let offenders: Vec<String> = sqlx::query_scalar(sql).fetch_all(pool).await?;
-        for id in offenders.iter().take(20) {
-            problems.push(format!("{what}: {id}"));
-        }
-        if offenders.len() > 20 {
-            problems.push(format!("{what}: and {} more", offenders.len() - 20));
-        }
-    }
-    Ok(problems)
 }
 
 #[cfg(all(test, feature = "ssr"))]

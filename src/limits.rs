@@ -68,18 +68,19 @@ pub async fn check(
     for (key, limit) in
         [(format!("client {client}"), per_client), (format!("account {account}"), per_account)]
     {
-        let (count, wait): (i32, f64) = sqlx::query_as(
-            "INSERT INTO rate_limits AS r (bucket, key, window_start, count) VALUES ($1, $2, now(), 1)
+        let row = sqlx::query!(
+            r#"INSERT INTO rate_limits AS r (bucket, key, window_start, count) VALUES ($1, $2, now(), 1)
              ON CONFLICT (bucket, key) DO UPDATE SET
                  count = CASE WHEN r.window_start <= now() - make_interval(secs => $3) THEN 1 ELSE r.count + 1 END,
                  window_start = CASE WHEN r.window_start <= now() - make_interval(secs => $3) THEN now() ELSE r.window_start END
-             RETURNING count, EXTRACT(EPOCH FROM r.window_start + make_interval(secs => $3) - now())::float8",
+             RETURNING count, EXTRACT(EPOCH FROM r.window_start + make_interval(secs => $3) - now())::float8 AS "wait!""#,
+            action.bucket(),
+            key,
+            WINDOW_SECS
         )
-        .bind(action.bucket())
-        .bind(&key)
-        .bind(WINDOW_SECS)
         .fetch_one(pool)
         .await?;
+        let (count, wait) = (row.count, row.wait);
         if count as u64 > u64::from(limit) * u64::from(scale.max(1)) {
             let secs = wait.ceil().max(1.0) as u64;
             return Err(AppError::TooManyRequests {

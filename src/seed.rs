@@ -129,70 +129,70 @@ async fn load_workshops(pool: &PgPool, hash: &str) -> Result<Vec<DemoLogin>, sql
     for w in &workshops {
         let owner = upsert_user(pool, w.owner.0, w.owner.1, Role::WorkshopMember, hash).await?;
         let specialties: Vec<String> = w.specialties.iter().map(|s| s.to_string()).collect();
-        let created = sqlx::query(
+        let created = sqlx::query!(
             "INSERT INTO organizations (id, name, contact_email, phone, city, address, description, specialties, status,
                                         status_changed_at)
-             VALUES ($1, $2, $3, '+1 555 0100', $4, '1 Main Street', $5, $6, $7::organization_status,
-                     CASE WHEN $7 = 'active' THEN now() END)
+             VALUES ($1, $2, $3, '+1 555 0100', $4, '1 Main Street', $5, $6, $7::text::organization_status,
+                     CASE WHEN $7::text = 'active' THEN now() END)
              ON CONFLICT (id) DO NOTHING",
+            w.id,
+            w.name,
+            w.owner.0,
+            w.city,
+            w.description,
+            &specialties,
+            w.status
         )
-        .bind(w.id)
-        .bind(w.name)
-        .bind(w.owner.0)
-        .bind(w.city)
-        .bind(w.description)
-        .bind(&specialties)
-        .bind(w.status)
         .execute(pool)
         .await?
         .rows_affected();
         if created == 1 {
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO organization_fee_terms (organization_id, platform_fee_bps, note) VALUES ($1, 2000, 'Standard terms')",
+                w.id
             )
-            .bind(w.id)
             .execute(pool)
             .await?;
         }
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO organization_members (organization_id, user_id, role) VALUES ($1, $2, 'owner')
              ON CONFLICT DO NOTHING",
+            w.id,
+            owner
         )
-        .bind(w.id)
-        .bind(owner)
         .execute(pool)
         .await?;
         for (email, name, online) in w.mechanics {
             let mechanic = upsert_user(pool, email, name, Role::Mechanic, hash).await?;
-            let inserted = sqlx::query(
+            let inserted = sqlx::query!(
                 "INSERT INTO mechanics (user_id, account_type, workshop_id, invited_by, invite_accepted_at, auto_approved,
                                         application_status, reviewed_at, specialties, years_experience, certifications,
                                         is_online, online_since)
                  VALUES ($1, 'workshop', $2, $3, now(), true, 'approved', now(), $4, 8, 'ASE certified', $5,
                          CASE WHEN $5 THEN now() END)
                  ON CONFLICT (user_id) DO NOTHING",
+                mechanic,
+                w.id,
+                owner,
+                &specialties,
+                *online
             )
-            .bind(mechanic)
-            .bind(w.id)
-            .bind(owner)
-            .bind(&specialties)
-            .bind(*online)
             .execute(pool)
             .await?
             .rows_affected();
             if inserted == 1 {
                 // The invite they joined through, already used.
                 let (_, token_hash) = crate::workshops::invites::token::new_token();
-                sqlx::query(
+                sqlx::query!(
                     "INSERT INTO mechanic_invites (organization_id, email, token_hash, invited_by, expires_at,
                                                    accepted_at, accepted_by)
                      VALUES ($1, $2, $3, $4, now() + interval '7 days', now(), $5)",
+                    w.id,
+                    email,
+                    token_hash,
+                    owner,
+                    mechanic
                 )
-                .bind(w.id)
-                .bind(email)
-                .bind(token_hash)
-                .bind(owner)
-                .bind(mechanic)
                 .execute(pool)
                 .await?;
             }
@@ -204,16 +204,16 @@ async fn load_workshops(pool: &PgPool, hash: &str) -> Result<Vec<DemoLogin>, sql
         ("noah@independent.test", "Noah Newcomer", "pending", false),
     ] {
         let mechanic = upsert_user(pool, email, name, Role::Mechanic, hash).await?;
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO mechanics (user_id, account_type, application_status, reviewed_at, specialties,
                                     years_experience, certifications, is_online, online_since)
-             VALUES ($1, 'independent', $2::application_status, CASE WHEN $2 = 'approved' THEN now() END,
+             VALUES ($1, 'independent', $2::text::application_status, CASE WHEN $2::text = 'approved' THEN now() END,
                      ARRAY['Diagnostics', 'Engines'], 12, '', $3, CASE WHEN $3 THEN now() END)
              ON CONFLICT (user_id) DO NOTHING",
+            mechanic,
+            status,
+            online
         )
-        .bind(mechanic)
-        .bind(status)
-        .bind(online)
         .execute(pool)
         .await?;
     }
@@ -235,15 +235,15 @@ async fn upsert_user(
     role: Role,
     hash: &str,
 ) -> Result<uuid::Uuid, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO users (email, name, role, password_hash) VALUES ($1, $2, $3, $4)
          ON CONFLICT (email) DO UPDATE SET email = EXCLUDED.email
          RETURNING id",
+        email,
+        name,
+        role as Role,
+        hash
     )
-    .bind(email)
-    .bind(name)
-    .bind(role)
-    .bind(hash)
     .fetch_one(pool)
     .await
 }

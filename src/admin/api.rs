@@ -7,30 +7,32 @@ use crate::mail::MailboxMessage;
 use leptos::prelude::*;
 use uuid::Uuid;
 
-#[cfg(feature = "ssr")]
-const ADMIN_WORKSHOP_SELECT: &str = "SELECT o.id, o.name, o.city, o.contact_email, u.name AS owner_name,
-            u.email AS owner_email, o.description, o.specialties, o.status, o.status_reason, o.platform_fee_bps,
-            o.custom_fee_agreement,
-            (SELECT count(*) FROM mechanics m WHERE m.workshop_id = o.id) AS mechanics, o.created_at
-       FROM organizations o
-       LEFT JOIN organization_members om ON om.organization_id = o.id AND om.role = 'owner'
-       LEFT JOIN users u ON u.id = om.user_id";
-
 #[server(prefix = "/api", endpoint = "admin/queues")]
 pub async fn get_approval_queues() -> Result<ApprovalQueues, AppError> {
     crate::auth::guard::require_admin()?;
     let state = crate::state::app_state()?;
-    let workshops = sqlx::query_as::<_, AdminWorkshop>(&format!(
-        "{ADMIN_WORKSHOP_SELECT} WHERE o.status = 'pending' ORDER BY o.created_at, o.id"
-    ))
+    let workshops = sqlx::query_as!(
+        AdminWorkshop,
+        r#"SELECT o.id, o.name, o.city, o.contact_email, u.name AS "owner_name?",
+                u.email AS "owner_email?", o.description, o.specialties,
+                o.status AS "status: crate::status::WorkshopStatus", o.status_reason, o.platform_fee_bps,
+                o.custom_fee_agreement,
+                (SELECT count(*) FROM mechanics m WHERE m.workshop_id = o.id) AS "mechanics!",
+                o.created_at AS "created_at: chrono::DateTime<chrono::Utc>"
+           FROM organizations o
+           LEFT JOIN organization_members om ON om.organization_id = o.id AND om.role = 'owner'
+           LEFT JOIN users u ON u.id = om.user_id
+          WHERE o.status = 'pending' ORDER BY o.created_at, o.id"#
+    )
     .fetch_all(&state.pool)
     .await?;
-    let mechanics = sqlx::query_as::<_, super::PendingMechanic>(
-        "SELECT m.user_id, u.name, u.email, m.specialties, m.years_experience, m.certifications,
-                m.created_at AS applied_at
+    let mechanics = sqlx::query_as!(
+        super::PendingMechanic,
+        r#"SELECT m.user_id, u.name, u.email, m.specialties, m.years_experience, m.certifications,
+                m.created_at AS "applied_at: chrono::DateTime<chrono::Utc>"
            FROM mechanics m JOIN users u ON u.id = m.user_id
           WHERE m.application_status = 'pending' AND m.workshop_id IS NULL
-          ORDER BY m.created_at, m.user_id",
+          ORDER BY m.created_at, m.user_id"#
     )
     .fetch_all(&state.pool)
     .await?;
@@ -41,9 +43,19 @@ pub async fn get_approval_queues() -> Result<ApprovalQueues, AppError> {
 pub async fn admin_workshops() -> Result<Vec<AdminWorkshop>, AppError> {
     crate::auth::guard::require_admin()?;
     let state = crate::state::app_state()?;
-    Ok(sqlx::query_as::<_, AdminWorkshop>(&format!(
-        "{ADMIN_WORKSHOP_SELECT} ORDER BY (o.status = 'pending') DESC, o.name, o.id LIMIT 1000"
-    ))
+    Ok(sqlx::query_as!(
+        AdminWorkshop,
+        r#"SELECT o.id, o.name, o.city, o.contact_email, u.name AS "owner_name?",
+                u.email AS "owner_email?", o.description, o.specialties,
+                o.status AS "status: crate::status::WorkshopStatus", o.status_reason, o.platform_fee_bps,
+                o.custom_fee_agreement,
+                (SELECT count(*) FROM mechanics m WHERE m.workshop_id = o.id) AS "mechanics!",
+                o.created_at AS "created_at: chrono::DateTime<chrono::Utc>"
+           FROM organizations o
+           LEFT JOIN organization_members om ON om.organization_id = o.id AND om.role = 'owner'
+           LEFT JOIN users u ON u.id = om.user_id
+          ORDER BY (o.status = 'pending') DESC, o.name, o.id LIMIT 1000"#
+    )
     .fetch_all(&state.pool)
     .await?)
 }
@@ -67,11 +79,12 @@ pub async fn decide_workshop(
     }
     let (to, from) = decision.transition();
     let mut tx = state.pool.begin().await?;
-    let current: Option<crate::status::WorkshopStatus> =
-        sqlx::query_scalar("SELECT status FROM organizations WHERE id = $1 FOR UPDATE")
-            .bind(workshop_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let current = sqlx::query_scalar!(
+        r#"SELECT status AS "status: crate::status::WorkshopStatus" FROM organizations WHERE id = $1 FOR UPDATE"#,
+        workshop_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some(current) = current else { return Err(AppError::not_found("There is no such workshop.")) };
     if !from.contains(&current) {
         return Err(AppError::conflict(format!(
@@ -79,15 +92,16 @@ pub async fn decide_workshop(
             current.label().to_lowercase()
         )));
     }
-    let changed_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
-        "UPDATE organizations SET status = $2, status_reason = $3, status_changed_at = now(),
+    let stored_reason = if decision.needs_reason() { reason.clone() } else { None };
+    let changed_at = sqlx::query_scalar!(
+        r#"UPDATE organizations SET status = $2, status_reason = $3, status_changed_at = now(),
                 status_changed_by = $4, updated_at = now()
-          WHERE id = $1 RETURNING status_changed_at",
+          WHERE id = $1 RETURNING status_changed_at AS "status_changed_at!: chrono::DateTime<chrono::Utc>""#,
+        workshop_id,
+        to as crate::status::WorkshopStatus,
+        stored_reason,
+        admin.id
     )
-    .bind(workshop_id)
-    .bind(to)
-    .bind(if decision.needs_reason() { reason.clone() } else { None })
-    .bind(admin.id)
     .fetch_one(&mut *tx)
     .await?;
     let kind = match to {
@@ -112,10 +126,12 @@ pub async fn decide_workshop(
     }
     if to != crate::status::WorkshopStatus::Active {
         // A workshop that is not active serves nobody: its mechanics go offline.
-        sqlx::query("UPDATE mechanics SET is_online = false, online_since = NULL WHERE workshop_id = $1")
-            .bind(workshop_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE mechanics SET is_online = false, online_since = NULL WHERE workshop_id = $1",
+            workshop_id
+        )
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     tracing::info!(admin = %admin.id, workshop = %workshop_id, ?decision, "workshop status changed");
@@ -144,17 +160,17 @@ pub async fn decide_mechanic(
     };
     let reason = if decision == MechanicDecision::Reject { reason } else { None };
     let mut tx = state.pool.begin().await?;
-    let reviewed_at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
-        "UPDATE mechanics SET application_status = $2, rejection_reason = $3, reviewed_at = now(),
-                reviewed_by = $4, is_online = CASE WHEN $2 = 'approved' THEN is_online ELSE false END,
+    let reviewed_at = sqlx::query_scalar!(
+        r#"UPDATE mechanics SET application_status = $2::application_status, rejection_reason = $3, reviewed_at = now(),
+                reviewed_by = $4, is_online = CASE WHEN $2::application_status = 'approved' THEN is_online ELSE false END,
                 updated_at = now()
           WHERE user_id = $1 AND workshop_id IS NULL AND application_status = 'pending'
-          RETURNING reviewed_at",
+          RETURNING reviewed_at AS "reviewed_at!: chrono::DateTime<chrono::Utc>""#,
+        mechanic_id,
+        status as crate::status::ApplicationStatus,
+        reason,
+        admin.id
     )
-    .bind(mechanic_id)
-    .bind(status)
-    .bind(&reason)
-    .bind(admin.id)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(reviewed_at) = reviewed_at else {
@@ -192,24 +208,24 @@ pub async fn set_workshop_fee(
         return Err(AppError::field("note", p));
     }
     let mut tx = state.pool.begin().await?;
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE organizations SET platform_fee_bps = $2, custom_fee_agreement = $3, updated_at = now() WHERE id = $1",
+        workshop_id,
+        bps,
+        note
     )
-    .bind(workshop_id)
-    .bind(bps)
-    .bind(&note)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
         return Err(AppError::not_found("There is no such workshop."));
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO organization_fee_terms (organization_id, platform_fee_bps, note, set_by) VALUES ($1, $2, $3, $4)",
+        workshop_id,
+        bps,
+        note,
+        admin.id
     )
-    .bind(workshop_id)
-    .bind(bps)
-    .bind(&note)
-    .bind(admin.id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -230,16 +246,20 @@ pub async fn mailbox() -> Result<Vec<MailboxMessage>, AppError> {
 pub async fn admin_requests() -> Result<Vec<AdminRequest>, AppError> {
     crate::auth::guard::require_admin()?;
     let state = crate::state::app_state()?;
-    Ok(sqlx::query_as::<_, AdminRequest>(
-        "SELECT r.id AS request_id, r.order_id, cu.email AS customer_email, r.routing_type,
-                pw.name AS preferred_workshop_name, r.status, mu.name AS mechanic_name, sw.name AS serving_workshop_name,
-                r.created_at, r.accepted_at
+    Ok(sqlx::query_as!(
+        AdminRequest,
+        r#"SELECT r.id AS request_id, r.order_id, cu.email AS customer_email,
+                r.routing_type AS "routing_type: crate::dispatch::RoutingType",
+                pw.name AS "preferred_workshop_name?", r.status AS "status: crate::status::RequestStatus",
+                mu.name AS "mechanic_name?", sw.name AS "serving_workshop_name?",
+                r.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+                r.accepted_at AS "accepted_at: chrono::DateTime<chrono::Utc>"
            FROM session_requests r
            JOIN users cu ON cu.id = r.customer_id
            LEFT JOIN organizations pw ON pw.id = r.preferred_workshop_id
            LEFT JOIN users mu ON mu.id = r.mechanic_id
            LEFT JOIN organizations sw ON sw.id = r.workshop_id
-          ORDER BY r.created_at DESC, r.id LIMIT 100",
+          ORDER BY r.created_at DESC, r.id LIMIT 100"#
     )
     .fetch_all(&state.pool)
     .await?)
@@ -250,12 +270,14 @@ pub async fn admin_requests() -> Result<Vec<AdminRequest>, AppError> {
 pub async fn request_audit(request_id: Uuid) -> Result<Vec<RoutingAuditRow>, AppError> {
     crate::auth::guard::require_admin()?;
     let state = crate::state::app_state()?;
-    Ok(sqlx::query_as::<_, RoutingAuditRow>(
-        "SELECT e.id, e.kind, u.name AS mechanic_name, e.details, e.created_at
+    Ok(sqlx::query_as!(
+        RoutingAuditRow,
+        r#"SELECT e.id, e.kind, u.name AS "mechanic_name?", e.details,
+                  e.created_at AS "created_at: chrono::DateTime<chrono::Utc>"
            FROM routing_events e LEFT JOIN users u ON u.id = e.mechanic_id
-          WHERE e.request_id = $1 ORDER BY e.id",
+          WHERE e.request_id = $1 ORDER BY e.id"#,
+        request_id
     )
-    .bind(request_id)
     .fetch_all(&state.pool)
     .await?)
 }

@@ -22,7 +22,8 @@ fn pair_key(email: &str, address: &str) -> String {
 /// Refuses the attempt while the pair, the address or (for a client new to
 /// this account) the account is locked.
 pub async fn check(pool: &PgPool, email: &str, address: &str) -> Result<(), AppError> {
-    let wait: Option<f64> = sqlx::query_scalar(
+    let key = pair_key(email, address);
+    let wait = sqlx::query_scalar!(
         "SELECT EXTRACT(EPOCH FROM max(locked_until) - now())::float8
            FROM login_throttle
           WHERE ((scope = 'pair' AND key = $3) OR (scope = 'address' AND key = $2)
@@ -31,10 +32,10 @@ pub async fn check(pool: &PgPool, email: &str, address: &str) -> Result<(), AppE
                                       WHERE k.email = $1 AND k.address = $2
                                         AND k.last_success_at > now() - interval '30 days')))
             AND locked_until > now()",
+        email,
+        address,
+        key
     )
-    .bind(email)
-    .bind(address)
-    .bind(pair_key(email, address))
     .fetch_one(pool)
     .await?;
     match wait {
@@ -59,7 +60,9 @@ async fn record(
     free: i32,
     rules: &ThrottleRules,
 ) -> Result<(), AppError> {
-    sqlx::query(
+    let (memory, base, max) =
+        (rules.memory_secs as f64, rules.base_delay_secs as f64, rules.max_delay_secs as f64);
+    sqlx::query!(
         "INSERT INTO login_throttle AS t (scope, key, failures, last_failure_at, locked_until)
          VALUES ($1, $2, 1, now(), NULL)
          ON CONFLICT (scope, key) DO UPDATE SET
@@ -70,13 +73,13 @@ async fn record(
                  THEN now() + make_interval(secs => LEAST($6::float8, $5::float8 * power(2,
                      (CASE WHEN t.last_failure_at < now() - make_interval(secs => $4) THEN 1 ELSE t.failures + 1 END) - $3 - 1)))
                  ELSE NULL END",
+        scope,
+        key,
+        free,
+        memory,
+        base,
+        max
     )
-    .bind(scope)
-    .bind(key)
-    .bind(free)
-    .bind(rules.memory_secs as f64)
-    .bind(rules.base_delay_secs as f64)
-    .bind(rules.max_delay_secs as f64)
     .execute(pool)
     .await?;
     Ok(())
@@ -96,14 +99,15 @@ pub async fn record_failure(
 /// A successful log-in clears this client's counter for the account and makes
 /// the client known to the account (the other counters decay by themselves).
 pub async fn record_success(pool: &PgPool, email: &str, address: &str) -> Result<(), AppError> {
-    sqlx::query(
+    let key = pair_key(email, address);
+    sqlx::query!(
         "WITH cleared AS (DELETE FROM login_throttle WHERE scope = 'pair' AND key = $3)
          INSERT INTO login_known_clients (email, address) VALUES ($1, $2)
          ON CONFLICT (email, address) DO UPDATE SET last_success_at = now()",
+        email,
+        address,
+        key
     )
-    .bind(email)
-    .bind(address)
-    .bind(pair_key(email, address))
     .execute(pool)
     .await?;
     Ok(())

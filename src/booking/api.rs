@@ -5,20 +5,6 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use uuid::Uuid;
 
-#[cfg(feature = "ssr")]
-pub(crate) const CUSTOMER_ORDER_SELECT: &str = "SELECT o.id AS order_id, o.plan_name, o.amount_cents,
-            o.amount_refunded_cents, o.currency,
-            o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS vehicle,
-            o.routing_type, pw.name AS preferred_workshop_name, o.status, o.checkout_url, o.created_at,
-            r.status AS request_status, mu.name AS mechanic_name, sw.name AS serving_workshop_name,
-            s.id AS session_id, s.status::text AS session_status
-       FROM orders o
-       LEFT JOIN organizations pw ON pw.id = o.preferred_workshop_id
-       LEFT JOIN session_requests r ON r.order_id = o.id
-       LEFT JOIN users mu ON mu.id = r.mechanic_id
-       LEFT JOIN organizations sw ON sw.id = r.workshop_id
-       LEFT JOIN sessions s ON s.request_id = r.id";
-
 /// One of a customer's own orders (anyone else's: not found).
 #[cfg(feature = "ssr")]
 pub async fn load_customer_order(
@@ -26,11 +12,26 @@ pub async fn load_customer_order(
     order_id: Uuid,
     customer: Uuid,
 ) -> Result<CustomerOrder, AppError> {
-    sqlx::query_as::<_, CustomerOrder>(&format!(
-        "{CUSTOMER_ORDER_SELECT} WHERE o.id = $1 AND o.customer_id = $2"
-    ))
-    .bind(order_id)
-    .bind(customer)
+    sqlx::query_as!(
+        CustomerOrder,
+        r#"SELECT o.id AS order_id, o.plan_name, o.amount_cents,
+            o.amount_refunded_cents, o.currency,
+            o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS "vehicle!",
+            o.routing_type AS "routing_type: crate::dispatch::RoutingType",
+            pw.name AS "preferred_workshop_name?", o.status AS "status: super::OrderStatus", o.checkout_url,
+            o.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+            r.status AS "request_status?: super::RequestStatus", mu.name AS "mechanic_name?",
+            sw.name AS "serving_workshop_name?", s.id AS "session_id?", s.status::text AS "session_status?"
+       FROM orders o
+       LEFT JOIN organizations pw ON pw.id = o.preferred_workshop_id
+       LEFT JOIN session_requests r ON r.order_id = o.id
+       LEFT JOIN users mu ON mu.id = r.mechanic_id
+       LEFT JOIN organizations sw ON sw.id = r.workshop_id
+       LEFT JOIN sessions s ON s.request_id = r.id
+      WHERE o.id = $1 AND o.customer_id = $2"#,
+        order_id,
+        customer
+    )
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| AppError::not_found("You have no booking with that reference."))
@@ -42,12 +43,13 @@ async fn bookable_workshop(
     db: impl sqlx::PgExecutor<'_>,
     id: Uuid,
 ) -> Result<Option<super::ChosenWorkshop>, AppError> {
-    Ok(sqlx::query_as::<_, super::ChosenWorkshop>(
+    Ok(sqlx::query_as!(
+        super::ChosenWorkshop,
         "SELECT o.id, o.name, o.city, s.mechanics_online
            FROM organizations o JOIN workshop_stats s ON s.workshop_id = o.id
           WHERE o.id = $1 AND o.status = 'active'",
+        id
     )
-    .bind(id)
     .fetch_optional(db)
     .await?)
 }
@@ -113,7 +115,6 @@ pub async fn start_checkout(
     .await?;
 
     // The same form submitted again: continue with the order it made.
-    #[derive(sqlx::FromRow)]
     struct Existing {
         id: Uuid,
         checkout_url: Option<String>,
@@ -128,13 +129,15 @@ pub async fn start_checkout(
         preferred_workshop_id: Option<Uuid>,
         routing_type: crate::dispatch::RoutingType,
     }
-    let existing = sqlx::query_as::<_, Existing>(
-        "SELECT id, checkout_url, status, plan_code, amount_cents, currency, vehicle_make, vehicle_model, vehicle_year,
-                problem_description, preferred_workshop_id, routing_type
-           FROM orders WHERE customer_id = $1 AND request_key = $2",
+    let existing = sqlx::query_as!(
+        Existing,
+        r#"SELECT id, checkout_url, status AS "status: super::OrderStatus", plan_code, amount_cents, currency,
+                vehicle_make, vehicle_model, vehicle_year, problem_description, preferred_workshop_id,
+                routing_type AS "routing_type: crate::dispatch::RoutingType"
+           FROM orders WHERE customer_id = $1 AND request_key = $2"#,
+        customer.id,
+        request_key
     )
-    .bind(customer.id)
-    .bind(request_key)
     .fetch_optional(&state.pool)
     .await?;
     // Only the same choices continue the same order (as an idempotency key reused
@@ -171,10 +174,11 @@ pub async fn start_checkout(
         }
     }
 
-    let plan = sqlx::query_as::<_, crate::plans::Plan>(
+    let plan = sqlx::query_as!(
+        crate::plans::Plan,
         "SELECT code, name, description, price_cents, currency, minutes FROM plans WHERE code = $1 AND active",
+        input.plan_code
     )
-    .bind(&input.plan_code)
     .fetch_optional(&state.pool)
     .await?
     .ok_or_else(|| AppError::field("plan_code", "That plan is not on sale. Choose one of the plans shown."))?;
@@ -185,8 +189,7 @@ pub async fn start_checkout(
             let w = bookable_workshop(&state.pool, id).await?.ok_or_else(|| {
                 AppError::field("workshop_id", "That workshop is not taking bookings. Choose another one.")
             })?;
-            let bps: i32 = sqlx::query_scalar("SELECT platform_fee_bps FROM organizations WHERE id = $1")
-                .bind(id)
+            let bps = sqlx::query_scalar!("SELECT platform_fee_bps FROM organizations WHERE id = $1", id)
                 .fetch_one(&state.pool)
                 .await?;
             (Some(bps), Some(w))
@@ -197,8 +200,7 @@ pub async fn start_checkout(
     let (order_id, amount_cents, currency) = match existing {
         Some(e) => (e.id, e.amount_cents, e.currency),
         None => {
-            let id =
-            sqlx::query_scalar(
+            let id = sqlx::query_scalar!(
                 "INSERT INTO orders (customer_id, request_key, plan_code, plan_name, plan_minutes, amount_cents, currency,
                                      vehicle_make, vehicle_model, vehicle_year, problem_description,
                                      preferred_workshop_id, routing_type, platform_fee_bps, referral_fee_bps,
@@ -206,23 +208,23 @@ pub async fn start_checkout(
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                  ON CONFLICT (customer_id, request_key) DO UPDATE SET updated_at = now()
                  RETURNING id",
+                customer.id,
+                request_key,
+                plan.code,
+                plan.name,
+                plan.minutes,
+                plan.price_cents,
+                plan.currency,
+                input.vehicle_make,
+                input.vehicle_model,
+                input.vehicle_year,
+                input.problem_description,
+                input.workshop_id,
+                input.routing_type as crate::dispatch::RoutingType,
+                state.config.platform_fee_bps,
+                state.config.referral_fee_bps,
+                preferred_fee_bps
             )
-            .bind(customer.id)
-            .bind(request_key)
-            .bind(&plan.code)
-            .bind(&plan.name)
-            .bind(plan.minutes)
-            .bind(plan.price_cents)
-            .bind(&plan.currency)
-            .bind(&input.vehicle_make)
-            .bind(&input.vehicle_model)
-            .bind(input.vehicle_year)
-            .bind(&input.problem_description)
-            .bind(input.workshop_id)
-            .bind(input.routing_type)
-            .bind(state.config.platform_fee_bps)
-            .bind(state.config.referral_fee_bps)
-            .bind(preferred_fee_bps)
             .fetch_one(&state.pool)
             .await?;
             (id, plan.price_cents, plan.currency.clone())
@@ -256,12 +258,12 @@ pub async fn start_checkout(
             AppError::bad_request("The payment could not be started. Please try again or contact us.")
         }
     })?;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE orders SET checkout_session_id = $2, checkout_url = $3, updated_at = now() WHERE id = $1",
+        order_id,
+        session.id,
+        session.url
     )
-    .bind(order_id)
-    .bind(&session.id)
-    .bind(&session.url)
     .execute(&state.pool)
     .await?;
     tracing::info!(%order_id, plan = %plan.code, routing = input.routing_type.as_str(), "checkout started");
@@ -274,10 +276,25 @@ pub async fn start_checkout(
 pub async fn my_orders() -> Result<Vec<CustomerOrder>, AppError> {
     let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
     let state = crate::state::app_state()?;
-    Ok(sqlx::query_as::<_, CustomerOrder>(&format!(
-        "{CUSTOMER_ORDER_SELECT} WHERE o.customer_id = $1 ORDER BY o.created_at DESC, o.id LIMIT 200"
-    ))
-    .bind(customer.id)
+    Ok(sqlx::query_as!(
+        CustomerOrder,
+        r#"SELECT o.id AS order_id, o.plan_name, o.amount_cents,
+            o.amount_refunded_cents, o.currency,
+            o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS "vehicle!",
+            o.routing_type AS "routing_type: crate::dispatch::RoutingType",
+            pw.name AS "preferred_workshop_name?", o.status AS "status: super::OrderStatus", o.checkout_url,
+            o.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
+            r.status AS "request_status?: super::RequestStatus", mu.name AS "mechanic_name?",
+            sw.name AS "serving_workshop_name?", s.id AS "session_id?", s.status::text AS "session_status?"
+       FROM orders o
+       LEFT JOIN organizations pw ON pw.id = o.preferred_workshop_id
+       LEFT JOIN session_requests r ON r.order_id = o.id
+       LEFT JOIN users mu ON mu.id = r.mechanic_id
+       LEFT JOIN organizations sw ON sw.id = r.workshop_id
+       LEFT JOIN sessions s ON s.request_id = r.id
+      WHERE o.customer_id = $1 ORDER BY o.created_at DESC, o.id LIMIT 200"#,
+        customer.id
+    )
     .fetch_all(&state.pool)
     .await?)
 }
@@ -287,14 +304,7 @@ pub async fn my_orders() -> Result<Vec<CustomerOrder>, AppError> {
 pub async fn get_order(order_id: Uuid) -> Result<CustomerOrder, AppError> {
     let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
     let state = crate::state::app_state()?;
-    sqlx::query_as::<_, CustomerOrder>(&format!(
-        "{CUSTOMER_ORDER_SELECT} WHERE o.id = $1 AND o.customer_id = $2"
-    ))
-    .bind(order_id)
-    .bind(customer.id)
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or_else(|| AppError::not_found("You have no booking with that reference."))
+    load_customer_order(&state.pool, order_id, customer.id).await
 }
 
 /// An unserved workshop-only request: open it to others (hybrid or broadcast).
@@ -309,36 +319,41 @@ pub async fn widen_request(order_id: Uuid, routing_type: String) -> Result<(), A
     };
     let now = chrono::Utc::now();
     let mut tx = state.pool.begin().await?;
-    let owned: Option<crate::status::RequestStatus> = sqlx::query_scalar(
-        "SELECT status FROM session_requests WHERE order_id = $1 AND customer_id = $2 FOR UPDATE",
+    let owned = sqlx::query_scalar!(
+        r#"SELECT status AS "status: crate::status::RequestStatus" FROM session_requests
+            WHERE order_id = $1 AND customer_id = $2 FOR UPDATE"#,
+        order_id,
+        customer.id
     )
-    .bind(order_id)
-    .bind(customer.id)
     .fetch_optional(&mut *tx)
     .await?;
     if owned.is_none() {
         return Err(AppError::not_found("You have no paid booking with that reference."));
     }
-    let widened: Option<(Uuid, Uuid)> = sqlx::query_as(
+    let widened = sqlx::query!(
         "UPDATE session_requests SET routing_type = $3, status = 'pending', expires_at = NULL, closed_at = NULL,
                 escalated_at = $4
           WHERE order_id = $1 AND customer_id = $2 AND status = 'expired'
           RETURNING id, order_id",
+        order_id,
+        customer.id,
+        routing as RoutingType,
+        now as _
     )
-    .bind(order_id)
-    .bind(customer.id)
-    .bind(routing)
-    .bind(now)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|w| (w.id, w.order_id));
     let Some((request_id, order_id)) = widened else {
         return Err(AppError::conflict("Only a request that no mechanic took can be opened to others."));
     };
-    sqlx::query("INSERT INTO routing_events (request_id, kind, details) VALUES ($1, 'widened', $2)")
-        .bind(request_id)
-        .bind(serde_json::json!({ "routing_type": routing }))
-        .execute(&mut *tx)
-        .await?;
+    let details = serde_json::json!({ "routing_type": routing });
+    sqlx::query!(
+        "INSERT INTO routing_events (request_id, kind, details) VALUES ($1, 'widened', $2)",
+        request_id,
+        details
+    )
+    .execute(&mut *tx)
+    .await?;
     crate::realtime::server::notify(
         &mut *tx,
         &crate::realtime::Signal::RequestChanged { request_id, order_id },

@@ -118,12 +118,12 @@ pub async fn online_counts(
 /// the partial index `mechanics_online_independent_idx`, so it never reads every
 /// online mechanic's row.
 pub async fn any_available(db: impl PgExecutor<'_>) -> Result<AnyAvailable, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT (SELECT coalesce(sum(s.mechanics_online), 0)::bigint
+    let n = sqlx::query_scalar!(
+        r#"SELECT (SELECT coalesce(sum(s.mechanics_online), 0)::bigint
                    FROM workshop_stats s JOIN organizations o ON o.id = s.workshop_id
                   WHERE o.status = 'active')
               + (SELECT count(*) FROM mechanics
-                  WHERE workshop_id IS NULL AND is_online AND application_status = 'approved')",
+                  WHERE workshop_id IS NULL AND is_online AND application_status = 'approved') AS "n!""#
     )
     .fetch_one(db)
     .await?;

@@ -107,7 +107,6 @@ pub async fn recent(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<MailboxMe
     .await
 }
 
-#[derive(sqlx::FromRow)]
 struct Pending {
     id: uuid::Uuid,
     to_email: String,
@@ -139,10 +138,11 @@ pub async fn run_sender(pool: PgPool, smtp_url: String, from: String, shutdown: 
     while !shutdown.is_requested() {
         let sent = async {
             let mut tx = pool.begin().await?;
-            let due: Option<Pending> = sqlx::query_as(
+            let due = sqlx::query_as!(
+                Pending,
                 "SELECT id, to_email, subject, body_text, body_html, unsubscribe_url FROM email_outbox
                   WHERE sent_at IS NULL AND send_after <= now() AND attempts < 20
-                  ORDER BY send_after LIMIT 1 FOR UPDATE SKIP LOCKED",
+                  ORDER BY send_after LIMIT 1 FOR UPDATE SKIP LOCKED"
             )
             .fetch_optional(&mut *tx)
             .await?;
@@ -160,26 +160,26 @@ pub async fn run_sender(pool: PgPool, smtp_url: String, from: String, shutdown: 
             };
             match result {
                 Ok(()) => {
-                    sqlx::query(
+                    sqlx::query!(
                         "UPDATE email_outbox SET sent_at = now(), attempts = attempts + 1,
                                 body_text = CASE WHEN secret IS NULL THEN body_text
                                                  ELSE replace(body_text, secret, '(link removed after delivery)') END,
                                 secret = NULL, secret_hash = NULL
                           WHERE id = $1",
+                        msg.id
                     )
-                        .bind(msg.id)
-                        .execute(&mut *tx)
+                    .execute(&mut *tx)
                         .await?;
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "email delivery failed; will retry");
-                    sqlx::query(
+                    sqlx::query!(
                         "UPDATE email_outbox SET attempts = attempts + 1, last_error = $2,
                                 send_after = now() + make_interval(secs => least(3600, 30 * power(2, attempts)))
                           WHERE id = $1",
+                        msg.id,
+                        err
                     )
-                    .bind(msg.id)
-                    .bind(err)
                     .execute(&mut *tx)
                     .await?;
                 }

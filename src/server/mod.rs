@@ -53,7 +53,7 @@ fn app_context() {
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let db = tokio::time::timeout(
         Duration::from_secs(2),
-        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool),
+        sqlx::query_scalar!(r#"SELECT 1 AS "one!""#).fetch_one(&state.pool),
     )
     .await;
     match db {

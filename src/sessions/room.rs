@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-#[derive(sqlx::FromRow)]
 struct RoomRow {
     id: Uuid,
     order_id: Uuid,
@@ -37,12 +36,18 @@ struct RoomRow {
 
 /// The room, for one of its two participants (anyone else: not found).
 pub async fn load_room(pool: &PgPool, session_id: Uuid, viewer: Uuid) -> Result<SessionRoom, AppError> {
-    let r = sqlx::query_as::<_, RoomRow>(
-        "SELECT s.id, s.order_id, s.status, s.customer_id, s.mechanic_id, cu.name AS customer_name,
-                mu.name AS mechanic_name, w.name AS workshop_name, o.plan_name, o.plan_minutes,
-                o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS vehicle,
-                o.problem_description, s.started_at, s.ended_at, p.includes_call,
-                s.clock_started_at, s.clock_warns_at, s.clock_ends_at, s.call_closes_at,
+    let r = sqlx::query_as!(
+        RoomRow,
+        r#"SELECT s.id, s.order_id, s.status AS "status: SessionStatus", s.customer_id, s.mechanic_id,
+                cu.name AS customer_name, mu.name AS mechanic_name, w.name AS "workshop_name?", o.plan_name,
+                o.plan_minutes,
+                o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS "vehicle!",
+                o.problem_description, s.started_at AS "started_at: DateTime<Utc>",
+                s.ended_at AS "ended_at: DateTime<Utc>", p.includes_call,
+                s.clock_started_at AS "clock_started_at: DateTime<Utc>",
+                s.clock_warns_at AS "clock_warns_at: DateTime<Utc>",
+                s.clock_ends_at AS "clock_ends_at: DateTime<Utc>",
+                s.call_closes_at AS "call_closes_at: DateTime<Utc>",
                 s.rating, s.rating_comment
            FROM sessions s
            JOIN orders o ON o.id = s.order_id
@@ -50,19 +55,21 @@ pub async fn load_room(pool: &PgPool, session_id: Uuid, viewer: Uuid) -> Result<
            JOIN users cu ON cu.id = s.customer_id
            JOIN users mu ON mu.id = s.mechanic_id
            LEFT JOIN organizations w ON w.id = s.workshop_id
-          WHERE s.id = $1 AND (s.customer_id = $2 OR s.mechanic_id = $2)",
+          WHERE s.id = $1 AND (s.customer_id = $2 OR s.mechanic_id = $2)"#,
+        session_id,
+        viewer
     )
-    .bind(session_id)
-    .bind(viewer)
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| AppError::not_found("There is no session of yours with that reference."))?;
-    let messages = sqlx::query_as::<_, ChatLine>(
-        "SELECT c.id, c.sender_id, u.name AS sender_name, c.body, c.created_at, c.photo_id
+    let messages = sqlx::query_as!(
+        ChatLine,
+        r#"SELECT c.id, c.sender_id, u.name AS sender_name, c.body,
+                  c.created_at AS "created_at: DateTime<Utc>", c.photo_id
            FROM chat_messages c JOIN users u ON u.id = c.sender_id
-          WHERE c.session_id = $1 ORDER BY c.id DESC LIMIT 500",
+          WHERE c.session_id = $1 ORDER BY c.id DESC LIMIT 500"#,
+        session_id
     )
-    .bind(session_id)
     .fetch_all(pool)
     .await?
     .into_iter()
@@ -109,29 +116,32 @@ pub async fn send_chat(pool: &PgPool, session_id: Uuid, sender: Uuid, body: &str
         ));
     }
     let mut tx = pool.begin().await?;
-    let session: Option<(SessionStatus, Uuid)> = sqlx::query_as(
-        "SELECT status, order_id FROM sessions WHERE id = $1 AND (customer_id = $2 OR mechanic_id = $2) FOR UPDATE",
+    let session = sqlx::query!(
+        r#"SELECT status AS "status: SessionStatus", order_id FROM sessions
+            WHERE id = $1 AND (customer_id = $2 OR mechanic_id = $2) FOR UPDATE"#,
+        session_id,
+        sender
     )
-    .bind(session_id)
-    .bind(sender)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|s| (s.status, s.order_id));
     let Some((status, order_id)) = session else {
         return Err(AppError::not_found("There is no session of yours with that reference."));
     };
     if !status.is_open() {
         return Err(AppError::conflict("This session has ended; the chat is closed."));
     }
-    sqlx::query("INSERT INTO chat_messages (session_id, sender_id, body) VALUES ($1, $2, $3)")
-        .bind(session_id)
-        .bind(sender)
-        .bind(body)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO chat_messages (session_id, sender_id, body) VALUES ($1, $2, $3)",
+        session_id,
+        sender,
+        body
+    )
+    .execute(&mut *tx)
+    .await?;
     if status == SessionStatus::Accepted {
         // The first message starts the session.
-        sqlx::query("UPDATE sessions SET status = 'active', started_at = now() WHERE id = $1")
-            .bind(session_id)
+        sqlx::query!("UPDATE sessions SET status = 'active', started_at = now() WHERE id = $1", session_id)
             .execute(&mut *tx)
             .await?;
         notify(&mut *tx, &Signal::SessionChanged { session_id, order_id }).await?;
@@ -141,7 +151,6 @@ pub async fn send_chat(pool: &PgPool, session_id: Uuid, sender: Uuid, body: &str
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
 struct Ended {
     order_id: Uuid,
     mechanic_id: Uuid,
@@ -158,22 +167,24 @@ pub async fn end_session(
     public_url: &str,
 ) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
-    let ended = sqlx::query_as::<_, Ended>(
+    let ended = sqlx::query_as!(
+        Ended,
         "UPDATE sessions SET status = 'completed', ended_at = now(), started_at = coalesce(started_at, now())
           WHERE id = $1 AND mechanic_id = $2 AND status IN ('accepted', 'active')
           RETURNING order_id, mechanic_id, workshop_id",
+        session_id,
+        mechanic
     )
-    .bind(session_id)
-    .bind(mechanic)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(ended) = ended else {
-        let exists: Option<SessionStatus> =
-            sqlx::query_scalar("SELECT status FROM sessions WHERE id = $1 AND mechanic_id = $2")
-                .bind(session_id)
-                .bind(mechanic)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let exists = sqlx::query_scalar!(
+            r#"SELECT status AS "status: SessionStatus" FROM sessions WHERE id = $1 AND mechanic_id = $2"#,
+            session_id,
+            mechanic
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
         return match exists {
             Some(_) => Err(AppError::conflict("This session has already ended.")),
             None => Err(AppError::not_found("There is no session of yours with that reference.")),
@@ -181,25 +192,26 @@ pub async fn end_session(
     };
     // No report, no ending: the transaction is dropped, nothing changes.
     super::report::store::require_report(&mut tx, session_id).await?;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE mechanics SET active_sessions = greatest(active_sessions - 1, 0), sessions_completed = sessions_completed + 1
           WHERE user_id = $1",
+        ended.mechanic_id
     )
-    .bind(ended.mechanic_id)
     .execute(&mut *tx)
     .await?;
     // The order's lock orders completion against a refund being booked (which
     // takes it too): the split is then of what is left after the refund, or the
     // refund reverses the split. Taken after the mechanic's row and before the
     // statistics, as every other transaction orders them.
-    sqlx::query("SELECT id FROM orders WHERE id = $1 FOR UPDATE")
-        .bind(ended.order_id)
-        .execute(&mut *tx)
+    sqlx::query!("SELECT id FROM orders WHERE id = $1 FOR UPDATE", ended.order_id)
+        .fetch_optional(&mut *tx)
         .await?;
     if let Some(w) = ended.workshop_id {
-        sqlx::query("UPDATE workshop_stats SET sessions_completed = sessions_completed + 1, updated_at = now() WHERE workshop_id = $1")
-            .bind(w)
-            .execute(&mut *tx)
+        sqlx::query!(
+            "UPDATE workshop_stats SET sessions_completed = sessions_completed + 1, updated_at = now() WHERE workshop_id = $1",
+            w
+        )
+        .execute(&mut *tx)
             .await?;
     }
     // The money is split in the same transaction, once per session.
@@ -231,43 +243,49 @@ pub async fn rate_session(
         return Err(AppError::field("comment", p));
     }
     let mut tx = pool.begin().await?;
-    let rated: Option<(Uuid, Uuid, Option<Uuid>)> = sqlx::query_as(
+    let rated = sqlx::query!(
         "UPDATE sessions SET rating = $3, rating_comment = $4, rated_at = now()
           WHERE id = $1 AND customer_id = $2 AND status = 'completed' AND rated_at IS NULL
           RETURNING order_id, mechanic_id, workshop_id",
+        session_id,
+        customer,
+        rating,
+        comment
     )
-    .bind(session_id)
-    .bind(customer)
-    .bind(rating)
-    .bind(comment)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|r| (r.order_id, r.mechanic_id, r.workshop_id));
     let Some((order_id, mechanic, workshop)) = rated else {
-        let status: Option<(SessionStatus, bool)> = sqlx::query_as(
-            "SELECT status, rated_at IS NOT NULL FROM sessions WHERE id = $1 AND customer_id = $2",
+        let status = sqlx::query!(
+            r#"SELECT status AS "status: SessionStatus", rated_at IS NOT NULL AS "rated!"
+                 FROM sessions WHERE id = $1 AND customer_id = $2"#,
+            session_id,
+            customer
         )
-        .bind(session_id)
-        .bind(customer)
         .fetch_optional(&mut *tx)
-        .await?;
+        .await?
+        .map(|s| (s.status, s.rated));
         return Err(match status {
             None => AppError::not_found("There is no session of yours with that reference."),
             Some((_, true)) => AppError::conflict("You have already rated this session."),
             Some(_) => AppError::conflict("You can rate the session once it has ended."),
         });
     };
-    sqlx::query("UPDATE mechanics SET rating_sum = rating_sum + $2, rating_count = rating_count + 1 WHERE user_id = $1")
-        .bind(mechanic)
-        .bind(rating as i64)
-        .execute(&mut *tx)
+    let stars = i64::from(rating);
+    sqlx::query!(
+        "UPDATE mechanics SET rating_sum = rating_sum + $2, rating_count = rating_count + 1 WHERE user_id = $1",
+        mechanic,
+        stars
+    )
+    .execute(&mut *tx)
         .await?;
     if let Some(w) = workshop {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE workshop_stats SET rating_sum = rating_sum + $2, rating_count = rating_count + 1, updated_at = now()
               WHERE workshop_id = $1",
+            w,
+            stars
         )
-        .bind(w)
-        .bind(rating as i64)
         .execute(&mut *tx)
         .await?;
     }

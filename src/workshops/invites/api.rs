@@ -36,51 +36,53 @@ pub async fn invite_mechanic(email: String) -> Result<(), AppError> {
     .await?;
     let org = membership.organization_id;
     let mut tx = state.pool.begin().await?;
-    let already_member: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM mechanics m JOIN users u ON u.id = m.user_id WHERE u.email = $1 AND m.workshop_id = $2)")
-            .bind(&email)
-            .bind(org)
-            .fetch_one(&mut *tx)
-            .await?;
+    let already_member = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM mechanics m JOIN users u ON u.id = m.user_id
+                           WHERE u.email = $1 AND m.workshop_id = $2) AS "exists!""#,
+        email,
+        org
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if already_member {
         return Err(AppError::field("email", "This mechanic is already part of your workshop."));
     }
     let (raw, hash) = token::new_token();
     let expires_at = chrono::Utc::now() + state.config.invite_ttl;
     // Reuse the open invite for this address if there is one (a resend), else create one.
-    let open: Option<Uuid> = sqlx::query_scalar(
+    let open = sqlx::query_scalar!(
         "SELECT id FROM mechanic_invites
           WHERE organization_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL FOR UPDATE",
+        org,
+        email
     )
-    .bind(org)
-    .bind(&email)
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(id) = open {
         server_side::forget_link(&mut tx, id).await?;
     }
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "UPDATE mechanic_invites SET token_hash = $3, expires_at = $4, last_sent_at = now(),
                 send_count = send_count + 1, invited_by = $5
           WHERE organization_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL",
+        org,
+        email,
+        hash,
+        expires_at as _,
+        owner.id
     )
-    .bind(org)
-    .bind(&email)
-    .bind(&hash)
-    .bind(expires_at)
-    .bind(owner.id)
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO mechanic_invites (organization_id, email, token_hash, invited_by, expires_at)
              VALUES ($1, $2, $3, $4, $5)",
+            org,
+            email,
+            hash,
+            owner.id,
+            expires_at as _
         )
-        .bind(org)
-        .bind(&email)
-        .bind(&hash)
-        .bind(owner.id)
-        .bind(expires_at)
         .execute(&mut *tx)
         .await?;
     }
@@ -117,15 +119,15 @@ pub async fn resend_invite(invite_id: Uuid) -> Result<(), AppError> {
     let expires_at = chrono::Utc::now() + state.config.invite_ttl;
     let mut tx = state.pool.begin().await?;
     server_side::forget_link(&mut tx, invite_id).await?;
-    let email: Option<String> = sqlx::query_scalar(
+    let email = sqlx::query_scalar!(
         "UPDATE mechanic_invites SET token_hash = $3, expires_at = $4, last_sent_at = now(), send_count = send_count + 1
           WHERE id = $1 AND organization_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL
           RETURNING email",
+        invite_id,
+        membership.organization_id,
+        hash,
+        expires_at as _
     )
-    .bind(invite_id)
-    .bind(membership.organization_id)
-    .bind(&hash)
-    .bind(expires_at)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(email) = email else {
@@ -151,12 +153,12 @@ pub async fn revoke_invite(invite_id: Uuid) -> Result<(), AppError> {
     let state = crate::state::app_state()?;
     let (_, membership) = crate::workshops::api::require_workshop_owner(&state).await?;
     let mut tx = state.pool.begin().await?;
-    let revoked: Option<Vec<u8>> = sqlx::query_scalar(
+    let revoked = sqlx::query_scalar!(
         "UPDATE mechanic_invites SET revoked_at = now()
           WHERE id = $1 AND organization_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL RETURNING token_hash",
+        invite_id,
+        membership.organization_id
     )
-    .bind(invite_id)
-    .bind(membership.organization_id)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(token_hash) = revoked else {
@@ -179,10 +181,7 @@ pub async fn get_invite_details(token: String) -> Result<InviteDetails, AppError
     if !tok::well_formed(&token) {
         return Ok(invalid);
     }
-    let row = sqlx::query_as::<_, server_side::InviteRow>(server_side::INVITE_SELECT)
-        .bind(tok::hash(&token))
-        .fetch_optional(&state.pool)
-        .await?;
+    let row = server_side::find_by_hash(&state.pool, &tok::hash(&token)).await?;
     let Some(row) = row else { return Ok(invalid) };
     let link_state = row.link_state();
     let viewer = if link_state != InviteLinkState::Valid {
@@ -190,12 +189,13 @@ pub async fn get_invite_details(token: String) -> Result<InviteDetails, AppError
     } else {
         Some(match guard::current_user() {
             Some(u) if u.email == row.email && u.role == Role::Mechanic => {
-                let in_workshop: bool =
-                    sqlx::query_scalar("SELECT workshop_id IS NOT NULL FROM mechanics WHERE user_id = $1")
-                        .bind(u.id)
-                        .fetch_optional(&state.pool)
-                        .await?
-                        .unwrap_or(true);
+                let in_workshop = sqlx::query_scalar!(
+                    r#"SELECT workshop_id IS NOT NULL AS "in_workshop!" FROM mechanics WHERE user_id = $1"#,
+                    u.id
+                )
+                .fetch_optional(&state.pool)
+                .await?
+                .unwrap_or(true);
                 if in_workshop {
                     InviteViewer::OtherAccount { email: u.email }
                 } else {
@@ -301,11 +301,13 @@ pub async fn join_with_invite(token: String) -> Result<String, AppError> {
         )));
     }
     // The platform's decision stands: a workshop's invite cannot undo a rejection.
-    let status: Option<crate::status::ApplicationStatus> =
-        sqlx::query_scalar("SELECT application_status FROM mechanics WHERE user_id = $1 FOR UPDATE")
-            .bind(user.id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let status = sqlx::query_scalar!(
+        r#"SELECT application_status AS "application_status: crate::status::ApplicationStatus"
+             FROM mechanics WHERE user_id = $1 FOR UPDATE"#,
+        user.id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     if status == Some(crate::status::ApplicationStatus::Rejected) {
         return Err(AppError::forbidden(
             "The platform did not approve your application, so a workshop cannot add you. \

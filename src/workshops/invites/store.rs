@@ -7,8 +7,7 @@ use crate::mail::outbox;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-/// The invite behind a token, locked for the rest of the transaction.
-#[derive(sqlx::FromRow)]
+/// The invite behind a token.
 pub struct InviteRow {
     pub id: Uuid,
     pub organization_id: Uuid,
@@ -20,12 +19,6 @@ pub struct InviteRow {
     pub workshop_name: String,
     pub workshop_status: crate::status::WorkshopStatus,
 }
-
-pub const INVITE_SELECT: &str =
-    "SELECT i.id, i.organization_id, i.email, i.invited_by, i.expires_at, i.accepted_at,
-            i.revoked_at, o.name AS workshop_name, o.status AS workshop_status
-       FROM mechanic_invites i JOIN organizations o ON o.id = i.organization_id
-      WHERE i.token_hash = $1";
 
 impl InviteRow {
     pub fn link_state(&self) -> super::InviteLinkState {
@@ -52,6 +45,27 @@ impl InviteRow {
     }
 }
 
+/// The invite behind a well-formed token's hash, if any (not locked).
+pub async fn find_by_hash(
+    db: impl sqlx::PgExecutor<'_>,
+    token_hash: &[u8],
+) -> Result<Option<InviteRow>, sqlx::Error> {
+    sqlx::query_as!(
+        InviteRow,
+        r#"SELECT i.id, i.organization_id, i.email, i.invited_by,
+                  i.expires_at AS "expires_at: chrono::DateTime<chrono::Utc>",
+                  i.accepted_at AS "accepted_at: chrono::DateTime<chrono::Utc>",
+                  i.revoked_at AS "revoked_at: chrono::DateTime<chrono::Utc>", o.name AS workshop_name,
+                  o.status AS "workshop_status: crate::status::WorkshopStatus"
+             FROM mechanic_invites i JOIN organizations o ON o.id = i.organization_id
+            WHERE i.token_hash = $1"#,
+        token_hash
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// The invite behind a token, locked for the rest of the transaction.
 pub async fn lock_by_token(
     tx: &mut Transaction<'_, Postgres>,
     raw_token: &str,
@@ -59,20 +73,31 @@ pub async fn lock_by_token(
     if !token::well_formed(raw_token) {
         return Err(AppError::NotFound(super::InviteLinkState::Invalid.explanation().into()));
     }
-    sqlx::query_as::<_, InviteRow>(&format!("{INVITE_SELECT} FOR UPDATE OF i"))
-        .bind(token::hash(raw_token))
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or_else(|| AppError::NotFound(super::InviteLinkState::Invalid.explanation().into()))
+    let token_hash = token::hash(raw_token);
+    sqlx::query_as!(
+        InviteRow,
+        r#"SELECT i.id, i.organization_id, i.email, i.invited_by,
+                  i.expires_at AS "expires_at: chrono::DateTime<chrono::Utc>",
+                  i.accepted_at AS "accepted_at: chrono::DateTime<chrono::Utc>",
+                  i.revoked_at AS "revoked_at: chrono::DateTime<chrono::Utc>", o.name AS workshop_name,
+                  o.status AS "workshop_status: crate::status::WorkshopStatus"
+             FROM mechanic_invites i JOIN organizations o ON o.id = i.organization_id
+            WHERE i.token_hash = $1
+              FOR UPDATE OF i"#,
+        token_hash
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound(super::InviteLinkState::Invalid.explanation().into()))
 }
 
 pub async fn mark_used(tx: &mut Transaction<'_, Postgres>, invite: Uuid, user: Uuid) -> Result<(), AppError> {
-    let used: Option<Vec<u8>> = sqlx::query_scalar(
+    let used = sqlx::query_scalar!(
         "UPDATE mechanic_invites SET accepted_at = now(), accepted_by = $2
           WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL RETURNING token_hash",
+        invite,
+        user
     )
-    .bind(invite)
-    .bind(user)
     .fetch_optional(&mut **tx)
     .await?;
     let Some(token_hash) = used else {
@@ -86,8 +111,7 @@ pub async fn mark_used(tx: &mut Transaction<'_, Postgres>, invite: Uuid, user: U
 /// The link of an invite that is being replaced or revoked leaves the stored
 /// copies of its emails.
 pub async fn forget_link(tx: &mut Transaction<'_, Postgres>, invite_id: Uuid) -> Result<(), AppError> {
-    let hash: Option<Vec<u8>> = sqlx::query_scalar("SELECT token_hash FROM mechanic_invites WHERE id = $1")
-        .bind(invite_id)
+    let hash = sqlx::query_scalar!("SELECT token_hash FROM mechanic_invites WHERE id = $1", invite_id)
         .fetch_optional(&mut **tx)
         .await?;
     if let Some(hash) = hash {
