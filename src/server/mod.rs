@@ -1,6 +1,10 @@
 //! The HTTP server: shared state, the router with its middleware, and start-up.
 
+pub mod detach;
 pub mod middleware;
+
+#[cfg(all(test, feature = "ssr"))]
+mod detach_db_tests;
 
 use crate::app::{shell, App};
 use crate::state::AppState;
@@ -130,6 +134,8 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::new(middleware::REQUEST_ID.clone(), middleware::MakeRequestUuid))
         .layer(axum::middleware::from_fn(middleware::body_size_limit))
+        // Outermost: a client that hangs up does not cut a request short.
+        .layer(axum::middleware::from_fn(detach::run_to_completion))
 }
 
 /// Whether a plain route runs behind the session and user layers.
