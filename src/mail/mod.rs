@@ -7,6 +7,8 @@
 pub mod message;
 #[cfg(feature = "ssr")]
 pub mod outbox;
+#[cfg(all(test, feature = "ssr"))]
+mod sender_db_tests;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -1,6 +1,7 @@
 //! Writing to the outbox, and the sender that empties it over SMTP.
 
 use super::MailboxMessage;
+use crate::workers::queue::{self, Queue, Recorded};
 use sqlx::{PgExecutor, PgPool};
 use std::time::Duration;
 
@@ -116,88 +117,105 @@ struct Pending {
     unsubscribe_url: Option<String>,
 }
 
-/// Delivers due messages over SMTP until the process stops. Each message is
-/// claimed with `FOR UPDATE SKIP LOCKED`, so several instances never send the
-/// same message twice; a failure is recorded and retried with a growing delay.
+/// The outbox as a [`Queue`]: a due message is claimed, sent over SMTP while its
+/// row stays locked, and marked sent (its secret link removed from the stored
+/// text) or rescheduled with a growing delay, up to 20 attempts.
+struct SmtpQueue {
+    transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    from: lettre::message::Mailbox,
+}
+
+#[async_trait::async_trait]
+impl Queue for SmtpQueue {
+    type Job = Pending;
+    type Done = ();
+    type Error = String;
+    const NAME: &'static str = "email";
+
+    async fn claim(&self, tx: &mut sqlx::PgConnection) -> Result<Option<Pending>, sqlx::Error> {
+        sqlx::query_as!(
+            Pending,
+            "SELECT id, to_email, subject, body_text, body_html, unsubscribe_url FROM email_outbox
+              WHERE sent_at IS NULL AND send_after <= now() AND attempts < 20
+              ORDER BY send_after LIMIT 1 FOR UPDATE SKIP LOCKED"
+        )
+        .fetch_optional(tx)
+        .await
+    }
+
+    async fn run(&self, msg: &Pending) -> Result<(), String> {
+        use lettre::AsyncTransport;
+        let outgoing = super::message::Outgoing {
+            to: &msg.to_email,
+            subject: &msg.subject,
+            text: &msg.body_text,
+            html: msg.body_html.as_deref(),
+            unsubscribe_url: msg.unsubscribe_url.as_deref(),
+        };
+        let email = super::message::build(&self.from, &outgoing)?;
+        self.transport.send(email).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    async fn record(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        msg: Pending,
+        outcome: Result<(), String>,
+    ) -> Result<Recorded, sqlx::Error> {
+        let recorded = match outcome {
+            Ok(()) => {
+                sqlx::query!(
+                    "UPDATE email_outbox SET sent_at = now(), attempts = attempts + 1,
+                            body_text = CASE WHEN secret IS NULL THEN body_text
+                                             ELSE replace(body_text, secret, '(link removed after delivery)') END,
+                            secret = NULL, secret_hash = NULL
+                      WHERE id = $1",
+                    msg.id
+                )
+                .execute(&mut *tx)
+                .await?;
+                Recorded::Done
+            }
+            Err(err) => {
+                tracing::warn!(message = %msg.id, error = %err, "email delivery failed; will retry");
+                sqlx::query!(
+                    "UPDATE email_outbox SET attempts = attempts + 1, last_error = $2,
+                            send_after = now() + make_interval(secs => least(3600, 30 * power(2, attempts)))
+                      WHERE id = $1",
+                    msg.id,
+                    err
+                )
+                .execute(&mut *tx)
+                .await?;
+                Recorded::Failed
+            }
+        };
+        tx.commit().await?;
+        Ok(recorded)
+    }
+}
+
+/// Delivers due messages over SMTP until the process stops (every 5 seconds,
+/// all that are due). Claims use `FOR UPDATE SKIP LOCKED`, so several instances
+/// never send the same message twice; a failure is recorded and retried later.
 pub async fn run_sender(pool: PgPool, smtp_url: String, from: String, shutdown: crate::workers::Shutdown) {
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-    let transport = match AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp_url) {
+    let transport = match lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&smtp_url) {
         Ok(builder) => builder.build(),
         Err(e) => {
             tracing::error!(error = %e, "SMTP_URL is not usable; email stays in the outbox");
             return;
         }
     };
-    let from_mailbox = match from.parse::<lettre::message::Mailbox>() {
+    let from = match from.parse::<lettre::message::Mailbox>() {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = %e, "MAIL_FROM is not an address; email stays in the outbox");
             return;
         }
     };
-    while !shutdown.is_requested() {
-        let sent = async {
-            let mut tx = pool.begin().await?;
-            let due = sqlx::query_as!(
-                Pending,
-                "SELECT id, to_email, subject, body_text, body_html, unsubscribe_url FROM email_outbox
-                  WHERE sent_at IS NULL AND send_after <= now() AND attempts < 20
-                  ORDER BY send_after LIMIT 1 FOR UPDATE SKIP LOCKED"
-            )
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(msg) = due else { return Ok::<bool, sqlx::Error>(false) };
-            let outgoing = super::message::Outgoing {
-                to: &msg.to_email,
-                subject: &msg.subject,
-                text: &msg.body_text,
-                html: msg.body_html.as_deref(),
-                unsubscribe_url: msg.unsubscribe_url.as_deref(),
-            };
-            let result = match super::message::build(&from_mailbox, &outgoing) {
-                Ok(email) => transport.send(email).await.map(|_| ()).map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(()) => {
-                    sqlx::query!(
-                        "UPDATE email_outbox SET sent_at = now(), attempts = attempts + 1,
-                                body_text = CASE WHEN secret IS NULL THEN body_text
-                                                 ELSE replace(body_text, secret, '(link removed after delivery)') END,
-                                secret = NULL, secret_hash = NULL
-                          WHERE id = $1",
-                        msg.id
-                    )
-                    .execute(&mut *tx)
-                        .await?;
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "email delivery failed; will retry");
-                    sqlx::query!(
-                        "UPDATE email_outbox SET attempts = attempts + 1, last_error = $2,
-                                send_after = now() + make_interval(secs => least(3600, 30 * power(2, attempts)))
-                          WHERE id = $1",
-                        msg.id,
-                        err
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            tx.commit().await?;
-            Ok(true)
-        }
-        .await;
-        let pause = match sent {
-            Ok(true) => continue,
-            Ok(false) => Duration::from_secs(5),
-            Err(e) => {
-                tracing::warn!(error = %e, "email sender could not reach the database");
-                Duration::from_secs(10)
-            }
-        };
-        if !shutdown.pause(pause, None).await {
-            break;
-        }
-    }
+    let queue = SmtpQueue { transport, from };
+    crate::workers::every("email", shutdown, Duration::from_secs(5), None, || async {
+        queue::drain(&pool, &queue, 500).await.map(|d| d.total())
+    })
+    .await
 }

@@ -7,6 +7,7 @@
 use crate::ledger::{self, AccountRef, Line};
 use crate::payments::gateway::TransferRequest;
 use crate::state::AppState;
+use crate::workers::queue::{self, Queue, Recorded};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -234,37 +235,63 @@ pub async fn record_paid(
     Ok(true)
 }
 
-/// Processes every payout that is due (new ones, and failed ones whose retry time came).
-pub async fn process_due(state: &AppState, now: DateTime<Utc>) -> Result<Processed, sqlx::Error> {
-    let mut out = Processed::default();
-    loop {
-        let mut tx = state.pool.begin().await?;
-        let due = sqlx::query_as!(
+/// The due payouts as a [`Queue`]: new ones, and failed ones whose retry time
+/// came. The row stays locked during the gateway call, so no other instance
+/// transfers it meanwhile; the transfer carries the payout's idempotency key, so a
+/// crash before the record, and the retry after it, never pays twice.
+struct DuePayouts<'a> {
+    state: &'a AppState,
+    now: DateTime<Utc>,
+}
+
+#[async_trait::async_trait]
+impl Queue for DuePayouts<'_> {
+    type Job = DuePayout;
+    type Done = String;
+    type Error = crate::payments::gateway::GatewayError;
+    const NAME: &'static str = "payouts";
+
+    async fn claim(&self, tx: &mut sqlx::PgConnection) -> Result<Option<DuePayout>, sqlx::Error> {
+        sqlx::query_as!(
             DuePayout,
             r#"SELECT id, run_id, ledger_account_id, organization_id, mechanic_id, destination, amount_cents, currency,
                     idempotency_key, through_posting_id, attempts, created_at AS "created_at: DateTime<Utc>"
                FROM payouts WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1
                 AND NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = payouts.organization_id AND o.status <> 'active')
               ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"#,
-            now as _
+            self.now as _
         )
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(p) = due else { break };
-        // The row stays locked during the call: no other instance works on it.
-        match transfer(state, &p).await {
+        .fetch_optional(tx)
+        .await
+    }
+
+    async fn run(&self, p: &DuePayout) -> Result<String, Self::Error> {
+        transfer(self.state, p).await
+    }
+
+    async fn record(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        p: DuePayout,
+        outcome: Result<String, Self::Error>,
+    ) -> Result<Recorded, sqlx::Error> {
+        match outcome {
             Ok(transfer_id) => {
                 crate::faults::point("payout.after_transfer").await;
+                // The ledger postings take the payee's account lock: recorded
+                // after the claim's row lock is let go.
                 tx.commit().await?;
-                if record_paid(&state.pool, &p, &transfer_id, &state.config.public_url).await? {
-                    out.paid += 1;
+                if record_paid(&self.state.pool, &p, &transfer_id, &self.state.config.public_url).await? {
                     tracing::info!(payout = %p.id, transfer = %transfer_id, amount = p.amount_cents, "payout paid");
+                    Ok(Recorded::Done)
+                } else {
+                    Ok(Recorded::AlreadyDone)
                 }
             }
             Err(e) => {
                 let delay_secs =
                     if e.is_retryable() { 300 * 2i64.pow(p.attempts.min(6) as u32) } else { 3600 };
-                let next_attempt_at = now + chrono::Duration::seconds(delay_secs);
+                let next_attempt_at = self.now + chrono::Duration::seconds(delay_secs);
                 sqlx::query!(
                     "UPDATE payouts SET status = 'failed', failure_reason = $2, attempts = attempts + 1,
                             next_attempt_at = $3 WHERE id = $1",
@@ -275,12 +302,17 @@ pub async fn process_due(state: &AppState, now: DateTime<Utc>) -> Result<Process
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                out.failed += 1;
                 tracing::warn!(payout = %p.id, error = %e, "payout failed; will retry");
+                Ok(Recorded::Failed)
             }
         }
     }
-    Ok(out)
+}
+
+/// Processes every payout that is due (new ones, and failed ones whose retry time came).
+pub async fn process_due(state: &AppState, now: DateTime<Utc>) -> Result<Processed, sqlx::Error> {
+    let drained = queue::drain(&state.pool, &DuePayouts { state, now }, usize::MAX).await?;
+    Ok(Processed { paid: drained.done, failed: drained.failed })
 }
 
 /// Creates a run and processes it (and any retries that are due).

@@ -3,6 +3,7 @@
 
 use super::super::signing::signature_header;
 use super::expire_sessions;
+use crate::workers::queue::{self, Queue, Recorded};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,80 @@ impl WebhookSender for HttpSender {
     }
 }
 
+/// The queued deliveries as a [`Queue`]: a due event is claimed, signed at send
+/// time as Stripe does, posted, and marked delivered on a 2xx, or rescheduled
+/// with a delay that doubles up to an hour.
+struct Deliveries<'a> {
+    secret: &'a str,
+    sender: &'a dyn WebhookSender,
+}
+
+struct Due {
+    id: i64,
+    payload: String,
+}
+
+#[async_trait::async_trait]
+impl Queue for Deliveries<'_> {
+    type Job = Due;
+    type Done = ();
+    type Error = String;
+    const NAME: &'static str = "sandbox-webhooks";
+
+    async fn claim(&self, tx: &mut sqlx::PgConnection) -> Result<Option<Due>, sqlx::Error> {
+        sqlx::query_as!(
+            Due,
+            "SELECT id, payload FROM sandbox_webhook_deliveries
+              WHERE delivered_at IS NULL AND next_attempt_at <= now()
+              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+        )
+        .fetch_optional(tx)
+        .await
+    }
+
+    async fn run(&self, due: &Due) -> Result<(), String> {
+        let signature = signature_header(self.secret, chrono::Utc::now().timestamp(), &due.payload);
+        match self.sender.send(due.payload.clone(), signature).await? {
+            status if (200..300).contains(&status) => Ok(()),
+            status => Err(format!("HTTP {status}")),
+        }
+    }
+
+    async fn record(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        due: Due,
+        outcome: Result<(), String>,
+    ) -> Result<Recorded, sqlx::Error> {
+        let recorded = match outcome {
+            Ok(()) => {
+                sqlx::query!(
+                    "UPDATE sandbox_webhook_deliveries SET delivered_at = now(), attempts = attempts + 1 WHERE id = $1",
+                    due.id
+                )
+                .execute(&mut *tx)
+                .await?;
+                Recorded::Done
+            }
+            Err(error) => {
+                tracing::warn!(delivery = due.id, %error, "sandbox webhook delivery failed; will retry");
+                sqlx::query!(
+                    "UPDATE sandbox_webhook_deliveries SET attempts = attempts + 1, last_error = $2,
+                            next_attempt_at = now() + make_interval(secs => least(3600, power(2, attempts)))
+                      WHERE id = $1",
+                    due.id,
+                    error
+                )
+                .execute(&mut *tx)
+                .await?;
+                Recorded::Failed
+            }
+        };
+        tx.commit().await?;
+        Ok(recorded)
+    }
+}
+
 /// Delivers every due event once (each claimed with SKIP LOCKED, so several app
 /// instances share the work). Each attempt is signed at send time, as Stripe does.
 /// Returns how many were delivered.
@@ -56,50 +131,7 @@ pub async fn deliver_due(
     secret: &str,
     sender: &dyn WebhookSender,
 ) -> Result<usize, sqlx::Error> {
-    let mut delivered = 0;
-    loop {
-        let mut tx = pool.begin().await?;
-        let due: Option<(i64, String)> = sqlx::query!(
-            "SELECT id, payload FROM sandbox_webhook_deliveries
-              WHERE delivered_at IS NULL AND next_attempt_at <= now()
-              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
-        )
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| (r.id, r.payload));
-        let Some((id, payload)) = due else { break };
-        let signature = signature_header(secret, chrono::Utc::now().timestamp(), &payload);
-        let result = sender.send(payload, signature).await;
-        match result {
-            Ok(status) if (200..300).contains(&status) => {
-                sqlx::query!(
-                    "UPDATE sandbox_webhook_deliveries SET delivered_at = now(), attempts = attempts + 1 WHERE id = $1",
-                    id
-                )
-                .execute(&mut *tx)
-                .await?;
-                delivered += 1;
-            }
-            other => {
-                let error = match other {
-                    Ok(status) => format!("HTTP {status}"),
-                    Err(e) => e,
-                };
-                tracing::warn!(delivery = id, %error, "sandbox webhook delivery failed; will retry");
-                sqlx::query!(
-                    "UPDATE sandbox_webhook_deliveries SET attempts = attempts + 1, last_error = $2,
-                            next_attempt_at = now() + make_interval(secs => least(3600, power(2, attempts)))
-                      WHERE id = $1",
-                    id,
-                    error
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
-    }
-    Ok(delivered)
+    Ok(queue::drain(pool, &Deliveries { secret, sender }, 1000).await?.done)
 }
 
 /// The background deliverer: wakes on new events, and every second for retries

@@ -11,6 +11,12 @@
 //! repeated panics); the job it was running was never committed, so the next
 //! tick claims it again. On shutdown the supervisor stops the workers between
 //! ticks: a job in progress finishes and is recorded, then the worker returns.
+//!
+//! Queued work (mail to send, payouts to transfer, webhooks to deliver) has one
+//! shape, [`queue::Queue`]: claim a due job with `SKIP LOCKED`, run it, record
+//! its outcome; [`queue::drain`] is the tick of such a worker.
+
+pub mod queue;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -260,3 +266,6 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(2));
     }
 }
+
+#[cfg(test)]
+mod queue_db_tests;
