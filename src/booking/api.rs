@@ -12,6 +12,20 @@ pub async fn load_customer_order(
     order_id: Uuid,
     customer: Uuid,
 ) -> Result<CustomerOrder, AppError> {
+    customer_orders(pool, customer, Some(order_id))
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::not_found("You have no booking with that reference."))
+}
+
+/// A customer's bookings, newest first (at most 200), or only `only` of them.
+/// The one SELECT of a booking as its customer sees it.
+#[cfg(feature = "ssr")]
+pub async fn customer_orders(
+    pool: &sqlx::PgPool,
+    customer: Uuid,
+    only: Option<Uuid>,
+) -> Result<Vec<CustomerOrder>, sqlx::Error> {
     sqlx::query_as!(
         CustomerOrder,
         r#"SELECT o.id AS order_id, o.plan_name, o.amount_cents,
@@ -28,13 +42,13 @@ pub async fn load_customer_order(
        LEFT JOIN users mu ON mu.id = r.mechanic_id
        LEFT JOIN organizations sw ON sw.id = r.workshop_id
        LEFT JOIN sessions s ON s.request_id = r.id
-      WHERE o.id = $1 AND o.customer_id = $2"#,
-        order_id,
-        customer
+      WHERE o.customer_id = $1 AND ($2::uuid IS NULL OR o.id = $2)
+      ORDER BY o.created_at DESC, o.id LIMIT 200"#,
+        customer,
+        only
     )
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(|| AppError::not_found("You have no booking with that reference."))
+    .fetch_all(pool)
+    .await
 }
 
 /// The active workshop a customer picked, if it can take bookings.
@@ -276,27 +290,7 @@ pub async fn start_checkout(
 pub async fn my_orders() -> Result<Vec<CustomerOrder>, AppError> {
     let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
     let state = crate::state::app_state()?;
-    Ok(sqlx::query_as!(
-        CustomerOrder,
-        r#"SELECT o.id AS order_id, o.plan_name, o.amount_cents,
-            o.amount_refunded_cents, o.currency,
-            o.vehicle_year::text || ' ' || o.vehicle_make || ' ' || o.vehicle_model AS "vehicle!",
-            o.routing_type AS "routing_type: crate::dispatch::RoutingType",
-            pw.name AS "preferred_workshop_name?", o.status AS "status: super::OrderStatus", o.checkout_url,
-            o.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
-            r.status AS "request_status?: super::RequestStatus", mu.name AS "mechanic_name?",
-            sw.name AS "serving_workshop_name?", s.id AS "session_id?", s.status::text AS "session_status?"
-       FROM orders o
-       LEFT JOIN organizations pw ON pw.id = o.preferred_workshop_id
-       LEFT JOIN session_requests r ON r.order_id = o.id
-       LEFT JOIN users mu ON mu.id = r.mechanic_id
-       LEFT JOIN organizations sw ON sw.id = r.workshop_id
-       LEFT JOIN sessions s ON s.request_id = r.id
-      WHERE o.customer_id = $1 ORDER BY o.created_at DESC, o.id LIMIT 200"#,
-        customer.id
-    )
-    .fetch_all(&state.pool)
-    .await?)
+    Ok(customer_orders(&state.pool, customer.id, None).await?)
 }
 
 /// One of the customer's own bookings.

@@ -72,36 +72,24 @@ async fn last_payouts_of(
     payee: super::connect::Payee,
 ) -> Result<Vec<super::PayoutLine>, sqlx::Error> {
     use super::connect::Payee;
-    match payee {
-        Payee::Workshop(w) => {
-            sqlx::query_as!(
-                super::PayoutLine,
-                r#"SELECT po.id AS payout_id, po.run_id, coalesce(o.name, u.name) AS "payee_name!",
+    let (workshop, mechanic) = match payee {
+        Payee::Workshop(w) => (Some(w), None),
+        Payee::Mechanic(m) => (None, Some(m)),
+    };
+    // One of the two is NULL, and `= NULL` is never true: the payee's own payouts.
+    sqlx::query_as!(
+        super::PayoutLine,
+        r#"SELECT po.id AS payout_id, po.run_id, coalesce(o.name, u.name) AS "payee_name!",
                 po.amount_cents, po.status, po.transfer_id, po.failure_reason, po.attempts,
                 po.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
                 po.paid_at AS "paid_at: chrono::DateTime<chrono::Utc>"
            FROM payouts po LEFT JOIN organizations o ON o.id = po.organization_id LEFT JOIN users u ON u.id = po.mechanic_id
-          WHERE po.organization_id = $1 ORDER BY po.created_at DESC LIMIT 20"#,
-                w
-            )
-            .fetch_all(db)
-            .await
-        }
-        Payee::Mechanic(m) => {
-            sqlx::query_as!(
-                super::PayoutLine,
-                r#"SELECT po.id AS payout_id, po.run_id, coalesce(o.name, u.name) AS "payee_name!",
-                po.amount_cents, po.status, po.transfer_id, po.failure_reason, po.attempts,
-                po.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
-                po.paid_at AS "paid_at: chrono::DateTime<chrono::Utc>"
-           FROM payouts po LEFT JOIN organizations o ON o.id = po.organization_id LEFT JOIN users u ON u.id = po.mechanic_id
-          WHERE po.mechanic_id = $1 ORDER BY po.created_at DESC LIMIT 20"#,
-                m
-            )
-            .fetch_all(db)
-            .await
-        }
-    }
+          WHERE po.organization_id = $1 OR po.mechanic_id = $2 ORDER BY po.created_at DESC LIMIT 20"#,
+        workshop,
+        mechanic
+    )
+    .fetch_all(db)
+    .await
 }
 
 #[server(prefix = "/api", endpoint = "payouts/setup")]

@@ -37,20 +37,7 @@ impl WorkshopAnalytics {
 /// Session analytics of one workshop (for its dashboard).
 #[cfg(feature = "ssr")]
 pub async fn workshop_analytics(pool: &sqlx::PgPool, workshop: Uuid) -> Result<WorkshopAnalytics, AppError> {
-    Ok(sqlx::query_as!(
-        WorkshopAnalytics,
-        r#"SELECT o.id AS workshop_id, o.name AS workshop_name, s.requests_preferred,
-                s.preferred_served_by_self, s.requests_served AS sessions_served, s.sessions_completed,
-                s.rating_avg::float8 AS "avg_rating?", s.rating_count,
-                s.median_accept_secs_30d AS "median_accept_seconds?",
-                (SELECT avg(extract(epoch FROM x.ended_at - coalesce(x.clock_started_at, x.started_at)))::int8
-                   FROM sessions x WHERE x.workshop_id = o.id AND x.status = 'completed') AS "avg_session_seconds?"
-           FROM workshop_stats s JOIN organizations o ON o.id = s.workshop_id
-          WHERE o.id = $1"#,
-        workshop
-    )
-    .fetch_one(pool)
-    .await?)
+    Ok(analytics_rows(pool, Some(workshop)).await?.pop().ok_or(sqlx::Error::RowNotFound)?)
 }
 
 /// Session analytics of every workshop, for the admin.
@@ -58,7 +45,17 @@ pub async fn workshop_analytics(pool: &sqlx::PgPool, workshop: Uuid) -> Result<W
 pub async fn all_workshop_analytics() -> Result<Vec<WorkshopAnalytics>, AppError> {
     crate::auth::guard::require_admin()?;
     let state = crate::state::app_state()?;
-    Ok(sqlx::query_as!(
+    Ok(analytics_rows(&state.pool, None).await?)
+}
+
+/// The one SELECT of the analytics: one workshop's (whatever its status), or
+/// every workshop's but the rejected ones, busiest first (at most 500).
+#[cfg(feature = "ssr")]
+async fn analytics_rows(
+    pool: &sqlx::PgPool,
+    only: Option<Uuid>,
+) -> Result<Vec<WorkshopAnalytics>, sqlx::Error> {
+    sqlx::query_as!(
         WorkshopAnalytics,
         r#"SELECT o.id AS workshop_id, o.name AS workshop_name, s.requests_preferred,
                 s.preferred_served_by_self, s.requests_served AS sessions_served, s.sessions_completed,
@@ -67,10 +64,12 @@ pub async fn all_workshop_analytics() -> Result<Vec<WorkshopAnalytics>, AppError
                 (SELECT avg(extract(epoch FROM x.ended_at - coalesce(x.clock_started_at, x.started_at)))::int8
                    FROM sessions x WHERE x.workshop_id = o.id AND x.status = 'completed') AS "avg_session_seconds?"
            FROM workshop_stats s JOIN organizations o ON o.id = s.workshop_id
-          WHERE o.status <> 'rejected' ORDER BY s.requests_served DESC, o.name LIMIT 500"#
+          WHERE CASE WHEN $1::uuid IS NULL THEN o.status <> 'rejected' ELSE o.id = $1 END
+          ORDER BY s.requests_served DESC, o.name LIMIT 500"#,
+        only
     )
-    .fetch_all(&state.pool)
-    .await?)
+    .fetch_all(pool)
+    .await
 }
 
 /// The session analytics table (one row per workshop).
