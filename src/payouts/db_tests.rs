@@ -362,6 +362,50 @@ async fn a_refund_after_payout_is_recovered_or_carried(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_refund_that_takes_nothing_from_a_paid_share_reverses_nothing_of_it(pool: PgPool) {
+    // Mutation testing found it untested (refunds/ledger.rs, `cents > 0` -> `>= 0`):
+    // a share the refund takes 0 cents from must not become a transfer reversal.
+    plan(&pool).await;
+    let app = TestApp::new(pool.clone());
+    let a = workshop(&pool, "Alpha").await;
+    let b = workshop(&pool, "Beta").await;
+    let b1 = mechanic(&pool, "b1@example.com", Some(b), true).await;
+    connect(&pool, Some(a), None, true).await;
+    connect(&pool, Some(b), None, true).await;
+    // The referral split: 2000 platform, 1000 to A (referral), 7000 to B; both paid out.
+    let (order, _) = completed_session(&app, b1, RoutingType::Hybrid, Some(a)).await;
+    let (_, processed) = run::run_now(&app.state, "manual", None).await.unwrap();
+    assert_eq!(processed.paid, 2);
+    // One cent back: by the largest remainder (0.7 / 0.2 / 0.1) it comes out of B's share alone.
+    let outcome = crate::refunds::refund_order(&app.state, order, 1, "A cent", None).await.unwrap();
+    assert_eq!((outcome.recovered_cents, outcome.carried_cents), (1, 0));
+    let reversals: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT a.organization_id, r.amount_cents FROM transfer_reversals r
+           JOIN ledger_accounts a ON a.id = r.ledger_account_id ORDER BY r.created_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(reversals, vec![(b, 1)], "one reversal, of B's cent; none of A's nothing");
+    let reversed: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT destination, amount_reversed_cents FROM sandbox_transfers ORDER BY amount_cents",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        reversed.iter().map(|r| r.1).collect::<Vec<_>>(),
+        vec![0, 1],
+        "A's transfer untouched, B's less a cent"
+    );
+    assert_eq!(
+        (owed(&pool, AccountRef::Workshop(a)).await, owed(&pool, AccountRef::Workshop(b)).await),
+        (0, 0)
+    );
+    assert_eq!(crate::consistency::check(&pool).await.unwrap(), Vec::<String>::new());
+}
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
 async fn reconciliation_lists_what_differs(pool: PgPool) {
     plan(&pool).await;
     let app = TestApp::new(pool.clone());
@@ -640,6 +684,66 @@ async fn a_refund_retried_after_a_timeout_refunds_once(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!((refunds, refunded), (1, 1000), "booked once");
+    assert!(crate::consistency::check(&pool).await.unwrap().is_empty());
+}
+
+/// Mutation testing found it untested (refunds/refund.rs: the refundable amount
+/// with `+ pending_refunds` for `- pending_refunds` survived): a refund still
+/// pending at the gateway counts against what can be refunded, so two refunds
+/// together never exceed the payment.
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn a_pending_refund_counts_against_what_can_still_be_refunded(pool: PgPool) {
+    plan(&pool).await;
+    let mut app = TestApp::new(pool.clone());
+    let gateway = std::sync::Arc::new(HookedGateway {
+        inner: app.state.payments.clone(),
+        refund_keys: Default::default(),
+        after_refund: Box::new(|call| Box::pin(async move { call == 0 })),
+    });
+    app.state.payments = gateway.clone();
+    let customer = create_user(&pool, "cust@example.com", Role::Customer).await;
+    let (order, _) = paid_order_via_webhook(&app, customer, RoutingType::Broadcast, None, "video15").await;
+    let paid: i64 = sqlx::query_scalar("SELECT amount_paid_cents FROM orders WHERE id = $1")
+        .bind(order)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let first =
+        crate::refunds::refund_order(&app.state, order, 1000, "Partly unhappy", None).await.unwrap_err();
+    assert_eq!(first.status_code(), 503, "the first refund timed out and stays pending: {first}");
+
+    // The rest of the payment, counting the pending 1000 as refunded: refused, nothing changes.
+    let err = crate::refunds::refund_order(&app.state, order, paid - 999, "Everything else", None)
+        .await
+        .unwrap_err();
+    let at_most = format!("At most {} can be refunded.", crate::ui::format_money(paid - 1000, "usd"));
+    assert_eq!(err.field_message("amount"), Some(at_most), "{err}");
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT amount_cents, status::text FROM refunds WHERE order_id = $1 ORDER BY created_at",
+    )
+    .bind(order)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, vec![(1000, "pending".to_string())], "no second refund row");
+    assert_eq!(gateway.refund_keys.lock().unwrap().len(), 1, "no second call to the gateway");
+
+    // Exactly the rest is allowed; with the pending one finished, all of it is refunded once.
+    crate::refunds::refund_order(&app.state, order, paid - 1000, "Everything else", None).await.unwrap();
+    crate::refunds::refund_order(&app.state, order, 1000, "Partly unhappy", None).await.unwrap();
+    let (status, refunded): (String, i64) =
+        sqlx::query_as("SELECT status::text, amount_refunded_cents FROM orders WHERE id = $1")
+            .bind(order)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), refunded), ("refunded", paid));
+    let at_gateway: i64 =
+        sqlx::query_scalar("SELECT coalesce(sum(amount_cents), 0)::int8 FROM sandbox_refunds")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(at_gateway, paid, "the gateway refunded the payment once, not more");
     assert!(crate::consistency::check(&pool).await.unwrap().is_empty());
 }
 
