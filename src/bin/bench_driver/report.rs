@@ -1,7 +1,8 @@
 //! BENCHMARKS.md: the machine, the data set, every figure, the targets.
 
 use crate::measure::{Latency, Load};
-use crate::{Options, Results};
+use crate::options::Options;
+use crate::Results;
 use serde::Serialize;
 use sqlx::PgPool;
 use std::fmt::Write;
