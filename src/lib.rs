@@ -22,6 +22,7 @@ pub mod db;
 pub mod error;
 #[cfg(feature = "ssr")]
 pub mod faults;
+pub mod ids;
 #[cfg(feature = "ssr")]
 pub mod telemetry;
 #[cfg(feature = "ssr")]

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::ids::{UserId, WorkshopId};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// How a customer wants their request routed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -106,7 +106,7 @@ pub struct RoutingRequest {
     pub routing: RoutingType,
     /// Always set for workshop-only and hybrid requests; if it is missing anyway,
     /// the request is broadcast rather than stranded.
-    pub preferred_workshop: Option<Uuid>,
+    pub preferred_workshop: Option<WorkshopId>,
     /// Seconds since the request was paid; negative values (clock skew) count as 0.
     pub age_secs: i64,
 }
@@ -114,9 +114,9 @@ pub struct RoutingRequest {
 /// A mechanic who might be offered the request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
-    pub mechanic_id: Uuid,
+    pub mechanic_id: UserId,
     /// `None` = independent.
-    pub workshop_id: Option<Uuid>,
+    pub workshop_id: Option<WorkshopId>,
     /// Application approved and, for workshop mechanics, the workshop is active.
     pub approved: bool,
     pub online: bool,
@@ -154,7 +154,7 @@ pub enum Ineligible {
 /// One mechanic's view of a request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offer {
-    pub mechanic_id: Uuid,
+    pub mechanic_id: UserId,
     pub priority: u8,
     pub tier: Tier,
     /// Shown to the mechanic.
@@ -178,8 +178,8 @@ const REASON_BROADCAST: &str = "Open to every mechanic";
 #[derive(Clone, Copy)]
 enum Plan {
     Broadcast,
-    WorkshopOnly(Uuid),
-    Hybrid(Uuid),
+    WorkshopOnly(WorkshopId),
+    Hybrid(WorkshopId),
 }
 
 fn plan(req: &RoutingRequest) -> Plan {
@@ -190,7 +190,7 @@ fn plan(req: &RoutingRequest) -> Plan {
     }
 }
 
-fn preferred_of(req: &RoutingRequest) -> Option<Uuid> {
+fn preferred_of(req: &RoutingRequest) -> Option<WorkshopId> {
     match plan(req) {
         Plan::Broadcast => None,
         Plan::WorkshopOnly(w) | Plan::Hybrid(w) => Some(w),

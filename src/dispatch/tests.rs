@@ -1,5 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::ids::{UserId, WorkshopId};
 use proptest::prelude::*;
 use uuid::Uuid;
 
@@ -8,12 +9,12 @@ use super::*;
 // ---------- fixtures ----------
 
 // Distinct ranges so that a mechanic id can never be mistaken for a workshop id.
-fn mech(n: u128) -> Uuid {
-    Uuid::from_u128(0x1000 + n)
+fn mech(n: u128) -> UserId {
+    UserId(Uuid::from_u128(0x1000 + n))
 }
 
-fn shop(n: u128) -> Uuid {
-    Uuid::from_u128(0xA000 + n)
+fn shop(n: u128) -> WorkshopId {
+    WorkshopId(Uuid::from_u128(0xA000 + n))
 }
 
 const PREFERRED: u128 = 1;
@@ -53,11 +54,11 @@ fn mixed() -> Vec<Candidate> {
     ]
 }
 
-fn summary(offers: &[Offer]) -> Vec<(Uuid, u8, Tier)> {
+fn summary(offers: &[Offer]) -> Vec<(UserId, u8, Tier)> {
     offers.iter().map(|o| (o.mechanic_id, o.priority, o.tier)).collect()
 }
 
-fn ids(offers: &[Offer]) -> Vec<Uuid> {
+fn ids(offers: &[Offer]) -> Vec<UserId> {
     offers.iter().map(|o| o.mechanic_id).collect()
 }
 
@@ -573,7 +574,7 @@ fn tier_counts_count_duplicates_once() {
 // ---------- properties ----------
 
 /// Workshops 1..=4 hold the candidates; 5 is a workshop with nobody in it.
-fn arb_workshop() -> impl Strategy<Value = Option<Uuid>> {
+fn arb_workshop() -> impl Strategy<Value = Option<WorkshopId>> {
     prop_oneof![1 => Just(None), 4 => (1u128..=4).prop_map(|n| Some(shop(n)))]
 }
 
@@ -630,7 +631,7 @@ fn arb_policy() -> impl Strategy<Value = RoutingPolicy> {
 }
 
 /// First row per mechanic, by the rule the module documents; written independently of it.
-fn dedup(cands: &[Candidate]) -> BTreeMap<Uuid, Candidate> {
+fn dedup(cands: &[Candidate]) -> BTreeMap<UserId, Candidate> {
     let mut map = BTreeMap::new();
     for c in cands {
         map.entry(c.mechanic_id).or_insert_with(|| c.clone());
@@ -638,7 +639,7 @@ fn dedup(cands: &[Candidate]) -> BTreeMap<Uuid, Candidate> {
     map
 }
 
-fn eligible_ids(cands: &[Candidate], policy: &RoutingPolicy) -> BTreeSet<Uuid> {
+fn eligible_ids(cands: &[Candidate], policy: &RoutingPolicy) -> BTreeSet<UserId> {
     dedup(cands).into_values().filter(|c| eligibility(c, policy).is_ok()).map(|c| c.mechanic_id).collect()
 }
 
@@ -655,7 +656,7 @@ fn with_one_sure_offer(
     cands
 }
 
-fn offered_ids(offers: &[Offer]) -> BTreeSet<Uuid> {
+fn offered_ids(offers: &[Offer]) -> BTreeSet<UserId> {
     offers.iter().map(|o| o.mechanic_id).collect()
 }
 
@@ -763,12 +764,12 @@ proptest! {
     ) {
         let r = req(RoutingType::Hybrid, Some(preferred), age);
         let unique = dedup(&cands);
-        let in_workshop: BTreeSet<Uuid> = eligible_ids(&cands, &p)
+        let in_workshop: BTreeSet<UserId> = eligible_ids(&cands, &p)
             .into_iter()
             .filter(|id| unique[id].workshop_id == Some(shop(preferred)))
             .collect();
         let out = offers(&r, &cands, &p);
-        let head: BTreeSet<Uuid> = out.iter().take(in_workshop.len()).map(|o| o.mechanic_id).collect();
+        let head: BTreeSet<UserId> = out.iter().take(in_workshop.len()).map(|o| o.mechanic_id).collect();
         prop_assert_eq!(head, in_workshop);
     }
 
@@ -868,7 +869,7 @@ proptest! {
     fn prop_duplicates_after_the_first_row_change_nothing(
         r in arb_request(), cands in arb_candidates(), extra in arb_candidates(), p in arb_policy()
     ) {
-        let known: BTreeSet<Uuid> = cands.iter().map(|c| c.mechanic_id).collect();
+        let known: BTreeSet<UserId> = cands.iter().map(|c| c.mechanic_id).collect();
         let mut padded = cands.clone();
         padded.extend(extra.into_iter().filter(|c| known.contains(&c.mechanic_id)));
         prop_assert_eq!(offers(&r, &padded, &p), offers(&r, &cands, &p));

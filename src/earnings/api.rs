@@ -24,7 +24,7 @@ pub async fn get_workshop_earnings(
         super::parse_day(to.as_deref(), "to")?,
         today,
     )?;
-    let account = AccountRef::Workshop(membership.organization_id);
+    let account = AccountRef::Workshop(crate::ids::WorkshopId(membership.organization_id));
     let totals = queries::totals(&state.pool, account).await?;
     let chart = queries::daily_credits(&state.pool, account, today, 30).await?;
     let mut rows = queries::rows(&state.pool, account, from, to, PAGE_ROWS + 1).await?;
@@ -50,7 +50,7 @@ pub async fn get_mechanic_earnings() -> Result<MechanicEarnings, AppError> {
     let state = crate::state::app_state()?;
     let (user, profile) = crate::mechanics::api::require_mechanic(&state).await?;
     let served = queries::served_sessions(&state.pool, user.id).await?;
-    let independent_account = AccountRef::Mechanic(user.id);
+    let independent_account = AccountRef::Mechanic(crate::ids::UserId(user.id));
     let today = chrono::Utc::now().date_naive();
     let rows = queries::rows(
         &state.pool,

@@ -36,7 +36,7 @@ pub async fn workshop_earnings_csv(
         )?;
         let rows = super::queries::rows(
             &state.pool,
-            crate::ledger::AccountRef::Workshop(membership.organization_id),
+            crate::ledger::AccountRef::Workshop(crate::ids::WorkshopId(membership.organization_id)),
             from,
             to,
             100_000,

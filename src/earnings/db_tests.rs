@@ -130,9 +130,9 @@ async fn world(pool: &PgPool, case: usize) -> World {
     let indie = mechanic(pool, &format!("indie-{case}@example.com"), None, true).await;
     let customer = create_user(pool, &format!("c-{case}@example.com"), Role::Customer).await;
     let destinations = vec![
-        (AccountRef::Workshop(a), connect(pool, Some(a), None, true).await),
-        (AccountRef::Workshop(b), connect(pool, Some(b), None, true).await),
-        (AccountRef::Mechanic(indie), connect(pool, None, Some(indie), true).await),
+        (AccountRef::Workshop(crate::ids::WorkshopId(a)), connect(pool, Some(a), None, true).await),
+        (AccountRef::Workshop(crate::ids::WorkshopId(b)), connect(pool, Some(b), None, true).await),
+        (AccountRef::Mechanic(crate::ids::UserId(indie)), connect(pool, None, Some(indie), true).await),
     ];
     World { a, a1, b1, indie, customer, destinations, orders: Vec::new() }
 }

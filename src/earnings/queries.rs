@@ -17,7 +17,7 @@ async fn find_account(pool: &PgPool, account: AccountRef) -> Result<Option<i64>,
             sqlx::query_scalar!(
                 "SELECT id FROM ledger_accounts
                   WHERE kind = 'workshop_payable' AND organization_id = $1 AND mechanic_id IS NULL",
-                w
+                w.uuid()
             )
             .fetch_optional(pool)
             .await
@@ -26,7 +26,7 @@ async fn find_account(pool: &PgPool, account: AccountRef) -> Result<Option<i64>,
             sqlx::query_scalar!(
                 "SELECT id FROM ledger_accounts
                   WHERE kind = 'mechanic_payable' AND organization_id IS NULL AND mechanic_id = $1",
-                m
+                m.uuid()
             )
             .fetch_optional(pool)
             .await

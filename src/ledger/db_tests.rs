@@ -80,7 +80,12 @@ async fn completing_a_session_writes_one_balanced_entry_with_the_seed_splits(poo
             ("workshop_payable".into(), Some(b), -7000, Some("workshop_service".into())),
         ]
     );
-    assert_eq!(crate::ledger::balance(&pool, crate::ledger::AccountRef::Workshop(a)).await.unwrap(), 9000);
+    assert_eq!(
+        crate::ledger::balance(&pool, crate::ledger::AccountRef::Workshop(crate::ids::WorkshopId(a)))
+            .await
+            .unwrap(),
+        9000
+    );
     assert_eq!(
         crate::ledger::balance(&pool, crate::ledger::AccountRef::PlatformRevenue).await.unwrap(),
         6000
@@ -121,7 +126,12 @@ async fn completing_twice_or_concurrently_still_writes_one_entry(pool: PgPool) {
     assert!(crate::ledger::post_session_revenue(&mut tx, session).await.unwrap().is_none());
     tx.commit().await.unwrap();
     assert_eq!(entries_for(&pool, session).await, 1);
-    assert_eq!(crate::ledger::balance(&pool, crate::ledger::AccountRef::Workshop(a)).await.unwrap(), 8000);
+    assert_eq!(
+        crate::ledger::balance(&pool, crate::ledger::AccountRef::Workshop(crate::ids::WorkshopId(a)))
+            .await
+            .unwrap(),
+        8000
+    );
 }
 
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]

@@ -14,6 +14,7 @@ mod db_tests;
 #[cfg(feature = "ssr")]
 mod server_side {
     use crate::dispatch::RoutingType;
+    use crate::ids::{UserId, WorkshopId};
     use crate::revenue::{self, FeeTerms, Party, ServedBy, Split, SplitInput};
     use sqlx::{PgExecutor, Postgres, Transaction};
     use uuid::Uuid;
@@ -23,8 +24,8 @@ mod server_side {
         GatewayCash,
         PaymentClearing,
         PlatformRevenue,
-        Workshop(Uuid),
-        Mechanic(Uuid),
+        Workshop(WorkshopId),
+        Mechanic(UserId),
     }
 
     impl From<Party> for AccountRef {
@@ -43,8 +44,8 @@ mod server_side {
                 AccountRef::GatewayCash => ("gateway_cash", None, None),
                 AccountRef::PaymentClearing => ("payment_clearing", None, None),
                 AccountRef::PlatformRevenue => ("platform_revenue", None, None),
-                AccountRef::Workshop(w) => ("workshop_payable", Some(w), None),
-                AccountRef::Mechanic(m) => ("mechanic_payable", None, Some(m)),
+                AccountRef::Workshop(w) => ("workshop_payable", Some(w.uuid()), None),
+                AccountRef::Mechanic(m) => ("mechanic_payable", None, Some(m.uuid())),
             }
         }
     }
@@ -247,9 +248,9 @@ mod server_side {
 
     struct SessionMoney {
         order_id: Uuid,
-        mechanic_id: Uuid,
-        workshop_id: Option<Uuid>,
-        preferred_workshop_id: Option<Uuid>,
+        mechanic_id: UserId,
+        workshop_id: Option<WorkshopId>,
+        preferred_workshop_id: Option<WorkshopId>,
         routing_type: RoutingType,
         paid_cents: i64,
         platform_fee_bps: i32,
@@ -265,7 +266,8 @@ mod server_side {
     ) -> Result<(Uuid, Split), sqlx::Error> {
         let m = sqlx::query_as!(
             SessionMoney,
-            r#"SELECT s.order_id, s.mechanic_id, s.workshop_id, s.preferred_workshop_id,
+            r#"SELECT s.order_id, s.mechanic_id AS "mechanic_id: UserId", s.workshop_id AS "workshop_id: WorkshopId",
+                    s.preferred_workshop_id AS "preferred_workshop_id: WorkshopId",
                     r.routing_type AS "routing_type: RoutingType",
                     coalesce(o.amount_paid_cents, 0) - o.amount_refunded_cents AS "paid_cents!",
                     o.platform_fee_bps, o.referral_fee_bps,

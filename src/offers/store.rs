@@ -7,6 +7,7 @@
 use super::OfferView;
 use crate::dispatch::{self, Candidate, RoutingPolicy, RoutingRequest, RoutingType};
 use crate::error::AppError;
+use crate::ids::{UserId, WorkshopId};
 use crate::realtime::server::notify;
 use crate::realtime::Signal;
 use chrono::{DateTime, Utc};
@@ -50,8 +51,8 @@ pub(super) struct CandidateRow {
 impl From<&CandidateRow> for Candidate {
     fn from(r: &CandidateRow) -> Self {
         Candidate {
-            mechanic_id: r.user_id,
-            workshop_id: r.workshop_id,
+            mechanic_id: UserId(r.user_id),
+            workshop_id: r.workshop_id.map(WorkshopId),
             approved: r.approved,
             online: r.is_online,
             active_sessions: r.active_sessions,
@@ -84,7 +85,11 @@ fn routing_request(
     created: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> RoutingRequest {
-    RoutingRequest { routing, preferred_workshop: preferred, age_secs: (now - created).num_seconds().max(0) }
+    RoutingRequest {
+        routing,
+        preferred_workshop: preferred.map(WorkshopId),
+        age_secs: (now - created).num_seconds().max(0),
+    }
 }
 
 /// A request already widened (by the worker, or by the customer) counts as past
@@ -265,7 +270,7 @@ pub async fn offers_for(
             ORDER BY r.created_at, r.id
             LIMIT 200"#,
         policy.require_payout_ready,
-        me.workshop_id
+        me.workshop_id.map(WorkshopId::uuid)
     )
     .fetch_all(pool)
     .await?;

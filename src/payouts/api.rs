@@ -99,8 +99,8 @@ pub async fn get_payout_setup() -> Result<PayoutSetup, AppError> {
     let (payee, _, _) = access::my_payee(&state).await?;
     let (name, onboarding) = super::connect::state_of(&state, payee).await?;
     let account = match payee {
-        Payee::Workshop(w) => crate::ledger::AccountRef::Workshop(w),
-        Payee::Mechanic(m) => crate::ledger::AccountRef::Mechanic(m),
+        Payee::Workshop(w) => crate::ledger::AccountRef::Workshop(crate::ids::WorkshopId(w)),
+        Payee::Mechanic(m) => crate::ledger::AccountRef::Mechanic(crate::ids::UserId(m)),
     };
     let pending_cents = crate::ledger::balance(&state.pool, account).await?;
     let last_payouts = last_payouts_of(&state.pool, payee).await?;

@@ -151,7 +151,7 @@ async fn a_payout_run_pays_each_ready_payee_once_and_lists_the_others(pool: PgPo
     let destination = connect(&pool, Some(a), None, true).await;
     completed_session(&app, a1, RoutingType::WorkshopOnly, Some(a)).await;
     completed_session(&app, indie, RoutingType::Broadcast, None).await;
-    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 8000);
+    assert_eq!(owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(a))).await, 8000);
 
     let (run_id, processed) = run::run_now(&app.state, "manual", None).await.unwrap();
     assert_eq!(processed, run::Processed { paid: 1, failed: 0 });
@@ -161,8 +161,12 @@ async fn a_payout_run_pays_each_ready_payee_once_and_lists_the_others(pool: PgPo
             .await
             .unwrap();
     assert_eq!(transfers, vec![(8000, destination, Some(format!("payout_run_{run_id}")))]);
-    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
-    assert_eq!(owed(&pool, AccountRef::Mechanic(indie)).await, 8000, "not set up: stays pending");
+    assert_eq!(owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(a))).await, 0);
+    assert_eq!(
+        owed(&pool, AccountRef::Mechanic(crate::ids::UserId(indie))).await,
+        8000,
+        "not set up: stays pending"
+    );
     let skipped: (String, i64) =
         sqlx::query_as("SELECT status, amount_cents FROM payouts WHERE mechanic_id = $1")
             .bind(indie)
@@ -227,7 +231,7 @@ async fn a_crash_between_transfer_and_commit_never_pays_twice(pool: PgPool) {
     let recorded: String =
         sqlx::query_scalar("SELECT transfer_id FROM payouts").fetch_one(&pool).await.unwrap();
     assert_eq!(recorded, first);
-    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
+    assert_eq!(owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(a))).await, 0);
 }
 
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
@@ -254,7 +258,7 @@ async fn a_failed_payout_is_recorded_and_retried(pool: PgPool) {
             .unwrap();
     assert_eq!((status.as_str(), attempts), ("failed", 1));
     assert!(reason.unwrap().contains("payouts are not enabled"));
-    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 8000, "nothing moved");
+    assert_eq!(owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(a))).await, 8000, "nothing moved");
     // A new run does not pay what the failed payout covers.
     run::create_run(&pool, "manual", None).await.unwrap();
     let open: i64 = sqlx::query_scalar("SELECT count(*) FROM payouts WHERE status IN ('pending', 'failed')")
@@ -271,7 +275,7 @@ async fn a_failed_payout_is_recorded_and_retried(pool: PgPool) {
         .unwrap();
     assert_eq!(run::process_due(&app.state, Utc::now()).await.unwrap().paid, 0, "not due yet");
     assert_eq!(run::process_due(&app.state, Utc::now() + chrono::Duration::hours(2)).await.unwrap().paid, 1);
-    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
+    assert_eq!(owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(a))).await, 0);
 }
 
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
@@ -286,8 +290,8 @@ async fn refunds_reverse_every_share_in_proportion(pool: PgPool) {
     let outcome =
         crate::refunds::refund_order(&app.state, order, 2500, "Partly unhappy", None).await.unwrap();
     assert_eq!((outcome.recovered_cents, outcome.carried_cents), (0, 0));
-    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 750);
-    assert_eq!(owed(&pool, AccountRef::Workshop(b)).await, 5250);
+    assert_eq!(owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(a))).await, 750);
+    assert_eq!(owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(b))).await, 5250);
     assert_eq!(owed(&pool, AccountRef::PlatformRevenue).await, 1500);
     let (status, refunded): (String, i64) =
         sqlx::query_as("SELECT status::text, amount_refunded_cents FROM orders WHERE id = $1")
@@ -304,8 +308,8 @@ async fn refunds_reverse_every_share_in_proportion(pool: PgPool) {
     crate::refunds::refund_order(&app.state, order, 7499, "Goodwill", None).await.unwrap();
     crate::refunds::refund_order(&app.state, order, 1, "Last cent", None).await.unwrap();
     for acct in [
-        AccountRef::Workshop(a),
-        AccountRef::Workshop(b),
+        AccountRef::Workshop(crate::ids::WorkshopId(a)),
+        AccountRef::Workshop(crate::ids::WorkshopId(b)),
         AccountRef::PlatformRevenue,
         AccountRef::PaymentClearing,
     ] {
@@ -333,7 +337,7 @@ async fn a_refund_after_payout_is_recovered_or_carried(pool: PgPool) {
     let (first, _) = completed_session(&app, a1, RoutingType::WorkshopOnly, Some(a)).await;
     let (second, _) = completed_session(&app, a1, RoutingType::WorkshopOnly, Some(a)).await;
     run::run_now(&app.state, "manual", None).await.unwrap();
-    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
+    assert_eq!(owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(a))).await, 0);
 
     // Half of the first session refunded: the workshop's 4000 comes back from its transfer.
     let outcome = crate::refunds::refund_order(&app.state, first, 5000, "Half", None).await.unwrap();
@@ -343,7 +347,7 @@ async fn a_refund_after_payout_is_recovered_or_carried(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(reversed, 4000);
-    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
+    assert_eq!(owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(a))).await, 0);
 
     // The provider refuses the next reversal: the share is carried as a negative balance...
     sqlx::query("UPDATE sandbox_transfers SET amount_reversed_cents = amount_cents")
@@ -352,10 +356,10 @@ async fn a_refund_after_payout_is_recovered_or_carried(pool: PgPool) {
         .unwrap();
     let outcome = crate::refunds::refund_order(&app.state, second, 10000, "All", None).await.unwrap();
     assert_eq!((outcome.recovered_cents, outcome.carried_cents), (0, 8000));
-    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, -8000);
+    assert_eq!(owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(a))).await, -8000);
     // ...which the next earnings pay off before anything is transferred.
     completed_session(&app, a1, RoutingType::WorkshopOnly, Some(a)).await;
-    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
+    assert_eq!(owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(a))).await, 0);
     let (_, processed) = run::run_now(&app.state, "manual", None).await.unwrap();
     assert_eq!(processed.paid, 0);
     assert_eq!(crate::ledger::check_consistency(&pool).await.unwrap(), Vec::<String>::new());
@@ -399,7 +403,10 @@ async fn a_refund_that_takes_nothing_from_a_paid_share_reverses_nothing_of_it(po
         "A's transfer untouched, B's less a cent"
     );
     assert_eq!(
-        (owed(&pool, AccountRef::Workshop(a)).await, owed(&pool, AccountRef::Workshop(b)).await),
+        (
+            owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(a))).await,
+            owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(b))).await
+        ),
         (0, 0)
     );
     assert_eq!(crate::consistency::check(&pool).await.unwrap(), Vec::<String>::new());
@@ -864,7 +871,7 @@ async fn a_suspended_workshop_is_not_paid_out_until_reinstated(pool: PgPool) {
             .unwrap();
     assert_eq!(status, "skipped");
     assert!(reason.unwrap_or_default().contains("suspended"));
-    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 8000, "still owed");
+    assert_eq!(owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(a))).await, 8000, "still owed");
 
     // A payout created while active, then suspended before it is sent: it waits.
     suspend("active").await;
@@ -876,7 +883,7 @@ async fn a_suspended_workshop_is_not_paid_out_until_reinstated(pool: PgPool) {
     suspend("active").await;
     assert_eq!(run::process_due(&app.state, Utc::now()).await.unwrap().paid, 1, "reinstated: paid once");
     assert_eq!(transfers().await, 1);
-    assert_eq!(owed(&pool, AccountRef::Workshop(a)).await, 0);
+    assert_eq!(owed(&pool, AccountRef::Workshop(crate::ids::WorkshopId(a))).await, 0);
     assert!(crate::consistency::check(&pool).await.unwrap().is_empty());
 }
 
@@ -910,7 +917,7 @@ async fn a_refund_racing_with_the_completion_still_reverses_every_share(pool: Pg
     });
     crate::refunds::refund_order(&app.state, order, 5000, "Half", None).await.unwrap();
     // $100 split 20 / 80, then half refunded from each share: 10 / 40 left, clearing empty.
-    assert_eq!(owed(&pool, AccountRef::Mechanic(m)).await, 4000);
+    assert_eq!(owed(&pool, AccountRef::Mechanic(crate::ids::UserId(m))).await, 4000);
     assert_eq!(owed(&pool, AccountRef::PlatformRevenue).await, 1000);
     assert_eq!(balance(&pool, AccountRef::PaymentClearing).await.unwrap(), 0, "nothing left in clearing");
     let booked: Option<Uuid> = sqlx::query_scalar("SELECT session_id FROM refunds WHERE order_id = $1")

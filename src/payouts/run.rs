@@ -205,8 +205,8 @@ pub async fn record_paid(
         return Ok(false);
     }
     let payee = match (p.organization_id, p.mechanic_id) {
-        (Some(w), _) => AccountRef::Workshop(w),
-        (None, Some(m)) => AccountRef::Mechanic(m),
+        (Some(w), _) => AccountRef::Workshop(crate::ids::WorkshopId(w)),
+        (None, Some(m)) => AccountRef::Mechanic(crate::ids::UserId(m)),
         (None, None) => return Err(sqlx::Error::Protocol("payout without payee".into())),
     };
     ledger::post(

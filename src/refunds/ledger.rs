@@ -4,6 +4,7 @@
 //! (a transfer reversal, or a negative balance carried).
 
 use crate::error::AppError;
+use crate::ids::{UserId, WorkshopId};
 use crate::ledger::{self, AccountRef, Line};
 use crate::payments::gateway::ReversalRequest;
 use crate::revenue::{self, Party, Share, ShareKind};
@@ -49,8 +50,8 @@ async fn shares_held(tx: &mut Transaction<'_, Postgres>, session: Uuid) -> Resul
         .filter_map(|r| {
             let party = match (r.kind.as_str(), r.organization_id, r.mechanic_id) {
                 ("platform_revenue", _, _) => Party::Platform,
-                ("workshop_payable", Some(w), _) => Party::Workshop(w),
-                ("mechanic_payable", _, Some(m)) => Party::Mechanic(m),
+                ("workshop_payable", Some(w), _) => Party::Workshop(WorkshopId(w)),
+                ("mechanic_payable", _, Some(m)) => Party::Mechanic(UserId(m)),
                 _ => return None,
             };
             Some(Share { party, kind: kind_from(&r.share_kind)?, rate_bps: 0, cents: r.held })

@@ -25,9 +25,9 @@
 //! first to receive it.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::dispatch::RoutingType;
+use crate::ids::{UserId, WorkshopId};
 
 /// 100% in basis points.
 pub const BPS_WHOLE: i32 = 10_000;
@@ -57,8 +57,8 @@ pub struct FeeTerms {
 #[serde(rename_all = "snake_case", tag = "kind", content = "id")]
 pub enum Party {
     Platform,
-    Workshop(Uuid),
-    Mechanic(Uuid),
+    Workshop(WorkshopId),
+    Mechanic(UserId),
 }
 
 /// Why a party receives a share.
@@ -102,8 +102,8 @@ pub enum Scenario {
 /// Who actually served the session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServedBy {
-    Workshop { workshop: Uuid, mechanic: Uuid },
-    Independent { mechanic: Uuid },
+    Workshop { workshop: WorkshopId, mechanic: UserId },
+    Independent { mechanic: UserId },
 }
 
 /// Everything a split depends on.
@@ -113,7 +113,7 @@ pub struct SplitInput {
     pub terms: FeeTerms,
     pub served_by: ServedBy,
     /// The workshop the customer chose (for `WorkshopOnly` and `Hybrid` routing).
-    pub preferred_workshop: Option<Uuid>,
+    pub preferred_workshop: Option<WorkshopId>,
     pub routing: RoutingType,
 }
 
@@ -157,9 +157,9 @@ pub enum SplitError {
 /// The scenario together with the parties it involves, so `split` never has to
 /// re-derive (or unwrap) what `scenario` already decided.
 enum Case {
-    OwnWorkshop { workshop: Uuid },
-    Independent { mechanic: Uuid },
-    Referral { referrer: Uuid, server: (Party, ShareKind) },
+    OwnWorkshop { workshop: WorkshopId },
+    Independent { mechanic: UserId },
+    Referral { referrer: WorkshopId, server: (Party, ShareKind) },
 }
 
 fn classify(input: &SplitInput) -> Case {

@@ -1,18 +1,20 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::ids::{UserId, WorkshopId};
+use uuid::Uuid;
 
 const PLATFORM_AND_SERVER: usize = 2;
 const PLATFORM_REFERRER_AND_SERVER: usize = 3;
 
-fn workshop_w() -> Uuid {
-    Uuid::from_u128(0x1)
+fn workshop_w() -> WorkshopId {
+    WorkshopId(Uuid::from_u128(0x1))
 }
-fn workshop_p() -> Uuid {
-    Uuid::from_u128(0x2)
+fn workshop_p() -> WorkshopId {
+    WorkshopId(Uuid::from_u128(0x2))
 }
-fn mechanic_m() -> Uuid {
-    Uuid::from_u128(0x100)
+fn mechanic_m() -> UserId {
+    UserId(Uuid::from_u128(0x100))
 }
 
 fn default_terms(workshop_fee: Option<i32>) -> FeeTerms {
@@ -23,7 +25,7 @@ fn default_terms(workshop_fee: Option<i32>) -> FeeTerms {
     }
 }
 
-fn by_workshop(w: Uuid) -> ServedBy {
+fn by_workshop(w: WorkshopId) -> ServedBy {
     ServedBy::Workshop { workshop: w, mechanic: mechanic_m() }
 }
 fn by_independent() -> ServedBy {
@@ -34,7 +36,7 @@ fn input(
     gross_cents: i64,
     terms: FeeTerms,
     served_by: ServedBy,
-    preferred_workshop: Option<Uuid>,
+    preferred_workshop: Option<WorkshopId>,
     routing: RoutingType,
 ) -> SplitInput {
     SplitInput { gross_cents, terms, served_by, preferred_workshop, routing }
@@ -325,8 +327,8 @@ fn tie_between_platform_and_referrer_goes_to_the_referrer() {
 fn tie_break_is_by_role_whatever_the_parties_ids() {
     // Swapping which uuid is larger must not move the odd cent.
     let mut i = referral(5);
-    i.preferred_workshop = Some(Uuid::from_u128(u128::MAX));
-    i.served_by = ServedBy::Workshop { workshop: Uuid::from_u128(0), mechanic: mechanic_m() };
+    i.preferred_workshop = Some(WorkshopId(Uuid::from_u128(u128::MAX)));
+    i.served_by = ServedBy::Workshop { workshop: WorkshopId(Uuid::from_u128(0)), mechanic: mechanic_m() };
     assert_eq!(cents(&split(&i).unwrap()), vec![1, 0, 4]);
 }
 
@@ -539,11 +541,11 @@ fn refund_errors() {
 fn serde_shapes_are_stable() {
     assert_eq!(json(&Party::Platform), r#"{"kind":"platform"}"#);
     assert_eq!(
-        json(&Party::Workshop(Uuid::from_u128(1))),
+        json(&Party::Workshop(WorkshopId(Uuid::from_u128(1)))),
         r#"{"kind":"workshop","id":"00000000-0000-0000-0000-000000000001"}"#
     );
     assert_eq!(
-        json(&Party::Mechanic(Uuid::from_u128(2))),
+        json(&Party::Mechanic(UserId(Uuid::from_u128(2)))),
         r#"{"kind":"mechanic","id":"00000000-0000-0000-0000-000000000002"}"#
     );
     assert_eq!(json(&ShareKind::PlatformFee), r#""platform_fee""#);
@@ -566,13 +568,13 @@ fn json<T: Serialize>(value: &T) -> String {
 
 // ---------------------------------------------------------------- properties
 
-fn workshop_id() -> impl Strategy<Value = Uuid> {
+fn workshop_id() -> impl Strategy<Value = WorkshopId> {
     // A small pool so the preferred and the serving workshop often coincide.
-    (1u128..=3).prop_map(Uuid::from_u128)
+    (1u128..=3).prop_map(|n| WorkshopId(Uuid::from_u128(n)))
 }
 
 fn served_by_strategy() -> impl Strategy<Value = ServedBy> {
-    let mechanic = (0x100u128..=0x102).prop_map(Uuid::from_u128);
+    let mechanic = (0x100u128..=0x102).prop_map(|n| UserId(Uuid::from_u128(n)));
     prop_oneof![
         (workshop_id(), mechanic.clone())
             .prop_map(|(workshop, mechanic)| ServedBy::Workshop { workshop, mechanic }),
@@ -614,7 +616,7 @@ fn valid_input() -> impl Strategy<Value = SplitInput> {
 fn referral_input() -> impl Strategy<Value = SplitInput> {
     valid_input().prop_map(|mut i| {
         i.routing = RoutingType::Hybrid;
-        i.preferred_workshop = Some(Uuid::from_u128(0xFFFF));
+        i.preferred_workshop = Some(WorkshopId(Uuid::from_u128(0xFFFF)));
         i
     })
 }

@@ -98,8 +98,10 @@ impl Template {
 
     pub fn account(&self, p: Payee) -> AccountRef {
         match p {
-            Payee::WorkshopA | Payee::WorkshopB => AccountRef::Workshop(self.payee_id(p)),
-            Payee::Indie => AccountRef::Mechanic(self.payee_id(p)),
+            Payee::WorkshopA | Payee::WorkshopB => {
+                AccountRef::Workshop(crate::ids::WorkshopId(self.payee_id(p)))
+            }
+            Payee::Indie => AccountRef::Mechanic(crate::ids::UserId(self.payee_id(p))),
         }
     }
 }
@@ -492,10 +494,10 @@ async fn check(sut: &mut Sut, model: &Model) -> Result<(), String> {
         ("platform revenue", AccountRef::PlatformRevenue, b.platform),
         (
             "mechanic A (a workshop's mechanic is paid by it)",
-            AccountRef::Mechanic(tpl.users[&Who::Mech(Mech::A)]),
+            AccountRef::Mechanic(crate::ids::UserId(tpl.users[&Who::Mech(Mech::A)])),
             0,
         ),
-        ("mechanic B", AccountRef::Mechanic(tpl.users[&Who::Mech(Mech::B)]), 0),
+        ("mechanic B", AccountRef::Mechanic(crate::ids::UserId(tpl.users[&Who::Mech(Mech::B)])), 0),
     ];
     for p in PAYEES {
         balances.push(("owed", tpl.account(p), b.owed.get(&p).copied().unwrap_or(0)));
