@@ -37,6 +37,14 @@ typed_id!(
     /// A workshop's id (`organizations.id`).
     WorkshopId
 );
+typed_id!(
+    /// A diagnostic session's id (`sessions.id`); never a log-in session's.
+    SessionId
+);
+typed_id!(
+    /// A session request's id (`session_requests.id`): a paid order waiting for a mechanic.
+    RequestId
+);
 
 #[cfg(test)]
 mod tests {

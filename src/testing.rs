@@ -878,12 +878,24 @@ pub mod fixtures {
                 .fetch_one(pool)
                 .await
                 .unwrap();
-        let session =
-            crate::offers::accept::accept(pool, m, request, created + chrono::Duration::seconds(120), policy)
-                .await
-                .unwrap();
+        let session = crate::offers::accept::accept(
+            pool,
+            crate::ids::UserId(m),
+            crate::ids::RequestId(request),
+            created + chrono::Duration::seconds(120),
+            policy,
+        )
+        .await
+        .unwrap();
         write_report(pool, session, m).await;
-        crate::sessions::room::end_session(pool, session, m, super::ORIGIN).await.unwrap();
+        crate::sessions::room::end_session(
+            pool,
+            crate::ids::SessionId(session),
+            crate::ids::UserId(m),
+            super::ORIGIN,
+        )
+        .await
+        .unwrap();
         session
     }
 

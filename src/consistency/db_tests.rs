@@ -53,7 +53,15 @@ async fn a_fully_refunded_order_has_no_live_request_or_open_session(pool: PgPool
     // A session under way on a refunded order.
     let (order, request) = paid_request(&pool, customer, RoutingType::WorkshopOnly, Some(a)).await;
     let policy = crate::offers::store::RoutingSettings::from_config(&app.state.config).policy;
-    crate::offers::accept::accept(&pool, m, request, chrono::Utc::now(), &policy).await.unwrap();
+    crate::offers::accept::accept(
+        &pool,
+        crate::ids::UserId(m),
+        crate::ids::RequestId(request),
+        chrono::Utc::now(),
+        &policy,
+    )
+    .await
+    .unwrap();
     sqlx::query("UPDATE orders SET status = 'refunded' WHERE id = $1")
         .bind(order)
         .execute(&pool)

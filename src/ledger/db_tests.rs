@@ -101,14 +101,28 @@ async fn completing_twice_or_concurrently_still_writes_one_entry(pool: PgPool) {
     let a1 = mechanic(&pool, "a1@example.com", Some(a), true).await;
     let customer = create_user(&pool, "c@example.com", Role::Customer).await;
     let (_, r) = paid_order_via_webhook(&app, customer, RoutingType::WorkshopOnly, Some(a), "hundred").await;
-    let session = crate::offers::accept::accept(&pool, a1, r, Utc::now(), &policy()).await.unwrap();
+    let session = crate::offers::accept::accept(
+        &pool,
+        crate::ids::UserId(a1),
+        crate::ids::RequestId(r),
+        Utc::now(),
+        &policy(),
+    )
+    .await
+    .unwrap();
     crate::testing::fixtures::write_report(&pool, session, a1).await;
 
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let pool = pool.clone();
         tasks.push(tokio::spawn(async move {
-            crate::sessions::room::end_session(&pool, session, a1, crate::testing::ORIGIN).await
+            crate::sessions::room::end_session(
+                &pool,
+                crate::ids::SessionId(session),
+                crate::ids::UserId(a1),
+                crate::testing::ORIGIN,
+            )
+            .await
         }));
     }
     let mut ok = 0;
@@ -119,7 +133,14 @@ async fn completing_twice_or_concurrently_still_writes_one_entry(pool: PgPool) {
         }
     }
     assert_eq!(ok, 1);
-    assert!(crate::sessions::room::end_session(&pool, session, a1, crate::testing::ORIGIN).await.is_err());
+    assert!(crate::sessions::room::end_session(
+        &pool,
+        crate::ids::SessionId(session),
+        crate::ids::UserId(a1),
+        crate::testing::ORIGIN
+    )
+    .await
+    .is_err());
     assert_eq!(entries_for(&pool, session).await, 1);
     // Posting again directly (a retry after a crash) writes nothing either.
     let mut tx = pool.begin().await.unwrap();

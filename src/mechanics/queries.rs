@@ -1,6 +1,7 @@
 //! SQL for mechanics.
 
 use super::{MechanicDetails, MechanicProfile};
+use crate::ids::{UserId, WorkshopId};
 use crate::status::{AccountType, ApplicationStatus};
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
@@ -44,11 +45,12 @@ pub async fn insert_independent(
 /// the workshop and approved at once (the workshop vouches for them).
 pub async fn insert_workshop_mechanic(
     tx: &mut Transaction<'_, Postgres>,
-    user_id: Uuid,
-    workshop_id: Uuid,
-    invited_by: Uuid,
+    user: UserId,
+    workshop: WorkshopId,
+    invited_by: UserId,
     d: &MechanicDetails,
 ) -> Result<(), sqlx::Error> {
+    let (user_id, workshop_id, invited_by) = (user.uuid(), workshop.uuid(), invited_by.uuid());
     sqlx::query!(
         "INSERT INTO mechanics (user_id, account_type, workshop_id, invited_by, invite_accepted_at, auto_approved,
                                 application_status, reviewed_at, specialties, years_experience, certifications)
@@ -68,10 +70,11 @@ pub async fn insert_workshop_mechanic(
 /// Links an existing mechanic (not in any workshop) to a workshop through an invite.
 pub async fn join_workshop(
     tx: &mut Transaction<'_, Postgres>,
-    user_id: Uuid,
-    workshop_id: Uuid,
-    invited_by: Uuid,
+    user: UserId,
+    workshop: WorkshopId,
+    invited_by: UserId,
 ) -> Result<bool, sqlx::Error> {
+    let (user_id, workshop_id, invited_by) = (user.uuid(), workshop.uuid(), invited_by.uuid());
     let done = sqlx::query!(
         "UPDATE mechanics SET account_type = 'workshop', workshop_id = $2, invited_by = $3,
                 invite_accepted_at = now(), auto_approved = true, application_status = 'approved',

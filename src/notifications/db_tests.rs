@@ -118,8 +118,20 @@ async fn accept_report_refund_and_payout_are_each_mailed_once(pool: PgPool) {
     let (_, request) = paid_request(&pool, customer, RoutingType::Broadcast, None).await;
     let now = chrono::Utc::now() + chrono::Duration::seconds(120);
     let (x, y) = tokio::join!(
-        crate::offers::accept::accept(a.pool(), m, request, now, &policy),
-        crate::offers::accept::accept(b.pool(), m2, request, now, &policy)
+        crate::offers::accept::accept(
+            a.pool(),
+            crate::ids::UserId(m),
+            crate::ids::RequestId(request),
+            now,
+            &policy
+        ),
+        crate::offers::accept::accept(
+            b.pool(),
+            crate::ids::UserId(m2),
+            crate::ids::RequestId(request),
+            now,
+            &policy
+        )
     );
     assert!(x.is_ok() != y.is_ok(), "exactly one accept wins: {x:?} {y:?}");
     let accepted = mails(&pool, "request_accepted", "c@example.com").await;
@@ -134,8 +146,18 @@ async fn accept_report_refund_and_payout_are_each_mailed_once(pool: PgPool) {
     };
     write_report(&pool, session, winner).await;
     let (e1, e2) = tokio::join!(
-        crate::sessions::room::end_session(a.pool(), session, winner, ORIGIN),
-        crate::sessions::room::end_session(b.pool(), session, winner, ORIGIN)
+        crate::sessions::room::end_session(
+            a.pool(),
+            crate::ids::SessionId(session),
+            crate::ids::UserId(winner),
+            ORIGIN
+        ),
+        crate::sessions::room::end_session(
+            b.pool(),
+            crate::ids::SessionId(session),
+            crate::ids::UserId(winner),
+            ORIGIN
+        )
     );
     assert!(e1.is_ok() || e2.is_ok(), "{e1:?} {e2:?}");
     let reports = mails(&pool, "session_report", "c@example.com").await;

@@ -5,6 +5,7 @@ use super::accept_bucket;
 use super::store::{audit, candidate, routing_request_at};
 use crate::dispatch::{self, Candidate, RoutingPolicy, RoutingType};
 use crate::error::AppError;
+use crate::ids::{RequestId, UserId};
 use crate::realtime::server::notify;
 use crate::realtime::Signal;
 use chrono::{DateTime, Utc};
@@ -15,11 +16,12 @@ use uuid::Uuid;
 /// A mechanic who is not offered the request (by the routing rules, now) is refused.
 pub async fn accept(
     pool: &PgPool,
-    mechanic: Uuid,
-    request_id: Uuid,
+    mechanic: UserId,
+    request: RequestId,
     now: DateTime<Utc>,
     policy: &RoutingPolicy,
 ) -> Result<Uuid, AppError> {
+    let (mechanic, request_id) = (mechanic.uuid(), request.uuid());
     let mut tx = pool.begin().await?;
     // The mechanic's row is locked first: their own concurrent accepts queue up
     // here, so capacity holds.

@@ -27,7 +27,14 @@ pub async fn my_offers() -> Result<Vec<OfferView>, AppError> {
 pub async fn accept_request(request_id: Uuid) -> Result<Uuid, AppError> {
     let (state, s) = settings()?;
     let (user, _) = crate::mechanics::api::require_mechanic(&state).await?;
-    super::accept::accept(&state.pool, user.id, request_id, chrono::Utc::now(), &s.policy).await
+    super::accept::accept(
+        &state.pool,
+        crate::ids::UserId(user.id),
+        crate::ids::RequestId(request_id),
+        chrono::Utc::now(),
+        &s.policy,
+    )
+    .await
 }
 
 /// The mechanic's dashboard: profile, offers now, and sessions.

@@ -528,7 +528,15 @@ async fn a_full_refund_withdraws_the_unserved_request_and_a_partial_one_does_not
         .unwrap();
     assert_eq!(status, "cancelled");
 
-    let err = crate::offers::accept::accept(&pool, m, request, Utc::now(), &policy).await.unwrap_err();
+    let err = crate::offers::accept::accept(
+        &pool,
+        crate::ids::UserId(m),
+        crate::ids::RequestId(request),
+        Utc::now(),
+        &policy,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.status_code(), 409, "{err}");
     let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE order_id = $1")
         .bind(order)
@@ -538,7 +546,15 @@ async fn a_full_refund_withdraws_the_unserved_request_and_a_partial_one_does_not
     assert_eq!(sessions, 0, "nobody serves a refunded order");
     // The partly refunded one can still be served; once its session is under
     // way, refunding the rest is refused (the mechanic would work for nothing).
-    crate::offers::accept::accept(&pool, m, partial_request, Utc::now(), &policy).await.unwrap();
+    crate::offers::accept::accept(
+        &pool,
+        crate::ids::UserId(m),
+        crate::ids::RequestId(partial_request),
+        Utc::now(),
+        &policy,
+    )
+    .await
+    .unwrap();
     let err =
         crate::refunds::refund_order(&app.state, partial_order, 2000, "All of it", None).await.unwrap_err();
     assert_eq!(err.status_code(), 409, "{err}");
@@ -900,7 +916,15 @@ async fn a_refund_racing_with_the_completion_still_reverses_every_share(pool: Pg
     let (order, request) =
         paid_order_via_webhook(&app, customer, RoutingType::Broadcast, None, "hundred").await;
     let policy = crate::offers::store::RoutingSettings::from_config(&app.state.config).policy;
-    let session = crate::offers::accept::accept(&pool, m, request, Utc::now(), &policy).await.unwrap();
+    let session = crate::offers::accept::accept(
+        &pool,
+        crate::ids::UserId(m),
+        crate::ids::RequestId(request),
+        Utc::now(),
+        &policy,
+    )
+    .await
+    .unwrap();
     crate::testing::fixtures::write_report(&pool, session, m).await;
     // The session completes while the gateway is making the refund.
     let hook_pool = pool.clone();
@@ -910,7 +934,14 @@ async fn a_refund_racing_with_the_completion_still_reverses_every_share(pool: Pg
         after_refund: Box::new(move |_| {
             let pool = hook_pool.clone();
             Box::pin(async move {
-                crate::sessions::room::end_session(&pool, session, m, crate::testing::ORIGIN).await.unwrap();
+                crate::sessions::room::end_session(
+                    &pool,
+                    crate::ids::SessionId(session),
+                    crate::ids::UserId(m),
+                    crate::testing::ORIGIN,
+                )
+                .await
+                .unwrap();
                 false
             })
         }),

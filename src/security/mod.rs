@@ -188,9 +188,15 @@ impl World {
         let policy = crate::offers::store::RoutingSettings::from_config(&app.state.config).policy;
         for name in ["live", "end"] {
             let (order, request) = paid_request(pool, cust, RoutingType::WorkshopOnly, Some(a)).await;
-            let session = crate::offers::accept::accept(pool, mech_a, request, chrono::Utc::now(), &policy)
-                .await
-                .unwrap();
+            let session = crate::offers::accept::accept(
+                pool,
+                crate::ids::UserId(mech_a),
+                crate::ids::RequestId(request),
+                chrono::Utc::now(),
+                &policy,
+            )
+            .await
+            .unwrap();
             if name == "end" {
                 crate::testing::fixtures::write_report(pool, session, mech_a).await;
             }
@@ -314,10 +320,15 @@ impl World {
                 let policy =
                     crate::offers::store::RoutingSettings::from_config(&self.app.state.config).policy;
                 let (_, request) = paid_request(pool, cust, RoutingType::WorkshopOnly, Some(a)).await;
-                let session =
-                    crate::offers::accept::accept(pool, mech_a, request, chrono::Utc::now(), &policy)
-                        .await
-                        .unwrap();
+                let session = crate::offers::accept::accept(
+                    pool,
+                    crate::ids::UserId(mech_a),
+                    crate::ids::RequestId(request),
+                    chrono::Utc::now(),
+                    &policy,
+                )
+                .await
+                .unwrap();
                 crate::testing::fixtures::write_report(pool, session, mech_a).await;
                 session.to_string()
             }

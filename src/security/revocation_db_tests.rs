@@ -166,8 +166,15 @@ async fn world(pool: &PgPool) -> World {
     sqlx::query("UPDATE mechanics SET capacity = 5").execute(pool).await.unwrap();
     let (order, request) = paid_request(pool, cust, RoutingType::WorkshopOnly, Some(a)).await;
     let policy = crate::offers::store::RoutingSettings::from_config(&crate::testing::test_config()).policy;
-    let session =
-        crate::offers::accept::accept(pool, a1, request, chrono::Utc::now(), &policy).await.unwrap();
+    let session = crate::offers::accept::accept(
+        pool,
+        crate::ids::UserId(a1),
+        crate::ids::RequestId(request),
+        chrono::Utc::now(),
+        &policy,
+    )
+    .await
+    .unwrap();
     let (one, two) = (TestApp::new(pool.clone()), TestApp::new(pool.clone()));
     let (addr_one, addr_two) = (serve(&one).await, serve(&two).await);
     one.state.realtime.listening().await;
@@ -285,8 +292,15 @@ async fn a_suspended_account_loses_its_open_streams_at_once(pool: PgPool) {
     let (_, request) = paid_request(&pool, w.cust2, RoutingType::Broadcast, None).await;
     a2_offers.receives("offers", &request.to_string()).await;
     let policy = crate::offers::store::RoutingSettings::from_config(&w.one.state.config).policy;
-    let session2 =
-        crate::offers::accept::accept(&pool, w.a2, request2, chrono::Utc::now(), &policy).await.unwrap();
+    let session2 = crate::offers::accept::accept(
+        &pool,
+        crate::ids::UserId(w.a2),
+        crate::ids::RequestId(request2),
+        chrono::Utc::now(),
+        &policy,
+    )
+    .await
+    .unwrap();
     cust2_order.receives("order", &session2.to_string()).await;
 }
 

@@ -280,8 +280,10 @@ async fn cancelling_an_unserved_request_refunds_it_in_full(pool: PgPool) {
     // Nobody can take a cancelled request.
     let err = crate::offers::accept::accept(
         &pool,
-        w.a1,
-        sqlx::query_scalar("SELECT id FROM session_requests").fetch_one(&pool).await.unwrap(),
+        crate::ids::UserId(w.a1),
+        crate::ids::RequestId(
+            sqlx::query_scalar("SELECT id FROM session_requests").fetch_one(&pool).await.unwrap(),
+        ),
         Utc::now(),
         &policy(),
     )
@@ -297,14 +299,38 @@ async fn mechanics_not_offered_a_request_cannot_accept_it(pool: PgPool) {
     let (_, hybrid) = paid_request(&pool, w.customer, RoutingType::Hybrid, Some(w.a)).await;
     let now = Utc::now();
     for (m, r) in [(w.b1, only), (w.indie, only), (w.b1, hybrid), (w.indie, hybrid), (w.offline_a, only)] {
-        let err = crate::offers::accept::accept(&pool, m, r, now, &policy()).await.unwrap_err();
+        let err = crate::offers::accept::accept(
+            &pool,
+            crate::ids::UserId(m),
+            crate::ids::RequestId(r),
+            now,
+            &policy(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.status_code(), 403, "{err:?}");
     }
     // At capacity: one session at a time.
     let (_, first) = paid_request(&pool, w.customer, RoutingType::Broadcast, None).await;
-    crate::offers::accept::accept(&pool, w.indie, first, now, &policy()).await.unwrap();
+    crate::offers::accept::accept(
+        &pool,
+        crate::ids::UserId(w.indie),
+        crate::ids::RequestId(first),
+        now,
+        &policy(),
+    )
+    .await
+    .unwrap();
     let (_, second) = paid_request(&pool, w.customer, RoutingType::Broadcast, None).await;
-    let err = crate::offers::accept::accept(&pool, w.indie, second, now, &policy()).await.unwrap_err();
+    let err = crate::offers::accept::accept(
+        &pool,
+        crate::ids::UserId(w.indie),
+        crate::ids::RequestId(second),
+        now,
+        &policy(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("capacity"), "{err}");
     let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM session_requests WHERE status = 'pending'")
         .fetch_one(&pool)
@@ -319,15 +345,33 @@ async fn the_serving_workshop_is_recorded(pool: PgPool) {
     let later = |t: chrono::DateTime<Utc>| t + Duration::seconds(120);
     // Own workshop.
     let (_, r1) = paid_request(&pool, w.customer, RoutingType::WorkshopOnly, Some(w.a)).await;
-    crate::offers::accept::accept(&pool, w.a1, r1, Utc::now(), &policy()).await.unwrap();
+    crate::offers::accept::accept(
+        &pool,
+        crate::ids::UserId(w.a1),
+        crate::ids::RequestId(r1),
+        Utc::now(),
+        &policy(),
+    )
+    .await
+    .unwrap();
     // Independent, after a hybrid request widened.
     let (_, r2) = paid_request(&pool, w.customer, RoutingType::Hybrid, Some(w.a)).await;
     let t2 = later(created_at(&pool, r2).await);
-    crate::offers::accept::accept(&pool, w.indie, r2, t2, &policy()).await.unwrap();
+    crate::offers::accept::accept(
+        &pool,
+        crate::ids::UserId(w.indie),
+        crate::ids::RequestId(r2),
+        t2,
+        &policy(),
+    )
+    .await
+    .unwrap();
     // Cross-workshop.
     let (_, r3) = paid_request(&pool, w.customer, RoutingType::Hybrid, Some(w.a)).await;
     let t3 = later(created_at(&pool, r3).await);
-    crate::offers::accept::accept(&pool, w.b1, r3, t3, &policy()).await.unwrap();
+    crate::offers::accept::accept(&pool, crate::ids::UserId(w.b1), crate::ids::RequestId(r3), t3, &policy())
+        .await
+        .unwrap();
 
     type Row = (Option<Uuid>, Option<Uuid>, Option<Uuid>, Option<Uuid>);
     for (r, serving, preferred) in
@@ -381,7 +425,14 @@ async fn fifty_concurrent_accepts_give_exactly_one_winner_a_hundred_times(
             let (pool, barrier) = (pool.clone(), barrier.clone());
             tasks.push(tokio::spawn(async move {
                 barrier.wait().await;
-                crate::offers::accept::accept(&pool, m, request, Utc::now(), &policy()).await
+                crate::offers::accept::accept(
+                    &pool,
+                    crate::ids::UserId(m),
+                    crate::ids::RequestId(request),
+                    Utc::now(),
+                    &policy(),
+                )
+                .await
             }));
         }
         let mut winners = Vec::new();
@@ -578,7 +629,15 @@ async fn a_live_stream_receives_a_new_offer(pool: PgPool) {
     assert_eq!(offers[0]["tier"], "preferred_workshop");
 
     // Another mechanic takes it: the offer disappears from this stream.
-    crate::offers::accept::accept(&pool, w.a2, request, Utc::now(), &policy()).await.unwrap();
+    crate::offers::accept::accept(
+        &pool,
+        crate::ids::UserId(w.a2),
+        crate::ids::RequestId(request),
+        Utc::now(),
+        &policy(),
+    )
+    .await
+    .unwrap();
     assert_eq!(next_offers(&mut stream, &mut buf).await, serde_json::json!([]));
     server.abort();
 }

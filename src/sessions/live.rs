@@ -25,7 +25,10 @@ pub async fn session(
     let pool = state.pool.clone();
     let load = move || {
         let pool = pool.clone();
-        async move { super::room::load_room(&pool, session_id, user.id).await }
+        async move {
+            super::room::load_room(&pool, crate::ids::SessionId(session_id), crate::ids::UserId(user.id))
+                .await
+        }
     };
     if let Err(e) = load().await {
         return e.into_response();

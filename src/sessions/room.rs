@@ -4,6 +4,7 @@
 
 use super::{ChatLine, SessionRoom, SessionStatus};
 use crate::error::AppError;
+use crate::ids::{SessionId, UserId};
 use crate::realtime::server::notify;
 use crate::realtime::Signal;
 use chrono::{DateTime, Utc};
@@ -35,7 +36,8 @@ struct RoomRow {
 }
 
 /// The room, for one of its two participants (anyone else: not found).
-pub async fn load_room(pool: &PgPool, session_id: Uuid, viewer: Uuid) -> Result<SessionRoom, AppError> {
+pub async fn load_room(pool: &PgPool, session: SessionId, viewer: UserId) -> Result<SessionRoom, AppError> {
+    let (session_id, viewer) = (session.uuid(), viewer.uuid());
     let r = sqlx::query_as!(
         RoomRow,
         r#"SELECT s.id, s.order_id, s.status AS "status: SessionStatus", s.customer_id, s.mechanic_id,
@@ -104,7 +106,13 @@ pub async fn load_room(pool: &PgPool, session_id: Uuid, viewer: Uuid) -> Result<
     })
 }
 
-pub async fn send_chat(pool: &PgPool, session_id: Uuid, sender: Uuid, body: &str) -> Result<(), AppError> {
+pub async fn send_chat(
+    pool: &PgPool,
+    session: SessionId,
+    sender: UserId,
+    body: &str,
+) -> Result<(), AppError> {
+    let (session_id, sender) = (session.uuid(), sender.uuid());
     let body = body.trim();
     if body.is_empty() {
         return Err(AppError::field("body", "Write a message first."));
@@ -162,10 +170,11 @@ struct Ended {
 /// the customer, in the same transaction; ending twice changes nothing.
 pub async fn end_session(
     pool: &PgPool,
-    session_id: Uuid,
-    mechanic: Uuid,
+    session: SessionId,
+    mechanic: UserId,
     public_url: &str,
 ) -> Result<(), AppError> {
+    let (session_id, mechanic) = (session.uuid(), mechanic.uuid());
     let mut tx = pool.begin().await?;
     let ended = sqlx::query_as!(
         Ended,
@@ -228,11 +237,12 @@ pub async fn end_session(
 /// The customer rates a completed session, once.
 pub async fn rate_session(
     pool: &PgPool,
-    session_id: Uuid,
-    customer: Uuid,
+    session: SessionId,
+    customer: UserId,
     rating: i16,
     comment: Option<&str>,
 ) -> Result<(), AppError> {
+    let (session_id, customer) = (session.uuid(), customer.uuid());
     if !(1..=5).contains(&rating) {
         return Err(AppError::field("rating", "Choose from 1 to 5 stars."));
     }

@@ -162,7 +162,13 @@ pub async fn get_workshop_dashboard() -> Result<WorkshopDashboard, AppError> {
 pub async fn remove_mechanic(mechanic_id: Uuid) -> Result<(), AppError> {
     let state = crate::state::app_state()?;
     let (user, membership) = require_workshop_owner(&state).await?;
-    if !super::queries::remove_mechanic(&state.pool, membership.organization_id, mechanic_id).await? {
+    if !super::queries::remove_mechanic(
+        &state.pool,
+        crate::ids::WorkshopId(membership.organization_id),
+        crate::ids::UserId(mechanic_id),
+    )
+    .await?
+    {
         return Err(AppError::not_found("That mechanic is not part of your workshop."));
     }
     tracing::info!(owner = %user.id, mechanic = %mechanic_id, "mechanic removed from workshop");

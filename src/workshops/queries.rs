@@ -1,6 +1,7 @@
 //! SQL for workshops and their members.
 
 use super::{InviteState, InviteSummary, MemberRole, Workshop, WorkshopMechanic, WorkshopStatus};
+use crate::ids::{UserId, WorkshopId};
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -169,9 +170,10 @@ pub async fn invites_of(
 /// is not in that workshop.
 pub async fn remove_mechanic(
     db: impl PgExecutor<'_>,
-    workshop_id: Uuid,
-    mechanic: Uuid,
+    workshop: WorkshopId,
+    mechanic: UserId,
 ) -> Result<bool, sqlx::Error> {
+    let (workshop_id, mechanic) = (workshop.uuid(), mechanic.uuid());
     let done = sqlx::query!(
         "UPDATE mechanics SET account_type = 'independent', workshop_id = NULL, application_status = 'pending',
                 auto_approved = false, is_online = false, online_since = NULL, reviewed_at = NULL,

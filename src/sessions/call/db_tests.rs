@@ -39,7 +39,15 @@ async fn room(pool: &PgPool, plan_code: &str) -> Room {
         .await
         .unwrap();
     let policy = crate::offers::store::RoutingSettings::from_config(&test_config()).policy;
-    let session = crate::offers::accept::accept(pool, m, request, Utc::now(), &policy).await.unwrap();
+    let session = crate::offers::accept::accept(
+        pool,
+        crate::ids::UserId(m),
+        crate::ids::RequestId(request),
+        Utc::now(),
+        &policy,
+    )
+    .await
+    .unwrap();
     Room { session, customer, mechanic: m }
 }
 
@@ -508,7 +516,15 @@ async fn start_end_and_actual_length_reach_the_admin_and_the_workshop_analytics(
     let mut lengths = Vec::new();
     for secs in [845i64, 615] {
         let (_, request) = paid_request(&pool, customer, RoutingType::WorkshopOnly, Some(w)).await;
-        let session = crate::offers::accept::accept(&pool, m, request, Utc::now(), &policy).await.unwrap();
+        let session = crate::offers::accept::accept(
+            &pool,
+            crate::ids::UserId(m),
+            crate::ids::RequestId(request),
+            Utc::now(),
+            &policy,
+        )
+        .await
+        .unwrap();
         // The clock started, then the mechanic wrote the report and ended the session `secs` later.
         crate::testing::fixtures::write_report(&pool, session, m).await;
         sqlx::query(

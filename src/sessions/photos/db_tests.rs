@@ -50,8 +50,15 @@ async fn room_with(app: TestApp) -> Room {
     create_user(&pool, "admin@example.com", Role::Admin).await;
     let (_, request) = paid_request(&pool, customer, RoutingType::WorkshopOnly, Some(a)).await;
     let policy = RoutingSettings::from_config(&test_config()).policy;
-    let session =
-        crate::offers::accept::accept(&pool, m, request, chrono::Utc::now(), &policy).await.unwrap();
+    let session = crate::offers::accept::accept(
+        &pool,
+        crate::ids::UserId(m),
+        crate::ids::RequestId(request),
+        chrono::Utc::now(),
+        &policy,
+    )
+    .await
+    .unwrap();
     Room {
         cust: logged_in(&app, "cust@example.com").await,
         mech: logged_in(&app, "a1@example.com").await,

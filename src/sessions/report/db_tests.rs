@@ -44,7 +44,15 @@ async fn world(pool: &PgPool) -> World {
     let (_, request) = paid_request(pool, c, RoutingType::WorkshopOnly, Some(a)).await;
     let app = TestApp::new(pool.clone());
     let policy = crate::offers::store::RoutingSettings::from_config(&app.state.config).policy;
-    let session = crate::offers::accept::accept(pool, m, request, chrono::Utc::now(), &policy).await.unwrap();
+    let session = crate::offers::accept::accept(
+        pool,
+        crate::ids::UserId(m),
+        crate::ids::RequestId(request),
+        chrono::Utc::now(),
+        &policy,
+    )
+    .await
+    .unwrap();
     let customer = client(&app, CUSTOMER_EMAIL).await;
     let mechanic = client(&app, "sam@example.com").await;
     World { app, session, customer, mechanic }

@@ -267,9 +267,9 @@ pub async fn accept_invite(
     };
     crate::mechanics::queries::insert_workshop_mechanic(
         &mut tx,
-        user_id,
-        invite.organization_id,
-        invite.invited_by,
+        crate::ids::UserId(user_id),
+        crate::ids::WorkshopId(invite.organization_id),
+        crate::ids::UserId(invite.invited_by),
         &details,
     )
     .await?;
@@ -314,8 +314,13 @@ pub async fn join_with_invite(token: String) -> Result<String, AppError> {
              Write to the platform admin if you think this is a mistake.",
         ));
     }
-    if !crate::mechanics::queries::join_workshop(&mut tx, user.id, invite.organization_id, invite.invited_by)
-        .await?
+    if !crate::mechanics::queries::join_workshop(
+        &mut tx,
+        crate::ids::UserId(user.id),
+        crate::ids::WorkshopId(invite.organization_id),
+        crate::ids::UserId(invite.invited_by),
+    )
+    .await?
     {
         return Err(AppError::conflict(
             "You are already part of a workshop. Ask it to remove you before joining another.",
