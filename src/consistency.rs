@@ -194,6 +194,3 @@ checks! {
              OR m.rating_count <> (SELECT count(*) FROM sessions s WHERE s.mechanic_id = m.user_id AND s.rating IS NOT NULL)",
     ),
 }
-
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;

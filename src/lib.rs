@@ -80,9 +80,6 @@ pub mod seed;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-#[cfg(all(test, feature = "ssr"))]
-pub mod testing;
-
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
@@ -91,5 +88,3 @@ pub fn hydrate() {
     // script calls this, then hydrates each island it finds).
     leptos::mount::hydrate_islands();
 }
-#[cfg(all(test, feature = "ssr"))]
-mod security;

@@ -5,6 +5,10 @@ use autodoctor::workers::Supervisor;
 use autodoctor::{db, seed, server, telemetry};
 use std::process::ExitCode;
 
+// The test hooks record every password hashed; a release server must never carry them.
+#[cfg(all(feature = "test-hooks", not(debug_assertions)))]
+compile_error!("the `test-hooks` feature is for test builds only, never a release build");
+
 const USAGE: &str = "\
 usage: autodoctor [COMMAND]
 

@@ -19,9 +19,6 @@ pub mod signup;
 #[cfg(feature = "ssr")]
 pub mod throttle;
 
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;
-
 pub use crate::account::{CurrentUser, Role};
 pub use crate::url::safe_next_path;
 pub use crate::validate::{

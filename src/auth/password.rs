@@ -18,11 +18,13 @@ fn hasher() -> Argon2<'static> {
 }
 
 /// Every password hashed, in tests: they check that a hash is (or is not) computed.
-#[cfg(test)]
-pub(crate) static HASHED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// Only in test builds (`test-hooks`, which only the dev-dependency turns on).
+#[cfg(any(test, feature = "test-hooks"))]
+#[doc(hidden)]
+pub static HASHED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 fn hash_blocking(password: &str) -> Result<String, AppError> {
-    #[cfg(test)]
+    #[cfg(any(test, feature = "test-hooks"))]
     HASHED.lock().unwrap().push(password.to_string());
     let salt = SaltString::generate(&mut OsRng);
     hasher()

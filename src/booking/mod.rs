@@ -7,9 +7,6 @@ pub mod live;
 pub mod order_page;
 pub mod pages;
 
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;
-
 use crate::dispatch::RoutingType;
 use crate::error::FieldErrors;
 use crate::plans::Plan;

@@ -6,6 +6,3 @@
 pub mod sandbox_pages;
 #[cfg(feature = "ssr")]
 pub mod webhook;
-
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;

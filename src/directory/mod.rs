@@ -9,9 +9,6 @@ pub mod live;
 #[cfg(feature = "ssr")]
 pub mod queries;
 
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;
-
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

@@ -7,8 +7,6 @@ pub mod pages;
 
 #[cfg(feature = "ssr")]
 pub mod csv;
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;
 #[cfg(feature = "ssr")]
 pub mod queries;
 

@@ -8,9 +8,6 @@
 #[cfg(feature = "ssr")]
 pub use server_side::*;
 
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;
-
 #[cfg(feature = "ssr")]
 mod server_side {
     use crate::dispatch::RoutingType;

@@ -7,8 +7,6 @@
 pub mod message;
 #[cfg(feature = "ssr")]
 pub mod outbox;
-#[cfg(all(test, feature = "ssr"))]
-mod sender_db_tests;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

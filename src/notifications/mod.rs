@@ -17,9 +17,6 @@ pub mod send;
 #[cfg(feature = "ssr")]
 pub mod unsubscribe;
 
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;
-
 /// What a notification is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

@@ -17,8 +17,6 @@ pub mod mail;
 #[cfg(feature = "ssr")]
 pub mod presence;
 
-#[cfg(all(test, feature = "ssr"))]
-mod mail_db_tests;
 #[cfg(feature = "ssr")]
 pub mod store;
 

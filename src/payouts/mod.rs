@@ -12,9 +12,6 @@ pub mod reconcile;
 #[cfg(feature = "ssr")]
 pub mod run;
 
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;
-
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

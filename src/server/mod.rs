@@ -3,9 +3,6 @@
 pub mod detach;
 pub mod middleware;
 
-#[cfg(all(test, feature = "ssr"))]
-mod detach_db_tests;
-
 use crate::app::{shell, App};
 use crate::state::AppState;
 use axum::extract::State;

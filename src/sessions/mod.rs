@@ -15,9 +15,6 @@ pub mod live;
 #[cfg(feature = "ssr")]
 pub mod room;
 
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;
-
 pub use crate::status::SessionStatus;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

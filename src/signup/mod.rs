@@ -11,9 +11,6 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 mod accounts;
 
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;
-
 use serde::{Deserialize, Serialize};
 
 /// What a valid link is for, shown before the person confirms.

@@ -266,6 +266,3 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(2));
     }
 }
-
-#[cfg(test)]
-mod queue_db_tests;

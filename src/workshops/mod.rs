@@ -25,15 +25,6 @@ pub mod trends_csv;
 #[cfg(feature = "ssr")]
 pub mod trends_queries;
 
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;
-#[cfg(all(test, feature = "ssr"))]
-mod page_db_tests;
-#[cfg(all(test, feature = "ssr"))]
-mod profile_db_tests;
-#[cfg(all(test, feature = "ssr"))]
-mod trends_db_tests;
-
 pub use crate::status::{MemberRole, WorkshopStatus};
 pub use crate::validate::{parse_specialties, text_problem, SPECIALTIES_MAX, SPECIALTY_LEN_MAX};
 use serde::{Deserialize, Serialize};

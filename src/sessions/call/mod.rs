@@ -18,9 +18,6 @@ pub mod signals;
 #[cfg(feature = "ssr")]
 pub mod turn;
 
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;
-
 use serde::{Deserialize, Serialize};
 
 /// What a signalling message is for.

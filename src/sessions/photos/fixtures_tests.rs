@@ -244,23 +244,3 @@ fn the_bomb_is_a_real_png_that_inflates() {
     assert_eq!((img.width(), img.height()), (300, 200));
     assert!(img.to_luma8().pixels().all(|p| p.0[0] == 0));
 }
-
-/// A photo (a small real JPEG) posted to `session`'s chat by `uploader`, for
-/// suites that need one to exist (the authorization matrix).
-pub async fn stored_photo(pool: &sqlx::PgPool, session: uuid::Uuid, uploader: uuid::Uuid) -> uuid::Uuid {
-    let p = super::image::process(&jpeg(48, 32)).unwrap();
-    let new = super::queries::NewPhoto {
-        id: uuid::Uuid::new_v4(),
-        session_id: session,
-        uploader,
-        caption: "",
-        width: p.width,
-        height: p.height,
-        thumb_width: p.thumb_width,
-        thumb_height: p.thumb_height,
-        byte_size: p.full.len(),
-    };
-    let placement = super::store::Placement::Inline { full: p.full, thumb: p.thumb };
-    super::queries::insert_photo_message(pool, &new, &placement).await.unwrap();
-    new.id
-}

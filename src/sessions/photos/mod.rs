@@ -22,8 +22,6 @@ pub mod store;
 pub mod upload;
 
 #[cfg(all(test, feature = "ssr"))]
-mod db_tests;
-#[cfg(all(test, feature = "ssr"))]
 pub(crate) mod fixtures_tests;
 
 use uuid::Uuid;

@@ -15,9 +15,6 @@ pub mod shares;
 #[cfg(feature = "ssr")]
 pub mod store;
 
-#[cfg(all(test, feature = "ssr"))]
-mod db_tests;
-
 use crate::status::SessionStatus;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
