@@ -45,6 +45,14 @@ typed_id!(
     /// A session request's id (`session_requests.id`): a paid order waiting for a mechanic.
     RequestId
 );
+typed_id!(
+    /// An order's id (`orders.id`): what a customer bought and paid for.
+    OrderId
+);
+typed_id!(
+    /// A payout's id (`payouts.id`): one transfer to a workshop or an independent mechanic.
+    PayoutId
+);
 
 #[cfg(test)]
 mod tests {
@@ -57,5 +65,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<UserId>(&format!("\"{u}\"")).unwrap(), UserId(u));
         assert_eq!(WorkshopId(u).to_string(), u.to_string());
         assert_eq!(UserId(u).uuid(), u);
+        assert_eq!(serde_json::to_string(&OrderId(u)).unwrap(), format!("\"{u}\""));
+        assert_eq!(PayoutId(u).to_string(), u.to_string());
     }
 }

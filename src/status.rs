@@ -83,6 +83,39 @@ impl WorkshopStatus {
     }
 }
 
+/// A payout's state (`payouts.status`, a text column with a CHECK): pending
+/// until its transfer is made, failed (retried later) or skipped (nothing to send).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutStatus {
+    Pending,
+    Paid,
+    Failed,
+    Skipped,
+}
+
+impl PayoutStatus {
+    /// The stored word (`paid`), shown as is in the payout tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayoutStatus::Pending => "pending",
+            PayoutStatus::Paid => "paid",
+            PayoutStatus::Failed => "failed",
+            PayoutStatus::Skipped => "skipped",
+        }
+    }
+    pub fn badge(self) -> &'static str {
+        match self {
+            PayoutStatus::Paid => "badge success",
+            PayoutStatus::Failed => "badge danger",
+            PayoutStatus::Skipped => "badge",
+            PayoutStatus::Pending => "badge warning",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(feature = "ssr", sqlx(type_name = "member_role", rename_all = "snake_case"))]
@@ -124,6 +157,26 @@ impl ApplicationStatus {
             ApplicationStatus::Pending => "badge warning",
             ApplicationStatus::Approved => "badge success",
             ApplicationStatus::Rejected => "badge danger",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PayoutStatus;
+
+    #[test]
+    fn a_payout_status_is_the_word_the_payouts_table_allows() {
+        let all = [PayoutStatus::Pending, PayoutStatus::Paid, PayoutStatus::Failed, PayoutStatus::Skipped];
+        let words: Vec<String> = all.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let schema = include_str!("../migrations/0007_payouts_refunds.sql");
+        assert!(
+            schema.contains(&format!("CHECK (status IN ({}))", words.join(", "))),
+            "payouts.status's CHECK lists exactly {words:?}"
+        );
+        for s in all {
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert_eq!(serde_json::from_str::<PayoutStatus>(&format!("\"{}\"", s.as_str())).unwrap(), s);
         }
     }
 }

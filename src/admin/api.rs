@@ -117,7 +117,7 @@ pub async fn decide_workshop(
         crate::notifications::notices::workshop_decision(
             &mut tx,
             &state.config.public_url,
-            workshop_id,
+            crate::ids::WorkshopId(workshop_id),
             kind,
             reason,
             &event,
@@ -181,7 +181,7 @@ pub async fn decide_mechanic(
     crate::notifications::notices::application_decision(
         &mut tx,
         &state.config.public_url,
-        mechanic_id,
+        crate::ids::UserId(mechanic_id),
         decision == MechanicDecision::Approve,
         reason.as_deref(),
         &event,

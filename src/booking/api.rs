@@ -362,5 +362,10 @@ pub async fn widen_request(order_id: Uuid, routing_type: String) -> Result<(), A
 pub async fn cancel_request(order_id: Uuid) -> Result<(), AppError> {
     let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
     let state = crate::state::app_state()?;
-    crate::refunds::cancel_unserved(&state, order_id, Some(customer.id)).await
+    crate::refunds::cancel_unserved(
+        &state,
+        crate::ids::OrderId(order_id),
+        Some(crate::ids::UserId(customer.id)),
+    )
+    .await
 }

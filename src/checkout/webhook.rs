@@ -242,8 +242,13 @@ async fn checkout_paid(
     // The ledger last: every transaction that touches both the workshops'
     // statistics and the ledger takes its locks in that order (a session's
     // completion does too), so they never deadlock.
-    crate::ledger::post_payment(tx, order.id, amount).await?;
-    crate::notifications::notices::payment_receipt(tx, &state.config.public_url, order.id).await?;
+    crate::ledger::post_payment(tx, crate::ids::OrderId(order.id), amount).await?;
+    crate::notifications::notices::payment_receipt(
+        tx,
+        &state.config.public_url,
+        crate::ids::OrderId(order.id),
+    )
+    .await?;
     Ok("fulfilled")
 }
 

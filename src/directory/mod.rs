@@ -19,7 +19,7 @@ pub struct DirectoryWorkshop {
     pub workshop_id: Uuid,
     pub workshop_name: String,
     pub workshop_email: String,
-    pub workshop_status: String,
+    pub workshop_status: crate::status::WorkshopStatus,
     pub city: String,
     pub specialties: Vec<String>,
     pub total_mechanics: i32,

@@ -13,7 +13,7 @@ pub fn like_pattern(q: &str) -> String {
 /// The columns of a card; `FROM workshop_stats s JOIN organizations o` follows.
 const CARD_SELECT: &str =
     "SELECT o.id AS workshop_id, o.name AS workshop_name, o.contact_email AS workshop_email,
-        o.status::text AS workshop_status, o.city, o.specialties,
+        o.status AS workshop_status, o.city, o.specialties,
         s.mechanics_total AS total_mechanics, s.mechanics_online AS available_mechanics,
         s.rating_avg::float8 AS avg_rating, s.rating_count, s.sessions_completed AS total_sessions,
         s.median_accept_secs_30d AS median_accept_seconds, o.created_at,

@@ -57,7 +57,7 @@ pub async fn workshop_earnings_csv(
                 cents(r.referral_cents),
                 cents(r.net_cents),
                 "USD".to_string(),
-                r.payout_status.clone(),
+                r.payout_status.as_str().to_string(),
                 cents(r.pending_cents),
                 cents(r.paid_cents),
             ]

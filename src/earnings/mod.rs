@@ -53,8 +53,8 @@ pub struct EarningRow {
     /// What the row did to the pending total, and to the paid-out total.
     pub pending_cents: i64,
     pub paid_cents: i64,
-    /// "pending", or "paid" once a payout carried (or netted) it out.
-    pub payout_status: String,
+    /// Pending, or paid once a payout carried (or netted) it out.
+    pub payout_status: crate::status::PayoutStatus,
     pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
     pub transfer_id: Option<String>,
 }

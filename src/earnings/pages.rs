@@ -69,7 +69,7 @@ fn RowSums(rows: Vec<EarningRow>, currency: String, label_cols: u8) -> impl Into
 }
 
 fn status_badge(r: &EarningRow) -> impl IntoView {
-    let paid = r.payout_status == "paid";
+    let paid = r.payout_status == crate::status::PayoutStatus::Paid;
     let (class, label) = match (r.entry_kind.as_str(), paid) {
         ("transfer_reversal", _) => ("badge", "Recovered from a payout"),
         ("refund", true) => ("badge success", "Netted in a payout"),

@@ -117,7 +117,7 @@ pub async fn rows(
                              WHERE rf.entry_id = l.entry_id AND rf.share_kind = 'referral'), 0) AS "referral_cents!",
                   l.net_cents AS "net_cents!", l.line_kind AS "share_kind!", l.entry_kind AS "entry_kind!",
                   l.pending_cents AS "pending_cents!", l.paid_cents AS "paid_cents!",
-                  CASE WHEN l.payout_id IS NULL THEN 'pending' ELSE 'paid' END AS "payout_status!",
+                  CASE WHEN l.payout_id IS NULL THEN 'pending' ELSE 'paid' END AS "payout_status!: crate::status::PayoutStatus",
                   l.paid_at AS "paid_at: chrono::DateTime<chrono::Utc>", l.transfer_id
              FROM payable_lines l
              JOIN sessions s ON s.id = l.session_id

@@ -11,7 +11,7 @@ pub use server_side::*;
 #[cfg(feature = "ssr")]
 mod server_side {
     use crate::dispatch::RoutingType;
-    use crate::ids::{UserId, WorkshopId};
+    use crate::ids::{OrderId, UserId, WorkshopId};
     use crate::revenue::{self, FeeTerms, Party, ServedBy, Split, SplitInput};
     use sqlx::{PgExecutor, Postgres, Transaction};
     use uuid::Uuid;
@@ -215,9 +215,10 @@ mod server_side {
     /// A customer's payment arrived: the money is at the gateway, held for the order.
     pub async fn post_payment(
         tx: &mut Transaction<'_, Postgres>,
-        order_id: Uuid,
+        order: OrderId,
         amount_cents: i64,
     ) -> Result<(), sqlx::Error> {
+        let order_id = order.uuid();
         post(
             tx,
             "payment",

@@ -3,6 +3,7 @@
 
 use super::send::{to_user, to_workshop_owners, Content};
 use super::Kind;
+use crate::ids::{OrderId, PayoutId, RequestId, SessionId, UserId, WorkshopId};
 use crate::ui::format_money;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -15,8 +16,9 @@ fn link(public_url: &str, path: &str) -> String {
 pub async fn payment_receipt(
     conn: &mut PgConnection,
     public_url: &str,
-    order: Uuid,
+    order: OrderId,
 ) -> Result<bool, sqlx::Error> {
+    let order = order.uuid();
     let o = sqlx::query!(
         r#"SELECT customer_id, plan_name, coalesce(amount_paid_cents, amount_cents) AS "amount!", currency,
                   vehicle_year::text || ' ' || vehicle_make || ' ' || vehicle_model AS "vehicle!",
@@ -43,8 +45,9 @@ pub async fn payment_receipt(
 pub async fn request_accepted(
     conn: &mut PgConnection,
     public_url: &str,
-    session: Uuid,
+    session: SessionId,
 ) -> Result<bool, sqlx::Error> {
+    let session = session.uuid();
     let s = sqlx::query!(
         r#"SELECT s.customer_id, s.request_id, u.name AS mechanic_name, w.name AS "workshop_name?"
              FROM sessions s JOIN users u ON u.id = s.mechanic_id
@@ -71,13 +74,13 @@ pub async fn request_accepted(
 pub async fn session_report(
     conn: &mut PgConnection,
     public_url: &str,
-    session: Uuid,
-    customer: Uuid,
+    session: SessionId,
+    customer: UserId,
     subject: &str,
     body: &str,
 ) -> Result<bool, sqlx::Error> {
     let content = Content { subject, text: body, greet: false };
-    to_user(conn, public_url, Kind::SessionReport, &session.to_string(), customer, &content).await
+    to_user(conn, public_url, Kind::SessionReport, &session.to_string(), customer.uuid(), &content).await
 }
 
 /// To the customer, when a refund has gone through.
@@ -109,8 +112,9 @@ pub async fn refund_issued(
 pub async fn payout_sent(
     conn: &mut PgConnection,
     public_url: &str,
-    payout: Uuid,
+    payout: PayoutId,
 ) -> Result<usize, sqlx::Error> {
+    let payout = payout.uuid();
     let p = sqlx::query!(
         "SELECT organization_id, mechanic_id, amount_cents, currency, transfer_id FROM payouts WHERE id = $1",
         payout
@@ -143,12 +147,12 @@ pub async fn payout_sent(
 pub async fn workshop_decision(
     conn: &mut PgConnection,
     public_url: &str,
-    workshop: Uuid,
+    workshop: WorkshopId,
     kind: Kind,
     reason: Option<&str>,
     event: &str,
 ) -> Result<usize, sqlx::Error> {
-    let name = sqlx::query_scalar!("SELECT name FROM organizations WHERE id = $1", workshop)
+    let name = sqlx::query_scalar!("SELECT name FROM organizations WHERE id = $1", workshop.uuid())
         .fetch_one(&mut *conn)
         .await?;
     let dashboard = link(public_url, "/workshop");
@@ -168,14 +172,14 @@ pub async fn workshop_decision(
         ),
     };
     let content = Content { subject: &subject, text: &text, greet: true };
-    to_workshop_owners(conn, public_url, kind, event, workshop, &content).await
+    to_workshop_owners(conn, public_url, kind, event, workshop.uuid(), &content).await
 }
 
 /// To an independent mechanic, when the admin decides on their application.
 pub async fn application_decision(
     conn: &mut PgConnection,
     public_url: &str,
-    mechanic: Uuid,
+    mechanic: UserId,
     approved: bool,
     reason: Option<&str>,
     event: &str,
@@ -196,7 +200,7 @@ pub async fn application_decision(
         )
     };
     let content = Content { subject, text: &text, greet: true };
-    to_user(conn, public_url, kind, event, mechanic, &content).await
+    to_user(conn, public_url, kind, event, mechanic.uuid(), &content).await
 }
 
 /// To the owners of the workshop a workshop-only request was for, when nobody
@@ -204,8 +208,8 @@ pub async fn application_decision(
 pub async fn workshop_request_waiting(
     conn: &mut PgConnection,
     public_url: &str,
-    request: Uuid,
-    workshop: Uuid,
+    request: RequestId,
+    workshop: WorkshopId,
 ) -> Result<usize, sqlx::Error> {
     let text = format!(
         "A customer booked your workshop only, and none of your mechanics took the request in time. \
@@ -219,7 +223,7 @@ pub async fn workshop_request_waiting(
         public_url,
         Kind::WorkshopRequestWaiting,
         &request.to_string(),
-        workshop,
+        workshop.uuid(),
         &content,
     )
     .await

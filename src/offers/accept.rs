@@ -150,7 +150,12 @@ pub async fn accept(
     .await?;
     notify(&mut *tx, &Signal::RequestChanged { request_id, order_id: won.order_id }).await?;
     notify(&mut *tx, &Signal::SessionChanged { session_id, order_id: won.order_id }).await?;
-    crate::notifications::notices::request_accepted(&mut tx, &crate::mail::public_url(), session_id).await?;
+    crate::notifications::notices::request_accepted(
+        &mut tx,
+        &crate::mail::public_url(),
+        crate::ids::SessionId(session_id),
+    )
+    .await?;
     crate::faults::point("accept.before_commit").await;
     tx.commit().await?;
     tracing::info!(%request_id, %mechanic, %session_id, "request accepted");

@@ -394,8 +394,8 @@ pub async fn routing_tick(
             crate::notifications::notices::workshop_request_waiting(
                 &mut tx,
                 &settings.public_url,
-                r.id,
-                workshop,
+                crate::ids::RequestId(r.id),
+                crate::ids::WorkshopId(workshop),
             )
             .await?;
         }

@@ -79,8 +79,8 @@ async fn last_payouts_of(
     // One of the two is NULL, and `= NULL` is never true: the payee's own payouts.
     sqlx::query_as!(
         super::PayoutLine,
-        r#"SELECT po.id AS payout_id, po.run_id, coalesce(o.name, u.name) AS "payee_name!",
-                po.amount_cents, po.status, po.transfer_id, po.failure_reason, po.attempts,
+        r#"SELECT po.id AS "payout_id: crate::ids::PayoutId", po.run_id, coalesce(o.name, u.name) AS "payee_name!",
+                po.amount_cents, po.status AS "status: crate::status::PayoutStatus", po.transfer_id, po.failure_reason, po.attempts,
                 po.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
                 po.paid_at AS "paid_at: chrono::DateTime<chrono::Utc>"
            FROM payouts po LEFT JOIN organizations o ON o.id = po.organization_id LEFT JOIN users u ON u.id = po.mechanic_id
@@ -149,8 +149,8 @@ pub async fn get_payouts_overview() -> Result<PayoutsOverview, AppError> {
     .await?;
     let recent = sqlx::query_as!(
         super::PayoutLine,
-        r#"SELECT po.id AS payout_id, po.run_id, coalesce(o.name, u.name) AS "payee_name!",
-                po.amount_cents, po.status, po.transfer_id, po.failure_reason, po.attempts,
+        r#"SELECT po.id AS "payout_id: crate::ids::PayoutId", po.run_id, coalesce(o.name, u.name) AS "payee_name!",
+                po.amount_cents, po.status AS "status: crate::status::PayoutStatus", po.transfer_id, po.failure_reason, po.attempts,
                 po.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
                 po.paid_at AS "paid_at: chrono::DateTime<chrono::Utc>"
            FROM payouts po LEFT JOIN organizations o ON o.id = po.organization_id LEFT JOIN users u ON u.id = po.mechanic_id
@@ -231,8 +231,14 @@ pub async fn refund_order(order_id: Uuid, amount: String, reason: String) -> Res
     if let Some(p) = crate::validate::text_problem(&reason, 1, 500, "the reason") {
         return Err(AppError::field("reason", p));
     }
-    let outcome =
-        crate::refunds::refund_order(&state, order_id, cents, reason.trim(), Some(admin.id)).await?;
+    let outcome = crate::refunds::refund_order(
+        &state,
+        crate::ids::OrderId(order_id),
+        cents,
+        reason.trim(),
+        Some(crate::ids::UserId(admin.id)),
+    )
+    .await?;
     tracing::info!(admin = %admin.id, %order_id, cents, "refund made");
     let mut text = format!("Refunded {}.", crate::ui::format_money(outcome.amount_cents, "usd"));
     if outcome.recovered_cents > 0 {

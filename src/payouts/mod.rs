@@ -68,11 +68,11 @@ pub struct PayoutSetup {
 /// One payout, as the payee and the admin see it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PayoutLine {
-    pub payout_id: Uuid,
+    pub payout_id: crate::ids::PayoutId,
     pub run_id: Uuid,
     pub payee_name: String,
     pub amount_cents: i64,
-    pub status: String,
+    pub status: crate::status::PayoutStatus,
     pub transfer_id: Option<String>,
     pub failure_reason: Option<String>,
     pub attempts: i32,

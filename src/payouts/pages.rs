@@ -27,19 +27,14 @@ fn payout_rows(lines: Vec<PayoutLine>, with_payee: bool) -> impl IntoView {
                 </tr></thead>
                 <tbody>
                     {lines.into_iter().map(|p| {
-                        let badge = match p.status.as_str() {
-                            "paid" => "badge success",
-                            "failed" => "badge danger",
-                            "skipped" => "badge",
-                            _ => "badge warning",
-                        };
+                        let badge = p.status.badge();
                         view! {
-                            <tr data-status=p.status.clone()>
+                            <tr data-status=p.status.as_str()>
                                 <td>{p.created_at.format("%Y-%m-%d %H:%M").to_string()}</td>
                                 {with_payee.then(|| view! { <td>{p.payee_name.clone()}</td> })}
                                 <td class="num">{format_money(p.amount_cents, "usd")}</td>
                                 <td>
-                                    <span class=badge>{p.status.clone()}</span>
+                                    <span class=badge>{p.status.as_str()}</span>
                                     {p.failure_reason.clone().map(|r| view! { <br/><span class="muted small">{r}</span> })}
                                 </td>
                                 <td class="mono small">{p.transfer_id.clone().unwrap_or_default()}</td>

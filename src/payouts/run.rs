@@ -230,7 +230,7 @@ pub async fn record_paid(
     )
     .execute(&mut *tx)
     .await?;
-    crate::notifications::notices::payout_sent(&mut tx, public_url, p.id).await?;
+    crate::notifications::notices::payout_sent(&mut tx, public_url, crate::ids::PayoutId(p.id)).await?;
     tx.commit().await?;
     Ok(true)
 }

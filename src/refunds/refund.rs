@@ -4,6 +4,7 @@
 
 use super::ledger::{record_refund, recover_paid_share, Recovery};
 use crate::error::AppError;
+use crate::ids::{OrderId, UserId};
 use crate::payments::gateway::RefundRequest;
 use crate::state::AppState;
 use sqlx::{Postgres, Transaction};
@@ -35,11 +36,12 @@ pub struct RefundOutcome {
 /// out are recovered with transfer reversals or carried as negative balances.
 pub async fn refund_order(
     state: &AppState,
-    order_id: Uuid,
+    order: OrderId,
     amount_cents: i64,
     reason: &str,
-    requested_by: Option<Uuid>,
+    requested_by: Option<UserId>,
 ) -> Result<RefundOutcome, AppError> {
+    let (order_id, requested_by) = (order.uuid(), requested_by.map(UserId::uuid));
     if amount_cents <= 0 {
         return Err(AppError::field("amount", "Enter an amount above zero."));
     }

@@ -1,6 +1,7 @@
 //! Cancelling a paid request that no mechanic took, with a full refund.
 
 use crate::error::AppError;
+use crate::ids::{OrderId, UserId};
 use crate::payments::gateway::RefundRequest;
 use crate::realtime::server::notify;
 use crate::realtime::Signal;
@@ -21,9 +22,10 @@ struct CancelRow {
 /// refunds it in full. `customer` limits it to that customer's order.
 pub async fn cancel_unserved(
     state: &AppState,
-    order_id: Uuid,
-    customer: Option<Uuid>,
+    order: OrderId,
+    customer: Option<UserId>,
 ) -> Result<(), AppError> {
+    let (order_id, customer) = (order.uuid(), customer.map(UserId::uuid));
     let mut tx = state.pool.begin().await?;
     // The request first, then the order (as refunds lock them): never a deadlock.
     sqlx::query!("SELECT id FROM session_requests WHERE order_id = $1 FOR UPDATE", order_id)

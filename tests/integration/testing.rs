@@ -694,7 +694,7 @@ pub mod fixtures {
         .fetch_one(&mut *tx)
         .await
         .unwrap();
-        autodoctor::ledger::post_payment(&mut tx, order, amount).await.unwrap();
+        autodoctor::ledger::post_payment(&mut tx, autodoctor::ids::OrderId(order), amount).await.unwrap();
         autodoctor::offers::store::on_request_created(&mut tx, request, &settings()).await.unwrap();
         tx.commit().await.unwrap();
         (order, request)

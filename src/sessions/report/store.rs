@@ -202,8 +202,8 @@ pub async fn mail_on_end(
     crate::notifications::notices::session_report(
         conn,
         public_url,
-        session_id,
-        who.customer_id,
+        crate::ids::SessionId(session_id),
+        crate::ids::UserId(who.customer_id),
         &subject,
         &body,
     )

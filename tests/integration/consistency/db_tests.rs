@@ -27,7 +27,9 @@ async fn a_fully_refunded_order_has_no_live_request_or_open_session(pool: PgPool
     let customer = create_user(&pool, "c@example.com", Role::Customer).await;
     let (order, request) = paid_request(&pool, customer, RoutingType::WorkshopOnly, Some(a)).await;
     sandbox_payment(&pool, order).await;
-    autodoctor::refunds::refund_order(&app.state, order, 2900, "Goodwill", None).await.unwrap();
+    autodoctor::refunds::refund_order(&app.state, autodoctor::ids::OrderId(order), 2900, "Goodwill", None)
+        .await
+        .unwrap();
     assert_eq!(problems(&pool).await, Vec::<String>::new());
     let (status, request_status): (String, String) = sqlx::query_as(
         "SELECT o.status::text, r.status::text FROM orders o JOIN session_requests r ON r.order_id = o.id

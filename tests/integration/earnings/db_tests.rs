@@ -38,11 +38,16 @@ async fn refunds_and_reversals_are_rows_that_add_up_to_the_totals(pool: PgPool) 
     let (second, _) =
         completed_session_via_webhook(&app, customer, a1, RoutingType::WorkshopOnly, Some(a)).await;
     // A quarter of the first refunded before any payout: 2000 of the 8000 share.
-    autodoctor::refunds::refund_order(&app.state, first, 2500, "Quarter", None).await.unwrap();
+    autodoctor::refunds::refund_order(&app.state, autodoctor::ids::OrderId(first), 2500, "Quarter", None)
+        .await
+        .unwrap();
     // Paid out: 8000 + 8000 - 2000.
     run::run_now(&app.state, "manual", None).await.unwrap();
     // Half of the second refunded after the payout: 4000 recovered from the transfer.
-    let outcome = autodoctor::refunds::refund_order(&app.state, second, 5000, "Half", None).await.unwrap();
+    let outcome =
+        autodoctor::refunds::refund_order(&app.state, autodoctor::ids::OrderId(second), 5000, "Half", None)
+            .await
+            .unwrap();
     assert_eq!(outcome.recovered_cents, 4000);
 
     let mut client = app.client();
@@ -162,7 +167,15 @@ async fn apply(app: &TestApp, w: &mut World, step: &Step) {
             let left = paid - refunded;
             if left > 0 {
                 let cents = (left * i64::from(fraction) / 10000).max(1);
-                autodoctor::refunds::refund_order(&app.state, order, cents, "Property", None).await.unwrap();
+                autodoctor::refunds::refund_order(
+                    &app.state,
+                    autodoctor::ids::OrderId(order),
+                    cents,
+                    "Property",
+                    None,
+                )
+                .await
+                .unwrap();
             }
         }
         Step::Payout => {

@@ -167,8 +167,20 @@ async fn accept_report_refund_and_payout_are_each_mailed_once(pool: PgPool) {
     // A refund asked on both instances at once: one refund, one notice.
     let (order, _) = completed_session(&a, m, RoutingType::Broadcast, None).await;
     let (r1, r2) = tokio::join!(
-        autodoctor::refunds::refund_order(&a.state, order, 2500, "Partly unhappy", None),
-        autodoctor::refunds::refund_order(&b.state, order, 2500, "Partly unhappy", None)
+        autodoctor::refunds::refund_order(
+            &a.state,
+            autodoctor::ids::OrderId(order),
+            2500,
+            "Partly unhappy",
+            None
+        ),
+        autodoctor::refunds::refund_order(
+            &b.state,
+            autodoctor::ids::OrderId(order),
+            2500,
+            "Partly unhappy",
+            None
+        )
     );
     let refunds: i64 =
         sqlx::query_scalar("SELECT count(*) FROM refunds WHERE order_id = $1 AND status = 'succeeded'")

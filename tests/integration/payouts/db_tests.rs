@@ -291,8 +291,15 @@ async fn refunds_reverse_every_share_in_proportion(pool: PgPool) {
     let b1 = mechanic(&pool, "b1@example.com", Some(b), true).await;
     // A referral split (2000 / 1000 to A / 7000 to B), then a 25% refund before any payout.
     let (order, _) = completed_session(&app, b1, RoutingType::Hybrid, Some(a)).await;
-    let outcome =
-        autodoctor::refunds::refund_order(&app.state, order, 2500, "Partly unhappy", None).await.unwrap();
+    let outcome = autodoctor::refunds::refund_order(
+        &app.state,
+        autodoctor::ids::OrderId(order),
+        2500,
+        "Partly unhappy",
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!((outcome.recovered_cents, outcome.carried_cents), (0, 0));
     assert_eq!(owed(&pool, AccountRef::Workshop(autodoctor::ids::WorkshopId(a))).await, 750);
     assert_eq!(owed(&pool, AccountRef::Workshop(autodoctor::ids::WorkshopId(b))).await, 5250);
@@ -306,11 +313,23 @@ async fn refunds_reverse_every_share_in_proportion(pool: PgPool) {
     assert_eq!((status.as_str(), refunded), ("partially_refunded", 2500));
 
     // More than what is left is refused, and changes nothing.
-    let err = autodoctor::refunds::refund_order(&app.state, order, 7501, "Too much", None).await.unwrap_err();
+    let err = autodoctor::refunds::refund_order(
+        &app.state,
+        autodoctor::ids::OrderId(order),
+        7501,
+        "Too much",
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(err.field_message("amount").is_some());
     // The rest, with an odd amount: every cent accounted for.
-    autodoctor::refunds::refund_order(&app.state, order, 7499, "Goodwill", None).await.unwrap();
-    autodoctor::refunds::refund_order(&app.state, order, 1, "Last cent", None).await.unwrap();
+    autodoctor::refunds::refund_order(&app.state, autodoctor::ids::OrderId(order), 7499, "Goodwill", None)
+        .await
+        .unwrap();
+    autodoctor::refunds::refund_order(&app.state, autodoctor::ids::OrderId(order), 1, "Last cent", None)
+        .await
+        .unwrap();
     for acct in [
         AccountRef::Workshop(autodoctor::ids::WorkshopId(a)),
         AccountRef::Workshop(autodoctor::ids::WorkshopId(b)),
@@ -344,7 +363,10 @@ async fn a_refund_after_payout_is_recovered_or_carried(pool: PgPool) {
     assert_eq!(owed(&pool, AccountRef::Workshop(autodoctor::ids::WorkshopId(a))).await, 0);
 
     // Half of the first session refunded: the workshop's 4000 comes back from its transfer.
-    let outcome = autodoctor::refunds::refund_order(&app.state, first, 5000, "Half", None).await.unwrap();
+    let outcome =
+        autodoctor::refunds::refund_order(&app.state, autodoctor::ids::OrderId(first), 5000, "Half", None)
+            .await
+            .unwrap();
     assert_eq!((outcome.recovered_cents, outcome.carried_cents), (4000, 0));
     let reversed: i64 = sqlx::query_scalar("SELECT amount_reversed_cents FROM sandbox_transfers")
         .fetch_one(&pool)
@@ -358,7 +380,10 @@ async fn a_refund_after_payout_is_recovered_or_carried(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    let outcome = autodoctor::refunds::refund_order(&app.state, second, 10000, "All", None).await.unwrap();
+    let outcome =
+        autodoctor::refunds::refund_order(&app.state, autodoctor::ids::OrderId(second), 10000, "All", None)
+            .await
+            .unwrap();
     assert_eq!((outcome.recovered_cents, outcome.carried_cents), (0, 8000));
     assert_eq!(owed(&pool, AccountRef::Workshop(autodoctor::ids::WorkshopId(a))).await, -8000);
     // ...which the next earnings pay off before anything is transferred.
@@ -385,7 +410,10 @@ async fn a_refund_that_takes_nothing_from_a_paid_share_reverses_nothing_of_it(po
     let (_, processed) = run::run_now(&app.state, "manual", None).await.unwrap();
     assert_eq!(processed.paid, 2);
     // One cent back: by the largest remainder (0.7 / 0.2 / 0.1) it comes out of B's share alone.
-    let outcome = autodoctor::refunds::refund_order(&app.state, order, 1, "A cent", None).await.unwrap();
+    let outcome =
+        autodoctor::refunds::refund_order(&app.state, autodoctor::ids::OrderId(order), 1, "A cent", None)
+            .await
+            .unwrap();
     assert_eq!((outcome.recovered_cents, outcome.carried_cents), (1, 0));
     let reversals: Vec<(Uuid, i64)> = sqlx::query_as(
         "SELECT a.organization_id, r.amount_cents FROM transfer_reversals r
@@ -507,7 +535,15 @@ async fn a_full_refund_withdraws_the_unserved_request_and_a_partial_one_does_not
     // Partial refund: still offered, and the mechanic can take it.
     let (partial_order, partial_request) =
         paid_order_via_webhook(&app, customer, RoutingType::Broadcast, None, "video15").await;
-    autodoctor::refunds::refund_order(&app.state, partial_order, 900, "Goodwill", None).await.unwrap();
+    autodoctor::refunds::refund_order(
+        &app.state,
+        autodoctor::ids::OrderId(partial_order),
+        900,
+        "Goodwill",
+        None,
+    )
+    .await
+    .unwrap();
     assert!(offered(pool.clone()).await.contains(&partial_request), "a partly refunded request stays live");
 
     // Full refund: withdrawn at once, with a signal for the live dashboards.
@@ -515,9 +551,15 @@ async fn a_full_refund_withdraws_the_unserved_request_and_a_partial_one_does_not
         paid_order_via_webhook(&app, customer, RoutingType::Broadcast, None, "video15").await;
     assert!(offered(pool.clone()).await.contains(&request));
     let mut signals = app.state.realtime.subscribe();
-    autodoctor::refunds::refund_order(&app.state, order, 2900, "Customer changed their mind", None)
-        .await
-        .unwrap();
+    autodoctor::refunds::refund_order(
+        &app.state,
+        autodoctor::ids::OrderId(order),
+        2900,
+        "Customer changed their mind",
+        None,
+    )
+    .await
+    .unwrap();
     assert!(!offered(pool.clone()).await.contains(&request), "no longer offered to anyone");
     let signal = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         loop {
@@ -565,9 +607,15 @@ async fn a_full_refund_withdraws_the_unserved_request_and_a_partial_one_does_not
     )
     .await
     .unwrap();
-    let err = autodoctor::refunds::refund_order(&app.state, partial_order, 2000, "All of it", None)
-        .await
-        .unwrap_err();
+    let err = autodoctor::refunds::refund_order(
+        &app.state,
+        autodoctor::ids::OrderId(partial_order),
+        2000,
+        "All of it",
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.status_code(), 409, "{err}");
     let (refunded, refund_rows): (i64, i64) = sqlx::query_as(
         "SELECT amount_refunded_cents, (SELECT count(*) FROM refunds WHERE order_id = $1) FROM orders WHERE id = $1",
@@ -700,8 +748,15 @@ async fn a_refund_retried_after_a_timeout_refunds_once(pool: PgPool) {
     let customer = create_user(&pool, "cust@example.com", Role::Customer).await;
     let (order, _) = paid_order_via_webhook(&app, customer, RoutingType::Broadcast, None, "video15").await;
 
-    let first =
-        autodoctor::refunds::refund_order(&app.state, order, 1000, "Partly unhappy", None).await.unwrap_err();
+    let first = autodoctor::refunds::refund_order(
+        &app.state,
+        autodoctor::ids::OrderId(order),
+        1000,
+        "Partly unhappy",
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(first.status_code(), 503, "a timeout is worth retrying: {first}");
     let (status, failure): (String, Option<String>) =
         sqlx::query_as("SELECT status::text, failure_reason FROM refunds WHERE order_id = $1")
@@ -711,7 +766,15 @@ async fn a_refund_retried_after_a_timeout_refunds_once(pool: PgPool) {
             .unwrap();
     assert_eq!(status, "pending", "still retryable, not failed ({failure:?})");
 
-    autodoctor::refunds::refund_order(&app.state, order, 1000, "Partly unhappy", None).await.unwrap();
+    autodoctor::refunds::refund_order(
+        &app.state,
+        autodoctor::ids::OrderId(order),
+        1000,
+        "Partly unhappy",
+        None,
+    )
+    .await
+    .unwrap();
     let keys = gateway.refund_keys.lock().unwrap().clone();
     assert_eq!(keys.len(), 2);
     assert_eq!(keys[0], keys[1], "the retry used the same idempotency key");
@@ -751,14 +814,27 @@ async fn a_pending_refund_counts_against_what_can_still_be_refunded(pool: PgPool
         .fetch_one(&pool)
         .await
         .unwrap();
-    let first =
-        autodoctor::refunds::refund_order(&app.state, order, 1000, "Partly unhappy", None).await.unwrap_err();
+    let first = autodoctor::refunds::refund_order(
+        &app.state,
+        autodoctor::ids::OrderId(order),
+        1000,
+        "Partly unhappy",
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(first.status_code(), 503, "the first refund timed out and stays pending: {first}");
 
     // The rest of the payment, counting the pending 1000 as refunded: refused, nothing changes.
-    let err = autodoctor::refunds::refund_order(&app.state, order, paid - 999, "Everything else", None)
-        .await
-        .unwrap_err();
+    let err = autodoctor::refunds::refund_order(
+        &app.state,
+        autodoctor::ids::OrderId(order),
+        paid - 999,
+        "Everything else",
+        None,
+    )
+    .await
+    .unwrap_err();
     let at_most = format!("At most {} can be refunded.", autodoctor::ui::format_money(paid - 1000, "usd"));
     assert_eq!(err.field_message("amount"), Some(at_most), "{err}");
     let rows: Vec<(i64, String)> = sqlx::query_as(
@@ -772,8 +848,24 @@ async fn a_pending_refund_counts_against_what_can_still_be_refunded(pool: PgPool
     assert_eq!(gateway.refund_keys.lock().unwrap().len(), 1, "no second call to the gateway");
 
     // Exactly the rest is allowed; with the pending one finished, all of it is refunded once.
-    autodoctor::refunds::refund_order(&app.state, order, paid - 1000, "Everything else", None).await.unwrap();
-    autodoctor::refunds::refund_order(&app.state, order, 1000, "Partly unhappy", None).await.unwrap();
+    autodoctor::refunds::refund_order(
+        &app.state,
+        autodoctor::ids::OrderId(order),
+        paid - 1000,
+        "Everything else",
+        None,
+    )
+    .await
+    .unwrap();
+    autodoctor::refunds::refund_order(
+        &app.state,
+        autodoctor::ids::OrderId(order),
+        1000,
+        "Partly unhappy",
+        None,
+    )
+    .await
+    .unwrap();
     let (status, refunded): (String, i64) =
         sqlx::query_as("SELECT status::text, amount_refunded_cents FROM orders WHERE id = $1")
             .bind(order)
@@ -819,7 +911,13 @@ async fn a_refund_cut_off_after_the_gateway_is_finished_once_on_retry(pool: PgPo
 
     let cut = tokio::time::timeout(
         std::time::Duration::from_millis(500),
-        autodoctor::refunds::refund_order(&app.state, order, 1000, "Partly unhappy", None),
+        autodoctor::refunds::refund_order(
+            &app.state,
+            autodoctor::ids::OrderId(order),
+            1000,
+            "Partly unhappy",
+            None,
+        ),
     )
     .await;
     assert!(cut.is_err(), "the first attempt is cut off after the gateway call");
@@ -835,8 +933,15 @@ async fn a_refund_cut_off_after_the_gateway_is_finished_once_on_retry(pool: PgPo
             .unwrap();
     assert_eq!((status.as_str(), failure), ("pending", None), "committed as pending, nothing recorded");
 
-    let outcome =
-        autodoctor::refunds::refund_order(&app.state, order, 1000, "Partly unhappy", None).await.unwrap();
+    let outcome = autodoctor::refunds::refund_order(
+        &app.state,
+        autodoctor::ids::OrderId(order),
+        1000,
+        "Partly unhappy",
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.amount_cents, 1000);
     let keys = gateway.refund_keys.lock().unwrap().clone();
     assert_eq!(keys.len(), 2);
@@ -966,7 +1071,9 @@ async fn a_refund_racing_with_the_completion_still_reverses_every_share(pool: Pg
             })
         }),
     });
-    autodoctor::refunds::refund_order(&app.state, order, 5000, "Half", None).await.unwrap();
+    autodoctor::refunds::refund_order(&app.state, autodoctor::ids::OrderId(order), 5000, "Half", None)
+        .await
+        .unwrap();
     // $100 split 20 / 80, then half refunded from each share: 10 / 40 left, clearing empty.
     assert_eq!(owed(&pool, AccountRef::Mechanic(autodoctor::ids::UserId(m))).await, 4000);
     assert_eq!(owed(&pool, AccountRef::PlatformRevenue).await, 1000);

@@ -369,7 +369,15 @@ async fn refund_unserved(state: &autodoctor::state::AppState, tally: &Tally) {
     .await
     .unwrap();
     let Some((order, amount)) = order else { return };
-    match autodoctor::refunds::refund_order(state, order, amount, "Soak: full refund", None).await {
+    match autodoctor::refunds::refund_order(
+        state,
+        autodoctor::ids::OrderId(order),
+        amount,
+        "Soak: full refund",
+        None,
+    )
+    .await
+    {
         Ok(outcome) => {
             assert_eq!(outcome.amount_cents, amount, "a full refund refunds what was left");
             tally.full_refunds.fetch_add(1, Ordering::Relaxed);
