@@ -41,6 +41,15 @@ pub enum SessionStatus {
 }
 
 impl SessionStatus {
+    /// The stored word (`completed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Accepted => "accepted",
+            SessionStatus::Active => "active",
+            SessionStatus::Completed => "completed",
+            SessionStatus::Cancelled => "cancelled",
+        }
+    }
     pub fn label(self) -> &'static str {
         match self {
             SessionStatus::Accepted => "Mechanic assigned",
@@ -116,6 +125,33 @@ impl PayoutStatus {
     }
 }
 
+/// The kind of a ledger account (`ledger_account_kind`): the three platform
+/// accounts, and one payable per workshop or independent mechanic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "ledger_account_kind", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerAccountKind {
+    GatewayCash,
+    PaymentClearing,
+    PlatformRevenue,
+    WorkshopPayable,
+    MechanicPayable,
+}
+
+impl LedgerAccountKind {
+    /// Who a payable is owed to, as the payout page names them.
+    pub fn payee_label(self) -> &'static str {
+        match self {
+            LedgerAccountKind::WorkshopPayable => "Workshop",
+            LedgerAccountKind::MechanicPayable => "Independent mechanic",
+            LedgerAccountKind::GatewayCash => "Payment gateway",
+            LedgerAccountKind::PaymentClearing => "Payments not yet earned",
+            LedgerAccountKind::PlatformRevenue => "Platform",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(feature = "ssr", sqlx(type_name = "member_role", rename_all = "snake_case"))]
@@ -163,7 +199,7 @@ impl ApplicationStatus {
 
 #[cfg(test)]
 mod tests {
-    use super::PayoutStatus;
+    use super::{LedgerAccountKind, PayoutStatus};
 
     #[test]
     fn a_payout_status_is_the_word_the_payouts_table_allows() {
@@ -178,5 +214,24 @@ mod tests {
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
             assert_eq!(serde_json::from_str::<PayoutStatus>(&format!("\"{}\"", s.as_str())).unwrap(), s);
         }
+    }
+
+    #[test]
+    fn a_ledger_account_kind_is_a_label_of_the_postgres_enum_in_its_order() {
+        use LedgerAccountKind::*;
+        let all = [GatewayCash, PaymentClearing, PlatformRevenue, WorkshopPayable, MechanicPayable];
+        let schema = include_str!("../migrations/0006_ledger.sql");
+        let body = schema
+            .split("CREATE TYPE ledger_account_kind AS ENUM (")
+            .nth(1)
+            .and_then(|rest| rest.split(");").next())
+            .expect("0006 creates ledger_account_kind");
+        let labels: Vec<&str> =
+            body.lines().filter_map(|l| l.trim().strip_prefix('\'')?.split('\'').next()).collect();
+        let words: Vec<String> =
+            all.iter().map(|k| serde_json::to_string(k).unwrap().trim_matches('"').to_string()).collect();
+        assert_eq!(labels, words);
+        assert_eq!(WorkshopPayable.payee_label(), "Workshop");
+        assert_eq!(MechanicPayable.payee_label(), "Independent mechanic");
     }
 }

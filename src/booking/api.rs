@@ -35,7 +35,7 @@ pub async fn customer_orders(
             pw.name AS "preferred_workshop_name?", o.status AS "status: super::OrderStatus", o.checkout_url,
             o.created_at AS "created_at: chrono::DateTime<chrono::Utc>",
             r.status AS "request_status?: super::RequestStatus", mu.name AS "mechanic_name?",
-            sw.name AS "serving_workshop_name?", s.id AS "session_id?", s.status::text AS "session_status?"
+            sw.name AS "serving_workshop_name?", s.id AS "session_id?", s.status AS "session_status?: super::SessionStatus"
        FROM orders o
        LEFT JOIN organizations pw ON pw.id = o.preferred_workshop_id
        LEFT JOIN session_requests r ON r.order_id = o.id

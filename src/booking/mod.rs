@@ -10,7 +10,7 @@ pub mod pages;
 use crate::dispatch::RoutingType;
 use crate::error::FieldErrors;
 use crate::plans::Plan;
-pub use crate::status::{OrderStatus, RequestStatus};
+pub use crate::status::{OrderStatus, RequestStatus, SessionStatus};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -51,7 +51,7 @@ pub struct CustomerOrder {
     pub mechanic_name: Option<String>,
     pub serving_workshop_name: Option<String>,
     pub session_id: Option<Uuid>,
-    pub session_status: Option<String>,
+    pub session_status: Option<SessionStatus>,
 }
 
 /// Where a booking stands, in the customer's words.
@@ -101,13 +101,13 @@ impl CustomerState {
 
 impl CustomerOrder {
     pub fn state(&self) -> CustomerState {
-        match (self.status, self.request_status, self.session_status.as_deref()) {
+        match (self.status, self.request_status, self.session_status) {
             (OrderStatus::Refunded, _, _) => CustomerState::Refunded,
             (OrderStatus::AwaitingPayment, _, _) => CustomerState::AwaitingPayment,
             (OrderStatus::Held, _, _) => CustomerState::PaymentHeld,
             (OrderStatus::Cancelled, _, _) => CustomerState::Cancelled,
-            (_, _, Some("completed")) => CustomerState::Completed,
-            (_, _, Some("active")) => CustomerState::InSession,
+            (_, _, Some(SessionStatus::Completed)) => CustomerState::Completed,
+            (_, _, Some(SessionStatus::Active)) => CustomerState::InSession,
             (_, Some(RequestStatus::Accepted), _) => CustomerState::MechanicAssigned,
             (_, Some(RequestStatus::Expired), _) => CustomerState::NoMechanicFound,
             (_, Some(RequestStatus::Cancelled), _) => CustomerState::Cancelled,
@@ -262,9 +262,9 @@ mod tests {
         o.request_status = Some(RequestStatus::Expired);
         assert_eq!(o.state(), CustomerState::NoMechanicFound);
         o.request_status = Some(RequestStatus::Accepted);
-        o.session_status = Some("active".into());
+        o.session_status = Some(SessionStatus::Active);
         assert_eq!(o.state(), CustomerState::InSession);
-        o.session_status = Some("completed".into());
+        o.session_status = Some(SessionStatus::Completed);
         assert_eq!(o.state(), CustomerState::Completed);
         o.status = OrderStatus::Refunded;
         assert_eq!(o.state(), CustomerState::Refunded);

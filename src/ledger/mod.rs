@@ -13,6 +13,7 @@ mod server_side {
     use crate::dispatch::RoutingType;
     use crate::ids::{OrderId, UserId, WorkshopId};
     use crate::revenue::{self, FeeTerms, Party, ServedBy, Split, SplitInput};
+    use crate::status::LedgerAccountKind;
     use sqlx::{PgExecutor, Postgres, Transaction};
     use uuid::Uuid;
 
@@ -36,13 +37,13 @@ mod server_side {
     }
 
     impl AccountRef {
-        fn key(self) -> (&'static str, Option<Uuid>, Option<Uuid>) {
+        fn key(self) -> (LedgerAccountKind, Option<Uuid>, Option<Uuid>) {
             match self {
-                AccountRef::GatewayCash => ("gateway_cash", None, None),
-                AccountRef::PaymentClearing => ("payment_clearing", None, None),
-                AccountRef::PlatformRevenue => ("platform_revenue", None, None),
-                AccountRef::Workshop(w) => ("workshop_payable", Some(w.uuid()), None),
-                AccountRef::Mechanic(m) => ("mechanic_payable", None, Some(m.uuid())),
+                AccountRef::GatewayCash => (LedgerAccountKind::GatewayCash, None, None),
+                AccountRef::PaymentClearing => (LedgerAccountKind::PaymentClearing, None, None),
+                AccountRef::PlatformRevenue => (LedgerAccountKind::PlatformRevenue, None, None),
+                AccountRef::Workshop(w) => (LedgerAccountKind::WorkshopPayable, Some(w.uuid()), None),
+                AccountRef::Mechanic(m) => (LedgerAccountKind::MechanicPayable, None, Some(m.uuid())),
             }
         }
     }
@@ -51,25 +52,25 @@ mod server_side {
     /// conditions the unique index (kind, organization_id, mechanic_id) can use.
     async fn find_account(
         tx: &mut Transaction<'_, Postgres>,
-        kind: &str,
+        kind: LedgerAccountKind,
         org: Option<Uuid>,
         mechanic: Option<Uuid>,
     ) -> Result<Option<i64>, sqlx::Error> {
         match (org, mechanic) {
             (None, None) => {
                 sqlx::query_scalar!(
-                    "SELECT id FROM ledger_accounts WHERE kind = $1::text::ledger_account_kind
+                    "SELECT id FROM ledger_accounts WHERE kind = $1
                        AND organization_id IS NULL AND mechanic_id IS NULL",
-                    kind
+                    kind as LedgerAccountKind
                 )
                 .fetch_optional(&mut **tx)
                 .await
             }
             (Some(org), None) => {
                 sqlx::query_scalar!(
-                    "SELECT id FROM ledger_accounts WHERE kind = $1::text::ledger_account_kind
+                    "SELECT id FROM ledger_accounts WHERE kind = $1
                        AND organization_id = $2 AND mechanic_id IS NULL",
-                    kind,
+                    kind as LedgerAccountKind,
                     org
                 )
                 .fetch_optional(&mut **tx)
@@ -77,9 +78,9 @@ mod server_side {
             }
             (None, Some(mechanic)) => {
                 sqlx::query_scalar!(
-                    "SELECT id FROM ledger_accounts WHERE kind = $1::text::ledger_account_kind
+                    "SELECT id FROM ledger_accounts WHERE kind = $1
                        AND organization_id IS NULL AND mechanic_id = $2",
-                    kind,
+                    kind as LedgerAccountKind,
                     mechanic
                 )
                 .fetch_optional(&mut **tx)
@@ -87,9 +88,9 @@ mod server_side {
             }
             (Some(org), Some(mechanic)) => {
                 sqlx::query_scalar!(
-                    "SELECT id FROM ledger_accounts WHERE kind = $1::text::ledger_account_kind
+                    "SELECT id FROM ledger_accounts WHERE kind = $1
                        AND organization_id = $2 AND mechanic_id = $3",
-                    kind,
+                    kind as LedgerAccountKind,
                     org,
                     mechanic
                 )
@@ -112,8 +113,8 @@ mod server_side {
         }
         sqlx::query!(
             "INSERT INTO ledger_accounts (kind, organization_id, mechanic_id)
-             VALUES ($1::text::ledger_account_kind, $2, $3) ON CONFLICT DO NOTHING",
-            kind,
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            kind as LedgerAccountKind,
             org,
             mechanic
         )
@@ -127,9 +128,9 @@ mod server_side {
         let (kind, org, mechanic) = account.key();
         let raw: Option<i64> = sqlx::query_scalar!(
             "SELECT balance_cents FROM ledger_accounts
-              WHERE kind = $1::text::ledger_account_kind AND organization_id IS NOT DISTINCT FROM $2
+              WHERE kind = $1 AND organization_id IS NOT DISTINCT FROM $2
                 AND mechanic_id IS NOT DISTINCT FROM $3",
-            kind,
+            kind as LedgerAccountKind,
             org,
             mechanic
         )

@@ -8,30 +8,41 @@
 use crate::auth::guard::RequestUser;
 use crate::auth::Role;
 use crate::error::AppError;
+use crate::ids::{UserId, WorkshopId};
 use crate::realtime::server::{live_stream, StreamOwner};
 use crate::realtime::Signal;
 use crate::state::AppState;
+use crate::status::{ApplicationStatus, WorkshopStatus};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 /// What a mechanic's offers depend on, besides being online: their workshop,
 /// their application and their workshop's status (`None`: no mechanic profile).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Standing(Option<(Option<Uuid>, Option<String>, Option<String>)>);
+struct Standing(Option<StandingRow>);
 
-async fn standing(pool: &PgPool, mechanic: Uuid) -> Result<Standing, sqlx::Error> {
-    let row = sqlx::query!(
-        "SELECT m.workshop_id, m.application_status::text AS application_status, o.status::text AS workshop_status
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct StandingRow {
+    workshop_id: Option<WorkshopId>,
+    application_status: ApplicationStatus,
+    workshop_status: Option<WorkshopStatus>,
+}
+
+async fn standing(pool: &PgPool, mechanic: UserId) -> Result<Standing, sqlx::Error> {
+    let row = sqlx::query_as!(
+        StandingRow,
+        r#"SELECT m.workshop_id AS "workshop_id: WorkshopId",
+                m.application_status AS "application_status: ApplicationStatus",
+                o.status AS "workshop_status?: WorkshopStatus"
            FROM mechanics m LEFT JOIN organizations o ON o.id = m.workshop_id
-          WHERE m.user_id = $1",
-        mechanic
+          WHERE m.user_id = $1"#,
+        mechanic.uuid()
     )
     .fetch_optional(pool)
     .await?;
-    Ok(Standing(row.map(|r| (r.workshop_id, r.application_status, r.workshop_status))))
+    Ok(Standing(row))
 }
 
 /// `GET /api/live/offers`: the calling mechanic's offers, event `offers`.
@@ -44,7 +55,7 @@ pub async fn offers(State(state): State<AppState>, Extension(user): Extension<Re
     if user.role != Role::Mechanic {
         return AppError::forbidden("Only mechanics receive offers.").into_response();
     }
-    let opened_under = match standing(&state.pool, user.id).await {
+    let opened_under = match standing(&state.pool, UserId(user.id)).await {
         Ok(s) => s,
         Err(e) => return AppError::from(e).into_response(),
     };
@@ -56,7 +67,7 @@ pub async fn offers(State(state): State<AppState>, Extension(user): Extension<Re
     };
     let StreamOwner { user: owner_id, slot, alive: login_alive } = owner;
     let pool = state.pool.clone();
-    let mechanic = user.id;
+    let mechanic = UserId(user.id);
     let alive = move || {
         let (pool, login) = (pool.clone(), login_alive());
         let opened_under = opened_under.clone();
@@ -82,7 +93,7 @@ pub async fn offers(State(state): State<AppState>, Extension(user): Extension<Re
         move || {
             let pool = pool.clone();
             let policy = settings.policy;
-            async move { super::store::offers_for(&pool, mechanic, chrono::Utc::now(), &policy).await }
+            async move { super::store::offers_for(&pool, mechanic.uuid(), chrono::Utc::now(), &policy).await }
         },
         StreamOwner { user: owner_id, slot, alive },
     )

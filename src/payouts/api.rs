@@ -16,7 +16,7 @@ pub struct AdminOrder {
     pub amount_refunded_cents: i64,
     pub currency: String,
     pub status: crate::status::OrderStatus,
-    pub session_status: Option<String>,
+    pub session_status: Option<crate::status::SessionStatus>,
     pub served_by: Option<String>,
     pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Why a payment is held (it did not match the order), when it is.
@@ -135,7 +135,7 @@ pub async fn get_payouts_overview() -> Result<PayoutsOverview, AppError> {
     let balances = sqlx::query_as!(
         super::PayeeBalance,
         r#"SELECT coalesce(o.name, u.name) AS "payee_name!",
-                CASE WHEN a.kind = 'workshop_payable' THEN 'Workshop' ELSE 'Independent mechanic' END AS "kind!",
+                a.kind AS "kind: crate::status::LedgerAccountKind",
                 -a.balance_cents AS "owed_cents!",
                 coalesce(o.stripe_payouts_enabled, m.stripe_payouts_enabled, false) AS "payouts_enabled!"
            FROM ledger_accounts a
@@ -189,7 +189,7 @@ pub async fn admin_orders() -> Result<Vec<AdminOrder>, AppError> {
         r#"SELECT o.id AS order_id, u.email AS customer_email, o.plan_name,
                 coalesce(o.amount_paid_cents, 0) AS "amount_paid_cents!",
                 o.amount_refunded_cents, o.currency, o.status AS "status: crate::status::OrderStatus",
-                s.status::text AS "session_status?",
+                s.status AS "session_status?: crate::status::SessionStatus",
                 coalesce(mu.name || coalesce(' (' || w.name || ')', ''), NULL) AS "served_by?",
                 coalesce(o.paid_at, o.held_at) AS "paid_at?: chrono::DateTime<chrono::Utc>", o.held_reason,
                 coalesce(s.clock_started_at, s.started_at) AS "session_started_at?: chrono::DateTime<chrono::Utc>",

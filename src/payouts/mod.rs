@@ -91,7 +91,7 @@ pub struct PayoutsOverview {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PayeeBalance {
     pub payee_name: String,
-    pub kind: String,
+    pub kind: crate::status::LedgerAccountKind,
     pub owed_cents: i64,
     pub payouts_enabled: bool,
 }

@@ -168,7 +168,7 @@ fn AdminPayouts(first: PayoutsOverview) -> impl IntoView {
                                         {o.balances.iter().map(|b| view! {
                                             <tr>
                                                 <td>{b.payee_name.clone()}</td>
-                                                <td>{b.kind.clone()}</td>
+                                                <td>{b.kind.payee_label()}</td>
                                                 <td class="num">{format_money(b.owed_cents, "usd")}</td>
                                                 <td>{if b.payouts_enabled {
                                                     view! { <span class="badge success">"Enabled"</span> }.into_any()
@@ -239,7 +239,7 @@ fn AdminOrders(first: Vec<AdminOrder>) -> impl IntoView {
                                         <td>{o.customer_email.clone()}</td>
                                         <td>{o.plan_name.clone()} <br/>{match held {
                                             Some(reason) => view! { <span class="badge warning">"Held"</span> " " <span class="small held-reason">{reason}</span> }.into_any(),
-                                            None => view! { <span class="muted small">{o.session_status.clone().unwrap_or_else(|| "no session".into())}</span> }.into_any(),
+                                            None => view! { <span class="muted small">{o.session_status.map_or("no session", |s| s.as_str())}</span> }.into_any(),
                                         }}</td>
                                         <td>{o.served_by.clone().unwrap_or_default()}
                                             {o.session_started_at.map(|start| view! {

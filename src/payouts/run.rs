@@ -7,6 +7,7 @@
 use crate::ledger::{self, AccountRef, Line};
 use crate::payments::gateway::TransferRequest;
 use crate::state::AppState;
+use crate::status::LedgerAccountKind;
 use crate::workers::queue::{self, Queue, Recorded};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -14,7 +15,7 @@ use uuid::Uuid;
 
 struct OwedAccount {
     id: i64,
-    kind: String,
+    kind: LedgerAccountKind,
     organization_id: Option<Uuid>,
     mechanic_id: Option<Uuid>,
 }
@@ -43,7 +44,7 @@ pub async fn create_run(
     .await?;
     let owed = sqlx::query_as!(
         OwedAccount,
-        r#"SELECT a.id, a.kind::text AS "kind!", a.organization_id, a.mechanic_id FROM ledger_accounts a
+        r#"SELECT a.id, a.kind AS "kind: LedgerAccountKind", a.organization_id, a.mechanic_id FROM ledger_accounts a
           WHERE a.kind IN ('workshop_payable', 'mechanic_payable') AND a.balance_cents < 0
             AND NOT EXISTS (SELECT 1 FROM payouts p WHERE p.ledger_account_id = a.id AND p.status IN ('pending', 'failed'))
           ORDER BY a.id"#
@@ -77,7 +78,7 @@ pub async fn create_run(
         )
         .fetch_one(&mut *tx)
         .await?;
-        let payee = if account.kind == "workshop_payable" {
+        let payee = if account.kind == LedgerAccountKind::WorkshopPayable {
             sqlx::query_as!(
                 PayeeDetails,
                 r#"SELECT stripe_connect_account_id AS destination, stripe_payouts_enabled AS payouts_enabled,

@@ -9,6 +9,7 @@ use crate::ledger::{self, AccountRef, Line};
 use crate::payments::gateway::ReversalRequest;
 use crate::revenue::{self, Party, Share, ShareKind};
 use crate::state::AppState;
+use crate::status::LedgerAccountKind;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -23,7 +24,7 @@ fn kind_from(name: &str) -> Option<ShareKind> {
 }
 
 struct ShareHeld {
-    kind: String,
+    kind: LedgerAccountKind,
     organization_id: Option<Uuid>,
     mechanic_id: Option<Uuid>,
     share_kind: String,
@@ -35,7 +36,7 @@ struct ShareHeld {
 async fn shares_held(tx: &mut Transaction<'_, Postgres>, session: Uuid) -> Result<Vec<Share>, sqlx::Error> {
     let rows = sqlx::query_as!(
         ShareHeld,
-        r#"SELECT a.kind::text AS "kind!", a.organization_id, a.mechanic_id, p.share_kind AS "share_kind!",
+        r#"SELECT a.kind AS "kind: LedgerAccountKind", a.organization_id, a.mechanic_id, p.share_kind AS "share_kind!",
                 (-sum(p.amount_cents))::bigint AS "held!"
            FROM postings p JOIN journal_entries e ON e.id = p.entry_id JOIN ledger_accounts a ON a.id = p.account_id
           WHERE p.session_id = $1 AND p.share_kind IS NOT NULL AND e.kind IN ('session_revenue', 'refund')
@@ -48,10 +49,10 @@ async fn shares_held(tx: &mut Transaction<'_, Postgres>, session: Uuid) -> Resul
     Ok(rows
         .into_iter()
         .filter_map(|r| {
-            let party = match (r.kind.as_str(), r.organization_id, r.mechanic_id) {
-                ("platform_revenue", _, _) => Party::Platform,
-                ("workshop_payable", Some(w), _) => Party::Workshop(WorkshopId(w)),
-                ("mechanic_payable", _, Some(m)) => Party::Mechanic(UserId(m)),
+            let party = match (r.kind, r.organization_id, r.mechanic_id) {
+                (LedgerAccountKind::PlatformRevenue, _, _) => Party::Platform,
+                (LedgerAccountKind::WorkshopPayable, Some(w), _) => Party::Workshop(WorkshopId(w)),
+                (LedgerAccountKind::MechanicPayable, _, Some(m)) => Party::Mechanic(UserId(m)),
                 _ => return None,
             };
             Some(Share { party, kind: kind_from(&r.share_kind)?, rate_bps: 0, cents: r.held })

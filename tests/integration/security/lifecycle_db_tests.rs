@@ -37,7 +37,7 @@ use autodoctor::auth::Role;
 use autodoctor::booking::CustomerOrder;
 use autodoctor::ledger::AccountRef;
 use autodoctor::offers::OfferView;
-use autodoctor::status::OrderStatus;
+use autodoctor::status::{OrderStatus, SessionStatus};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -456,16 +456,17 @@ async fn check(sut: &mut Sut, model: &Model) -> Result<(), String> {
             o.status,
             o.request.as_ref().map(|r| r.status),
             o.session.as_ref().map(|s| s.id),
-            o.session.as_ref().map(|s| if s.completed { "completed" } else { "accepted" }),
+            o.session.as_ref().map(|s| {
+                if s.completed {
+                    SessionStatus::Completed
+                } else {
+                    SessionStatus::Accepted
+                }
+            }),
             o.refunded,
         );
-        let have = (
-            got.status,
-            got.request_status,
-            got.session_id,
-            got.session_status.as_deref(),
-            got.amount_refunded_cents,
-        );
+        let have =
+            (got.status, got.request_status, got.session_id, got.session_status, got.amount_refunded_cents);
         if want != have {
             return Err(format!("order {i}: (status, request, session, session status, refunded) is {have:?}, the model says {want:?}"));
         }
