@@ -2,6 +2,8 @@
 
 use super::{BookingOptions, CustomerOrder};
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::ids::{OrderId, UserId};
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -9,8 +11,8 @@ use uuid::Uuid;
 #[cfg(feature = "ssr")]
 pub async fn load_customer_order(
     pool: &sqlx::PgPool,
-    order_id: Uuid,
-    customer: Uuid,
+    order_id: OrderId,
+    customer: UserId,
 ) -> Result<CustomerOrder, AppError> {
     customer_orders(pool, customer, Some(order_id))
         .await?
@@ -23,9 +25,11 @@ pub async fn load_customer_order(
 #[cfg(feature = "ssr")]
 pub async fn customer_orders(
     pool: &sqlx::PgPool,
-    customer: Uuid,
-    only: Option<Uuid>,
+    customer: UserId,
+    only: Option<OrderId>,
 ) -> Result<Vec<CustomerOrder>, sqlx::Error> {
+    let customer = customer.uuid();
+    let only = only.map(OrderId::uuid);
     sqlx::query_as!(
         CustomerOrder,
         r#"SELECT o.id AS order_id, o.plan_name, o.amount_cents,
@@ -290,7 +294,7 @@ pub async fn start_checkout(
 pub async fn my_orders() -> Result<Vec<CustomerOrder>, AppError> {
     let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
     let state = crate::state::app_state()?;
-    Ok(customer_orders(&state.pool, customer.id, None).await?)
+    Ok(customer_orders(&state.pool, UserId(customer.id), None).await?)
 }
 
 /// One of the customer's own bookings.
@@ -298,7 +302,7 @@ pub async fn my_orders() -> Result<Vec<CustomerOrder>, AppError> {
 pub async fn get_order(order_id: Uuid) -> Result<CustomerOrder, AppError> {
     let customer = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
     let state = crate::state::app_state()?;
-    load_customer_order(&state.pool, order_id, customer.id).await
+    load_customer_order(&state.pool, OrderId(order_id), UserId(customer.id)).await
 }
 
 /// An unserved workshop-only request: open it to others (hybrid or broadcast).

@@ -29,7 +29,10 @@ pub async fn order(
     let pool = state.pool.clone();
     let load = move || {
         let pool = pool.clone();
-        async move { super::api::load_customer_order(&pool, order_id, user.id).await }
+        async move {
+            super::api::load_customer_order(&pool, crate::ids::OrderId(order_id), crate::ids::UserId(user.id))
+                .await
+        }
     };
     // Refuse at once, with a status, rather than opening a stream that says nothing.
     if let Err(e) = load().await {

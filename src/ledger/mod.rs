@@ -11,7 +11,7 @@ pub use server_side::*;
 #[cfg(feature = "ssr")]
 mod server_side {
     use crate::dispatch::RoutingType;
-    use crate::ids::{OrderId, UserId, WorkshopId};
+    use crate::ids::{OrderId, SessionId, UserId, WorkshopId};
     use crate::revenue::{self, FeeTerms, Party, ServedBy, Split, SplitInput};
     use crate::status::LedgerAccountKind;
     use sqlx::{PgExecutor, Postgres, Transaction};
@@ -164,11 +164,13 @@ mod server_side {
         tx: &mut Transaction<'_, Postgres>,
         kind: &str,
         idempotency_key: &str,
-        order_id: Option<Uuid>,
-        session_id: Option<Uuid>,
+        order_id: Option<OrderId>,
+        session_id: Option<SessionId>,
         memo: &str,
         lines: &[Line],
     ) -> Result<Option<i64>, sqlx::Error> {
+        let order_id = order_id.map(OrderId::uuid);
+        let session_id = session_id.map(SessionId::uuid);
         let lines: Vec<&Line> = lines.iter().filter(|l| l.amount_cents != 0).collect();
         debug_assert_eq!(
             lines.iter().map(|l| l.amount_cents).sum::<i64>(),
@@ -224,7 +226,7 @@ mod server_side {
             tx,
             "payment",
             &format!("payment:{order_id}"),
-            Some(order_id),
+            Some(OrderId(order_id)),
             None,
             "Customer payment",
             &[
@@ -336,8 +338,8 @@ mod server_side {
             tx,
             "session_revenue",
             &format!("session:{session_id}"),
-            Some(order_id),
-            Some(session_id),
+            Some(OrderId(order_id)),
+            Some(SessionId(session_id)),
             &memo,
             &lines,
         )

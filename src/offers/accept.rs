@@ -140,9 +140,9 @@ pub async fn accept(
     }
     audit(
         &mut tx,
-        request_id,
+        RequestId(request_id),
         "accepted",
-        Some(mechanic),
+        Some(UserId(mechanic)),
         serde_json::json!({ "workshop_id": me.workshop_id, "tier": offer.tier, "priority": offer.priority,
                             "wait_secs": wait_secs, "session_id": session_id }),
         now,

@@ -7,7 +7,7 @@
 use super::OfferView;
 use crate::dispatch::{self, Candidate, RoutingPolicy, RoutingRequest, RoutingType};
 use crate::error::AppError;
-use crate::ids::{UserId, WorkshopId};
+use crate::ids::{RequestId, UserId, WorkshopId};
 use crate::realtime::server::notify;
 use crate::realtime::Signal;
 use chrono::{DateTime, Utc};
@@ -111,12 +111,14 @@ pub(super) fn routing_request_at(
 
 pub(super) async fn audit(
     tx: &mut Transaction<'_, Postgres>,
-    request: Uuid,
+    request: RequestId,
     kind: &str,
-    mechanic: Option<Uuid>,
+    mechanic: Option<UserId>,
     details: serde_json::Value,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    let request = request.uuid();
+    let mechanic = mechanic.map(UserId::uuid);
     sqlx::query!(
         "INSERT INTO routing_events (request_id, kind, mechanic_id, details, created_at) VALUES ($1, $2, $3, $4, $5)",
         request,
@@ -170,7 +172,7 @@ async fn audit_offers(
     if let (Some(d), Some(e)) = (details.as_object_mut(), extra.as_object()) {
         d.extend(e.clone());
     }
-    audit(tx, request, kind, None, details, at).await?;
+    audit(tx, RequestId(request), kind, None, details, at).await?;
     Ok(offers.len())
 }
 
@@ -369,7 +371,7 @@ pub async fn routing_tick(
     for r in &expired {
         audit(
             &mut tx,
-            r.id,
+            RequestId(r.id),
             "expired",
             None,
             serde_json::json!({ "after_secs": (now - r.created_at).num_seconds() }),

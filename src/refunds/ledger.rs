@@ -4,7 +4,7 @@
 //! (a transfer reversal, or a negative balance carried).
 
 use crate::error::AppError;
-use crate::ids::{UserId, WorkshopId};
+use crate::ids::{OrderId, SessionId, UserId, WorkshopId};
 use crate::ledger::{self, AccountRef, Line};
 use crate::payments::gateway::ReversalRequest;
 use crate::revenue::{self, Party, Share, ShareKind};
@@ -127,8 +127,8 @@ pub async fn record_refund(
         &mut tx,
         "refund",
         &format!("refund:{refund_id}"),
-        Some(order_id),
-        session,
+        Some(OrderId(order_id)),
+        session.map(SessionId),
         "Refund",
         &lines,
     )
@@ -172,10 +172,11 @@ pub(super) enum Recovery {
 pub(super) async fn recover_paid_share(
     state: &AppState,
     refund_id: Uuid,
-    session: Option<Uuid>,
+    session: Option<SessionId>,
     account: AccountRef,
     cents: i64,
 ) -> Result<Recovery, AppError> {
+    let session = session.map(SessionId::uuid);
     let Some(session) = session else { return Ok(Recovery::NotPaidYet) };
     let account_id = {
         let mut tx = state.pool.begin().await?;
@@ -237,7 +238,7 @@ pub(super) async fn recover_paid_share(
                     "transfer_reversal",
                     &format!("reversal:{reversal_id}"),
                     None,
-                    Some(session),
+                    Some(SessionId(session)),
                     "Paid-out share recovered after a refund",
                     &[Line::new(AccountRef::GatewayCash, cents), Line::new(account, -cents)],
                 )

@@ -4,7 +4,7 @@
 
 use super::ledger::{record_refund, recover_paid_share, Recovery};
 use crate::error::AppError;
-use crate::ids::{OrderId, UserId};
+use crate::ids::{OrderId, SessionId, UserId};
 use crate::payments::gateway::RefundRequest;
 use crate::state::AppState;
 use sqlx::{Postgres, Transaction};
@@ -83,7 +83,15 @@ pub async fn refund_order(
         tx.commit().await?;
         let payment_intent =
             payment_intent.ok_or_else(|| AppError::conflict("This order has no payment to refund."))?;
-        return call_gateway_and_record(state, order_id, refund_id, key, payment_intent, amount_cents).await;
+        return call_gateway_and_record(
+            state,
+            OrderId(order_id),
+            refund_id,
+            key,
+            payment_intent,
+            amount_cents,
+        )
+        .await;
     }
     let order = sqlx::query_as!(
         OrderForRefund,
@@ -135,7 +143,7 @@ pub async fn refund_order(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    call_gateway_and_record(state, order_id, refund_id, key, payment_intent, amount_cents).await
+    call_gateway_and_record(state, OrderId(order_id), refund_id, key, payment_intent, amount_cents).await
 }
 
 /// Calls the gateway for a refund row (its idempotency key makes a retry safe),
@@ -143,12 +151,13 @@ pub async fn refund_order(
 /// with the same key; a refusal marks it failed.
 async fn call_gateway_and_record(
     state: &AppState,
-    order_id: Uuid,
+    order_id: OrderId,
     refund_id: Uuid,
     key: String,
     payment_intent: String,
     amount_cents: i64,
 ) -> Result<RefundOutcome, AppError> {
+    let order_id = order_id.uuid();
     let result = state
         .payments
         .create_refund(&RefundRequest {
@@ -192,7 +201,7 @@ async fn call_gateway_and_record(
             .await?;
     let mut outcome = RefundOutcome { refund_id, amount_cents, recovered_cents: 0, carried_cents: 0 };
     for (account, cents) in reversals {
-        match recover_paid_share(state, refund_id, session, account, cents).await? {
+        match recover_paid_share(state, refund_id, session.map(SessionId), account, cents).await? {
             Recovery::Recovered(c) => outcome.recovered_cents += c,
             Recovery::Carried(c) => outcome.carried_cents += c,
             Recovery::NotPaidYet => {}

@@ -118,7 +118,7 @@ pub async fn cancel_unserved(
                     &mut tx,
                     "refund",
                     &format!("refund:{refund_id}"),
-                    Some(order_id),
+                    Some(crate::ids::OrderId(order_id)),
                     None,
                     "Refund of a request no mechanic took",
                     &[

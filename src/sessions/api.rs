@@ -57,7 +57,12 @@ pub async fn rate_session(session_id: Uuid, rating: String, comment: Option<Stri
 pub async fn start_clock(session_id: Uuid) -> Result<(), AppError> {
     let state = crate::state::app_state()?;
     let (user, _) = crate::mechanics::api::require_mechanic(&state).await?;
-    super::call::signals::start_clock(&state.pool, &state.config.call, session_id, Some(user.id))
-        .await
-        .map(|_| ())
+    super::call::signals::start_clock(
+        &state.pool,
+        &state.config.call,
+        crate::ids::SessionId(session_id),
+        Some(crate::ids::UserId(user.id)),
+    )
+    .await
+    .map(|_| ())
 }

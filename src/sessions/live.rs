@@ -34,8 +34,13 @@ pub async fn session(
         return e.into_response();
     }
     // An open room page is a participant in the room: the clock may start now.
-    if let Err(e) =
-        crate::sessions::call::signals::join(&state.pool, &state.config.call, session_id, user.id).await
+    if let Err(e) = crate::sessions::call::signals::join(
+        &state.pool,
+        &state.config.call,
+        crate::ids::SessionId(session_id),
+        crate::ids::UserId(user.id),
+    )
+    .await
     {
         return e.into_response();
     }

@@ -914,7 +914,14 @@ pub mod fixtures {
                 cost_max_cents: 26000,
             }],
         };
-        autodoctor::sessions::report::store::save(pool, session, m, &draft).await.unwrap();
+        autodoctor::sessions::report::store::save(
+            pool,
+            autodoctor::ids::SessionId(session),
+            autodoctor::ids::UserId(m),
+            &draft,
+        )
+        .await
+        .unwrap();
     }
 
     /// Makes a paid order's payment exist at the sandbox gateway too (so that it

@@ -49,7 +49,15 @@ pub async fn post_signal(
     let Some(kind) = SignalKind::parse(&body.kind) else {
         return AppError::bad_request("Unknown kind of call message.").into_response();
     };
-    match signals::send(&state.pool, session_id, user.id, kind, &body.payload).await {
+    match signals::send(
+        &state.pool,
+        crate::ids::SessionId(session_id),
+        crate::ids::UserId(user.id),
+        kind,
+        &body.payload,
+    )
+    .await
+    {
         Ok(seq) => (StatusCode::CREATED, Json(serde_json::json!({ "ok": true, "seq": seq }))).into_response(),
         Err(e) => e.into_response(),
     }
@@ -62,10 +70,13 @@ pub async fn ice(
     Path(session_id): Path<Uuid>,
 ) -> Response {
     let Some(user) = user.0 else { return AppError::Unauthenticated.into_response() };
-    let access = match signals::access(&state.pool, session_id, user.id).await {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
+    let access =
+        match signals::access(&state.pool, crate::ids::SessionId(session_id), crate::ids::UserId(user.id))
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return e.into_response(),
+        };
     let now = Utc::now();
     if let Some(problem) = access.call_problem(now) {
         return problem.into_response();
@@ -118,10 +129,11 @@ pub async fn stream(
 ) -> Response {
     let Some(user) = user.0 else { return AppError::Unauthenticated.into_response() };
     let pool = state.pool.clone();
-    let first = match signals::access(&pool, session_id, user.id).await {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
+    let first =
+        match signals::access(&pool, crate::ids::SessionId(session_id), crate::ids::UserId(user.id)).await {
+            Ok(a) => a,
+            Err(e) => return e.into_response(),
+        };
     if !first.includes_call {
         return AppError::conflict("This plan is chat and photos; it has no video call.").into_response();
     }
@@ -130,7 +142,14 @@ pub async fn stream(
         Err(e) => return e.into_response(),
     };
     // Being here is being in the room: the clock may start now.
-    if let Err(e) = signals::join(&pool, &state.config.call, session_id, user.id).await {
+    if let Err(e) = signals::join(
+        &pool,
+        &state.config.call,
+        crate::ids::SessionId(session_id),
+        crate::ids::UserId(user.id),
+    )
+    .await
+    {
         return e.into_response();
     }
     // A reconnecting EventSource says where it stopped; a new page starts after the latest message.
@@ -155,7 +174,7 @@ pub async fn stream(
         let mut send_state = true;
         loop {
             if send_state {
-                match signals::access(&pool, session_id, viewer).await {
+                match signals::access(&pool, crate::ids::SessionId(session_id), crate::ids::UserId(viewer)).await {
                     Ok(a) => access = a,
                     Err(e) => {
                         yield Ok::<_, std::convert::Infallible>(Event::default().event("ended").data(e.to_string()));
@@ -171,7 +190,7 @@ pub async fn stream(
                 send_state = false;
             }
             if deliver {
-                match signals::after(&pool, session_id, viewer, last).await {
+                match signals::after(&pool, crate::ids::SessionId(session_id), crate::ids::UserId(viewer), last).await {
                     Ok(list) => {
                         for s in &list {
                             last = s.seq;

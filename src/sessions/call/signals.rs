@@ -6,6 +6,7 @@
 use super::{CallSignal, SignalKind, MAX_SIGNALS_PER_SESSION, MAX_SIGNAL_BYTES};
 use crate::config::CallConfig;
 use crate::error::AppError;
+use crate::ids::{SessionId, UserId};
 use crate::realtime::server::notify;
 use crate::realtime::Signal;
 use crate::sessions::clock::{self, ClockTimes};
@@ -55,7 +56,9 @@ impl CallAccess {
 }
 
 /// The viewer's access to a session's call: not found for anyone but its two participants.
-pub async fn access(pool: &PgPool, session_id: Uuid, viewer: Uuid) -> Result<CallAccess, AppError> {
+pub async fn access(pool: &PgPool, session_id: SessionId, viewer: UserId) -> Result<CallAccess, AppError> {
+    let session_id = session_id.uuid();
+    let viewer = viewer.uuid();
     let r = sqlx::query!(
         r#"SELECT s.order_id, s.mechanic_id, s.status AS "status: SessionStatus", p.includes_call,
                   s.clock_started_at AS "clock_started_at: DateTime<Utc>",
@@ -100,11 +103,13 @@ pub fn check_payload(payload: &serde_json::Value) -> Result<(), AppError> {
 /// same moment either sees the message pruned or refuses it).
 pub async fn send(
     pool: &PgPool,
-    session_id: Uuid,
-    sender: Uuid,
+    session_id: SessionId,
+    sender: UserId,
     kind: SignalKind,
     payload: &serde_json::Value,
 ) -> Result<i64, AppError> {
+    let session_id = session_id.uuid();
+    let sender = sender.uuid();
     check_payload(payload)?;
     let mut tx = pool.begin().await?;
     let seq = sqlx::query_scalar!(
@@ -123,7 +128,7 @@ pub async fn send(
     .await?;
     let Some(seq) = seq else {
         drop(tx);
-        let a = access(pool, session_id, sender).await?;
+        let a = access(pool, SessionId(session_id), UserId(sender)).await?;
         return Err(a.call_problem(Utc::now()).unwrap_or_else(|| AppError::TooManyRequests {
             message: "This call has sent too many messages. Reload the page to start it again.".into(),
             retry_after_secs: 60,
@@ -147,10 +152,12 @@ pub async fn send(
 /// The other side's messages after number `after`, in order.
 pub async fn after(
     pool: &PgPool,
-    session_id: Uuid,
-    viewer: Uuid,
+    session_id: SessionId,
+    viewer: UserId,
     after: i64,
 ) -> Result<Vec<CallSignal>, AppError> {
+    let session_id = session_id.uuid();
+    let viewer = viewer.uuid();
     let rows = sqlx::query!(
         "SELECT seq, kind, payload FROM call_signals
           WHERE session_id = $1 AND sender_id <> $2 AND seq > $3
@@ -183,9 +190,11 @@ pub async fn latest(pool: &PgPool, session_id: Uuid) -> Result<i64, AppError> {
 pub async fn join(
     pool: &PgPool,
     config: &CallConfig,
-    session_id: Uuid,
-    viewer: Uuid,
+    session_id: SessionId,
+    viewer: UserId,
 ) -> Result<bool, AppError> {
+    let session_id = session_id.uuid();
+    let viewer = viewer.uuid();
     let both = sqlx::query_scalar!(
         r#"UPDATE sessions
               SET customer_joined_at = CASE WHEN customer_id = $2 THEN coalesce(customer_joined_at, now()) ELSE customer_joined_at END,
@@ -198,7 +207,7 @@ pub async fn join(
     .fetch_optional(pool)
     .await?;
     match both {
-        Some(true) => start_clock(pool, config, session_id, None).await,
+        Some(true) => start_clock(pool, config, SessionId(session_id), None).await,
         _ => Ok(false),
     }
 }
@@ -208,9 +217,11 @@ pub async fn join(
 pub async fn start_clock(
     pool: &PgPool,
     config: &CallConfig,
-    session_id: Uuid,
-    mechanic: Option<Uuid>,
+    session_id: SessionId,
+    mechanic: Option<UserId>,
 ) -> Result<bool, AppError> {
+    let session_id = session_id.uuid();
+    let mechanic = mechanic.map(UserId::uuid);
     let mut tx = pool.begin().await?;
     let row = sqlx::query!(
         r#"SELECT s.order_id, s.mechanic_id, s.status AS "status: SessionStatus", o.plan_minutes,

@@ -7,6 +7,7 @@ use super::store::Size;
 use crate::auth::guard::RequestUser;
 use crate::auth::Role;
 use crate::error::AppError;
+use crate::ids::SessionId;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
@@ -19,13 +20,21 @@ const NO_PHOTO: &str = "There is no such photo in a session of yours.";
 async fn serve(
     state: &AppState,
     user: &RequestUser,
-    session_id: Uuid,
+    session_id: SessionId,
     photo_id: Uuid,
     size: Size,
 ) -> Response {
     let Some(user) = &user.0 else { return AppError::Unauthenticated.into_response() };
     let is_admin = user.role == Role::Admin;
-    let found = queries::image_for_viewer(&state.pool, session_id, photo_id, user.id, is_admin, size).await;
+    let found = queries::image_for_viewer(
+        &state.pool,
+        session_id,
+        photo_id,
+        crate::ids::UserId(user.id),
+        is_admin,
+        size,
+    )
+    .await;
     let bytes = match found {
         Err(e) => return e.into_response(),
         Ok(None) => return AppError::not_found(NO_PHOTO).into_response(),
@@ -54,7 +63,7 @@ pub async fn photo(
     Extension(user): Extension<RequestUser>,
     Path((session_id, photo_id)): Path<(Uuid, Uuid)>,
 ) -> Response {
-    serve(&state, &user, session_id, photo_id, Size::Full).await
+    serve(&state, &user, crate::ids::SessionId(session_id), photo_id, Size::Full).await
 }
 
 pub async fn thumb(
@@ -62,5 +71,5 @@ pub async fn thumb(
     Extension(user): Extension<RequestUser>,
     Path((session_id, photo_id)): Path<(Uuid, Uuid)>,
 ) -> Response {
-    serve(&state, &user, session_id, photo_id, Size::Thumb).await
+    serve(&state, &user, crate::ids::SessionId(session_id), photo_id, Size::Thumb).await
 }

@@ -4,6 +4,7 @@
 
 use super::store::{Placement, Size};
 use crate::error::AppError;
+use crate::ids::{SessionId, UserId};
 use crate::realtime::server::notify;
 use crate::realtime::Signal;
 use crate::sessions::SessionStatus;
@@ -16,7 +17,9 @@ pub const CLOSED: &str = "This session has ended; photos can no longer be sent."
 /// Refuses anyone but the session's customer or mechanic (404) and a session
 /// that is no longer open (409). Checked before the upload is read, and again
 /// under the session's lock when the photo is written.
-pub async fn check_can_post(pool: &PgPool, session_id: Uuid, user: Uuid) -> Result<(), AppError> {
+pub async fn check_can_post(pool: &PgPool, session_id: SessionId, user: UserId) -> Result<(), AppError> {
+    let session_id = session_id.uuid();
+    let user = user.uuid();
     let status = sqlx::query_scalar!(
         r#"SELECT status AS "status: SessionStatus" FROM sessions
             WHERE id = $1 AND (customer_id = $2 OR mechanic_id = $2)"#,
@@ -124,12 +127,14 @@ pub struct StoredImage {
 /// admin (`None` for anyone else, as for a photo that does not exist).
 pub async fn image_for_viewer(
     pool: &PgPool,
-    session_id: Uuid,
+    session_id: SessionId,
     photo_id: Uuid,
-    viewer: Uuid,
+    viewer: UserId,
     viewer_is_admin: bool,
     size: Size,
 ) -> Result<Option<StoredImage>, AppError> {
+    let session_id = session_id.uuid();
+    let viewer = viewer.uuid();
     let row = sqlx::query!(
         r#"SELECT CASE WHEN $5 THEN p.thumb ELSE p.bytes END AS data, p.storage_key
              FROM session_photos p JOIN sessions s ON s.id = p.session_id

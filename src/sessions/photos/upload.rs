@@ -12,6 +12,7 @@ use super::queries::{self, NewPhoto};
 use super::{MAX_PHOTO_BYTES, NOT_A_PHOTO, TOO_LARGE};
 use crate::auth::guard::RequestUser;
 use crate::error::AppError;
+use crate::ids::{SessionId, UserId};
 use crate::state::AppState;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
@@ -151,11 +152,13 @@ pub(crate) async fn process(bytes: Vec<u8>) -> Result<photo_image::Processed, Re
 /// The upload, from the logged-in user to the recorded message: (message, photo).
 async fn accept(
     state: &AppState,
-    user: Uuid,
-    session_id: Uuid,
+    user: UserId,
+    session_id: SessionId,
     req: Request,
 ) -> Result<(i64, Uuid), Refused> {
-    queries::check_can_post(&state.pool, session_id, user).await?;
+    let session_id = session_id.uuid();
+    let user = user.uuid();
+    queries::check_can_post(&state.pool, SessionId(session_id), UserId(user)).await?;
     let form = read_form(state, req).await?;
     let caption = form.caption.trim();
     if let Some(problem) =
@@ -203,7 +206,7 @@ pub async fn upload(
     let Some(user) = user.0 else {
         return Refused::from(AppError::Unauthenticated).respond(html, session_id);
     };
-    match accept(&state, user.id, session_id, req).await {
+    match accept(&state, crate::ids::UserId(user.id), crate::ids::SessionId(session_id), req).await {
         Ok(_) if html => Redirect::to(&format!("/session/{session_id}")).into_response(),
         Ok((message_id, photo_id)) => (
             StatusCode::CREATED,

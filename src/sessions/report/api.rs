@@ -22,7 +22,8 @@ pub async fn save_report(
     let (user, _) = crate::mechanics::api::require_mechanic(&state).await?;
     let draft =
         super::form::validate_report(&summary, &likely_causes, &safe_to_drive, &follow_ups, &repairs)?;
-    super::store::save(&state.pool, session_id, user.id, &draft).await
+    super::store::save(&state.pool, crate::ids::SessionId(session_id), crate::ids::UserId(user.id), &draft)
+        .await
 }
 
 /// The print-ready page's data: the session's customer, its mechanic, or an admin.
@@ -32,7 +33,14 @@ pub async fn get_report_page(session_id: Uuid) -> Result<ReportPage, AppError> {
     let state = crate::state::app_state()?;
     let share_base = format!("{}/report/", state.config.public_url.trim_end_matches('/'));
     let is_admin = user.role == crate::auth::Role::Admin;
-    super::store::load_page(&state.pool, session_id, user.id, is_admin, share_base).await
+    super::store::load_page(
+        &state.pool,
+        crate::ids::SessionId(session_id),
+        crate::ids::UserId(user.id),
+        is_admin,
+        share_base,
+    )
+    .await
 }
 
 /// The customer makes a share link; answers its token (shown once).
@@ -40,7 +48,9 @@ pub async fn get_report_page(session_id: Uuid) -> Result<ReportPage, AppError> {
 pub async fn create_report_share(session_id: Uuid) -> Result<String, AppError> {
     let user = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
     let state = crate::state::app_state()?;
-    let (_, token) = super::shares::create(&state.pool, session_id, user.id).await?;
+    let (_, token) =
+        super::shares::create(&state.pool, crate::ids::SessionId(session_id), crate::ids::UserId(user.id))
+            .await?;
     // Without JavaScript, the page shows the new link from its address.
     crate::auth::guard::redirect_form_post(&format!("{}?link={token}", super::report_path(session_id)));
     Ok(token)
@@ -51,7 +61,7 @@ pub async fn create_report_share(session_id: Uuid) -> Result<String, AppError> {
 pub async fn revoke_report_share(share_id: Uuid) -> Result<(), AppError> {
     let user = crate::auth::guard::require_role(crate::auth::Role::Customer)?;
     let state = crate::state::app_state()?;
-    let session_id = super::shares::revoke(&state.pool, share_id, user.id).await?;
+    let session_id = super::shares::revoke(&state.pool, share_id, crate::ids::UserId(user.id)).await?;
     crate::auth::guard::redirect_form_post(&super::report_path(session_id));
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use super::{ShareLink, SharedReport, ACTIVE_SHARES_MAX};
 use crate::error::AppError;
+use crate::ids::{SessionId, UserId};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -13,7 +14,13 @@ const NOT_YOURS: &str = "There is no session of yours with that reference.";
 const NOT_VALID: &str = "This report link is not valid, or the person who shared it has revoked it.";
 
 /// The customer makes a new link to their session's report; returns its id and token.
-pub async fn create(pool: &PgPool, session_id: Uuid, customer: Uuid) -> Result<(Uuid, String), AppError> {
+pub async fn create(
+    pool: &PgPool,
+    session_id: SessionId,
+    customer: UserId,
+) -> Result<(Uuid, String), AppError> {
+    let session_id = session_id.uuid();
+    let customer = customer.uuid();
     let mut tx = pool.begin().await?;
     // The session's row orders concurrent link-making (the limit below holds).
     let s = sqlx::query!(
@@ -47,7 +54,8 @@ pub async fn create(pool: &PgPool, session_id: Uuid, customer: Uuid) -> Result<(
 }
 
 /// The customer revokes one of their links; returns the session it belongs to.
-pub async fn revoke(pool: &PgPool, share_id: Uuid, customer: Uuid) -> Result<Uuid, AppError> {
+pub async fn revoke(pool: &PgPool, share_id: Uuid, customer: UserId) -> Result<Uuid, AppError> {
+    let customer = customer.uuid();
     let mut tx = pool.begin().await?;
     let share = sqlx::query!(
         r#"SELECT rs.session_id, rs.revoked_at IS NOT NULL AS "revoked!"

@@ -4,6 +4,7 @@
 
 use super::{Repair, Report, ReportDraft, ReportPage, SafeToDrive, Urgency};
 use crate::error::AppError;
+use crate::ids::{SessionId, UserId};
 use crate::realtime::server::notify;
 use crate::realtime::Signal;
 use crate::status::SessionStatus;
@@ -14,10 +15,12 @@ use uuid::Uuid;
 /// Anyone else: not found; a session that ended: a conflict. Tells the room.
 pub async fn save(
     pool: &PgPool,
-    session_id: Uuid,
-    mechanic: Uuid,
+    session_id: SessionId,
+    mechanic: UserId,
     draft: &ReportDraft,
 ) -> Result<(), AppError> {
+    let session_id = session_id.uuid();
+    let mechanic = mechanic.uuid();
     let mut tx = pool.begin().await?;
     let session = sqlx::query!(
         r#"SELECT status AS "status: SessionStatus", order_id FROM sessions
@@ -106,11 +109,13 @@ pub async fn load(conn: &mut PgConnection, session_id: Uuid) -> Result<Option<Re
 /// its mechanic, or an admin; anyone else: not found.
 pub async fn load_page(
     pool: &PgPool,
-    session_id: Uuid,
-    viewer: Uuid,
+    session_id: SessionId,
+    viewer: UserId,
     viewer_is_admin: bool,
     share_base: String,
 ) -> Result<ReportPage, AppError> {
+    let session_id = session_id.uuid();
+    let viewer = viewer.uuid();
     let mut conn = pool.acquire().await?;
     let s = sqlx::query!(
         r#"SELECT s.status AS "status: SessionStatus", s.customer_id, o.plan_name,

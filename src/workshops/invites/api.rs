@@ -273,7 +273,7 @@ pub async fn accept_invite(
         &details,
     )
     .await?;
-    server_side::mark_used(&mut tx, invite.id, user_id).await?;
+    server_side::mark_used(&mut tx, invite.id, crate::ids::UserId(user_id)).await?;
     tx.commit().await?;
 
     let session = guard::request_session()?;
@@ -326,7 +326,7 @@ pub async fn join_with_invite(token: String) -> Result<String, AppError> {
             "You are already part of a workshop. Ask it to remove you before joining another.",
         ));
     }
-    server_side::mark_used(&mut tx, invite.id, user.id).await?;
+    server_side::mark_used(&mut tx, invite.id, crate::ids::UserId(user.id)).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, workshop = %invite.organization_id, "mechanic joined a workshop");
     let next = Role::Mechanic.home_path().to_string();

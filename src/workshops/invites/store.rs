@@ -3,6 +3,7 @@
 
 use super::token;
 use crate::error::AppError;
+use crate::ids::UserId;
 use crate::mail::outbox;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -91,7 +92,12 @@ pub async fn lock_by_token(
     .ok_or_else(|| AppError::NotFound(super::InviteLinkState::Invalid.explanation().into()))
 }
 
-pub async fn mark_used(tx: &mut Transaction<'_, Postgres>, invite: Uuid, user: Uuid) -> Result<(), AppError> {
+pub async fn mark_used(
+    tx: &mut Transaction<'_, Postgres>,
+    invite: Uuid,
+    user: UserId,
+) -> Result<(), AppError> {
+    let user = user.uuid();
     let used = sqlx::query_scalar!(
         "UPDATE mechanic_invites SET accepted_at = now(), accepted_by = $2
           WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL RETURNING token_hash",

@@ -212,9 +212,21 @@ impl World {
         vars.insert("order_done", order.to_string());
         vars.insert("session_done", session.to_string());
         // The customer's share links to its report: one to open, one to revoke.
-        let (_, token) = autodoctor::sessions::report::shares::create(pool, session, cust).await.unwrap();
+        let (_, token) = autodoctor::sessions::report::shares::create(
+            pool,
+            autodoctor::ids::SessionId(session),
+            autodoctor::ids::UserId(cust),
+        )
+        .await
+        .unwrap();
         vars.insert("share_token", token);
-        let (share, _) = autodoctor::sessions::report::shares::create(pool, session, cust).await.unwrap();
+        let (share, _) = autodoctor::sessions::report::shares::create(
+            pool,
+            autodoctor::ids::SessionId(session),
+            autodoctor::ids::UserId(cust),
+        )
+        .await
+        .unwrap();
         vars.insert("share_revoke", share.to_string());
 
         // Workshop A's invites: to resend, to revoke, to look at, and one for the independent mechanic.
@@ -340,8 +352,12 @@ impl World {
                 return true;
             }
             "share_revoke" => {
-                let session = self.vars["session_done"].parse().unwrap();
-                autodoctor::sessions::report::shares::create(pool, session, cust).await.unwrap().0.to_string()
+                let session = autodoctor::ids::SessionId(self.vars["session_done"].parse().unwrap());
+                autodoctor::sessions::report::shares::create(pool, session, autodoctor::ids::UserId(cust))
+                    .await
+                    .unwrap()
+                    .0
+                    .to_string()
             }
             "invite_revoke" => {
                 invite(pool, a, owner_a, &format!("v{counter}.{fresh}@example.com")).await.0.to_string()

@@ -6,6 +6,7 @@ use crate::testing::fixtures::{mechanic, paid_request, plan};
 use crate::testing::{create_user, test_config, TestApp, TestClient, TEST_PASSWORD};
 use autodoctor::auth::Role;
 use autodoctor::dispatch::RoutingType;
+use autodoctor::ids::{SessionId, UserId};
 use autodoctor::sessions::call::signals;
 use autodoctor::sessions::clock;
 use axum::http::StatusCode;
@@ -189,9 +190,15 @@ async fn signals_are_numbered_in_order_and_each_side_reads_only_the_others(pool:
         let sender = if i % 5 == 0 { r.mechanic } else { r.customer };
         tasks.push(tokio::spawn(async move {
             let payload = serde_json::json!({ "from": "x", "i": i });
-            signals::send(&pool, session, sender, autodoctor::sessions::call::SignalKind::Candidate, &payload)
-                .await
-                .unwrap()
+            signals::send(
+                &pool,
+                SessionId(session),
+                UserId(sender),
+                autodoctor::sessions::call::SignalKind::Candidate,
+                &payload,
+            )
+            .await
+            .unwrap()
         }));
     }
     let mut seqs: Vec<i64> = Vec::new();
@@ -201,14 +208,15 @@ async fn signals_are_numbered_in_order_and_each_side_reads_only_the_others(pool:
     seqs.sort();
     assert_eq!(seqs, (1..=50).collect::<Vec<_>>(), "every number once, no gaps");
 
-    let for_mechanic = signals::after(&pool, r.session, r.mechanic, 0).await.unwrap();
+    let for_mechanic = signals::after(&pool, SessionId(r.session), UserId(r.mechanic), 0).await.unwrap();
     assert_eq!(for_mechanic.len(), 40);
     assert!(for_mechanic.windows(2).all(|w| w[0].seq < w[1].seq), "in order");
     assert!(for_mechanic.iter().all(|s| s.payload["i"].as_i64().unwrap() % 5 != 0), "only the customer's");
-    let for_customer = signals::after(&pool, r.session, r.customer, 0).await.unwrap();
+    let for_customer = signals::after(&pool, SessionId(r.session), UserId(r.customer), 0).await.unwrap();
     assert_eq!(for_customer.len(), 10);
     // Resuming after a number gives exactly what came after it.
-    let tail = signals::after(&pool, r.session, r.mechanic, for_mechanic[29].seq).await.unwrap();
+    let tail =
+        signals::after(&pool, SessionId(r.session), UserId(r.mechanic), for_mechanic[29].seq).await.unwrap();
     assert_eq!(tail, for_mechanic[30..].to_vec());
 
     // A cancelled session (a refund) prunes them too.
@@ -429,14 +437,20 @@ async fn the_clock_starts_once_when_both_are_in_the_room(pool: PgPool) {
         .await
         .unwrap()
     };
-    assert!(!signals::join(&pool, &config, r.session, r.customer).await.unwrap());
-    assert!(!signals::join(&pool, &config, r.session, r.customer).await.unwrap(), "the same side twice");
+    assert!(!signals::join(&pool, &config, SessionId(r.session), UserId(r.customer)).await.unwrap());
+    assert!(
+        !signals::join(&pool, &config, SessionId(r.session), UserId(r.customer)).await.unwrap(),
+        "the same side twice"
+    );
     assert_eq!(times(pool.clone()).await.0, None, "one side is not enough");
     let stranger = create_user(&pool, "x@example.com", Role::Customer).await;
-    assert!(!signals::join(&pool, &config, r.session, stranger).await.unwrap());
+    assert!(!signals::join(&pool, &config, SessionId(r.session), UserId(stranger)).await.unwrap());
     assert_eq!(times(pool.clone()).await.0, None, "a stranger does not count");
 
-    assert!(signals::join(&pool, &config, r.session, r.mechanic).await.unwrap(), "both: it starts");
+    assert!(
+        signals::join(&pool, &config, SessionId(r.session), UserId(r.mechanic)).await.unwrap(),
+        "both: it starts"
+    );
     let (start, warns, ends, closes, status) = times(pool.clone()).await;
     let start = start.unwrap();
     // The plan's 15 minutes at 2 s each, warned 2 minutes (4 s) before, closing 5 s after.
@@ -451,9 +465,9 @@ async fn the_clock_starts_once_when_both_are_in_the_room(pool: PgPool) {
     );
     assert_eq!((ends.unwrap() - start).num_seconds(), 30);
     assert_eq!(status, "active");
-    assert!(!signals::join(&pool, &config, r.session, r.mechanic).await.unwrap());
+    assert!(!signals::join(&pool, &config, SessionId(r.session), UserId(r.mechanic)).await.unwrap());
     assert!(
-        !signals::start_clock(&pool, &config, r.session, Some(r.mechanic)).await.unwrap(),
+        !signals::start_clock(&pool, &config, SessionId(r.session), Some(UserId(r.mechanic))).await.unwrap(),
         "never restarted"
     );
     assert_eq!(times(pool.clone()).await.0, Some(start));
