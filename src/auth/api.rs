@@ -75,7 +75,7 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
     };
     throttle::record_success(&state.pool, &email, &address).await?;
     let session = guard::request_session()?;
-    login::log_in(&state.pool, &session, account.id, account.auth_version).await?;
+    login::log_in(&state.pool, &session, crate::ids::UserId(account.id), account.auth_version).await?;
     tracing::info!(user_id = %account.id, "logged in");
     let next = safe_next_path(next.as_deref()).unwrap_or_else(|| account.role.home_path().to_string());
     guard::redirect_form_post(&next);
@@ -100,7 +100,7 @@ pub async fn update_name(name: String) -> Result<String, AppError> {
     if let Some(p) = name_problem(&name) {
         return Err(AppError::field("name", p));
     }
-    queries::update_name(&state.pool, user.id, &name).await?;
+    queries::update_name(&state.pool, crate::ids::UserId(user.id), &name).await?;
     guard::redirect_form_post("/account?saved=name");
     Ok(name)
 }
@@ -125,7 +125,7 @@ pub async fn change_password(
 
     let address = guard::client_address(state.config.trust_proxy);
     throttle::check(&state.pool, &user.email, &address).await?;
-    let stored = queries::password_hash_of(&state.pool, user.id).await?;
+    let stored = queries::password_hash_of(&state.pool, crate::ids::UserId(user.id)).await?;
     if !password::verify(current_password, stored).await? {
         throttle::record_failure(&state.pool, &user.email, &address, &state.config.login_throttle).await?;
         return Err(AppError::field("current_password", "That is not your current password."));
@@ -134,8 +134,8 @@ pub async fn change_password(
     let session = guard::request_session()?;
     let keep = session.id().map(|id| id.to_string());
     let mut tx = state.pool.begin().await?;
-    let version = queries::update_password(&mut *tx, user.id, &hash).await?;
-    let ended = queries::end_other_sessions(&mut *tx, user.id, keep.as_deref()).await?;
+    let version = queries::update_password(&mut *tx, crate::ids::UserId(user.id), &hash).await?;
+    let ended = queries::end_other_sessions(&mut *tx, crate::ids::UserId(user.id), keep.as_deref()).await?;
     tx.commit().await?;
     // The other log-ins' streams end at once: the commit announced it (triggers on
     // `users` and `user_sessions` send `AccessChanged`).

@@ -73,7 +73,7 @@ async fn resolve(state: &AppState, session: &Session) -> Result<Option<AuthUser>
         login::log_out(&state.pool, session).await?;
         return Ok(None);
     }
-    match queries::user_by_id(&state.pool, user_id).await? {
+    match queries::user_by_id(&state.pool, crate::ids::UserId(user_id)).await? {
         Some(user) if Some(user.auth_version) == version => Ok(Some(AuthUser {
             id: user.id,
             email: user.email,
@@ -165,7 +165,7 @@ pub fn login_probe(state: &AppState, user: &AuthUser) -> impl Fn() -> LoginCheck
         Box::pin(async move {
             let Some(login_id) = login_id else { return false };
             // A database error is not a log-out: the stream goes on and asks again.
-            queries::login_alive(&pool, user_id, &login_id).await.unwrap_or(true)
+            queries::login_alive(&pool, crate::ids::UserId(user_id), &login_id).await.unwrap_or(true)
         })
     }
 }
@@ -176,13 +176,14 @@ pub fn stream_owner(
     state: &AppState,
     user: &AuthUser,
 ) -> Result<crate::realtime::server::StreamOwner<impl Fn() -> LoginCheck + Send + Sync + 'static>, AppError> {
-    let slot = state.realtime.open_stream(user.id).ok_or_else(|| AppError::TooManyRequests {
-        message: format!(
-            "You have {} live pages open already. Close some tabs, then reload this one.",
-            crate::realtime::server::MAX_STREAMS_PER_USER
-        ),
-        retry_after_secs: 30,
-    })?;
+    let slot =
+        state.realtime.open_stream(crate::ids::UserId(user.id)).ok_or_else(|| AppError::TooManyRequests {
+            message: format!(
+                "You have {} live pages open already. Close some tabs, then reload this one.",
+                crate::realtime::server::MAX_STREAMS_PER_USER
+            ),
+            retry_after_secs: 30,
+        })?;
     Ok(crate::realtime::server::StreamOwner { user: user.id, slot, alive: login_probe(state, user) })
 }
 

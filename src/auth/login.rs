@@ -5,7 +5,6 @@ use super::queries;
 use crate::error::AppError;
 use sqlx::PgPool;
 use tower_sessions::Session;
-use uuid::Uuid;
 
 pub const COOKIE_NAME: &str = "autodoctor_session";
 pub const KEY_USER_ID: &str = "uid";
@@ -22,9 +21,10 @@ pub fn session_error(err: tower_sessions::session::Error) -> AppError {
 pub async fn log_in(
     pool: &PgPool,
     session: &Session,
-    user_id: Uuid,
+    user_id: crate::ids::UserId,
     auth_version: i32,
 ) -> Result<(), AppError> {
+    let user_id = user_id.uuid();
     session.cycle_id().await.map_err(session_error)?;
     session.clear().await;
     session.insert(KEY_USER_ID, user_id).await.map_err(session_error)?;
@@ -32,7 +32,7 @@ pub async fn log_in(
     session.insert(KEY_AUTHENTICATED_AT, chrono::Utc::now().timestamp()).await.map_err(session_error)?;
     session.save().await.map_err(session_error)?;
     if let Some(id) = session.id() {
-        queries::record_login(pool, user_id, &id.to_string()).await?;
+        queries::record_login(pool, crate::ids::UserId(user_id), &id.to_string()).await?;
     }
     Ok(())
 }

@@ -21,7 +21,11 @@ pub struct UserCredentials {
     pub password_hash: String,
 }
 
-pub async fn user_by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn user_by_id(
+    db: impl PgExecutor<'_>,
+    id: crate::ids::UserId,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    let id = id.uuid();
     sqlx::query_as!(
         UserRow,
         r#"SELECT id, email, name, role AS "role: Role", auth_version FROM users WHERE id = $1 AND disabled_at IS NULL"#,
@@ -45,7 +49,11 @@ pub async fn credentials_by_email(
     .await
 }
 
-pub async fn password_hash_of(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+pub async fn password_hash_of(
+    db: impl PgExecutor<'_>,
+    id: crate::ids::UserId,
+) -> Result<Option<String>, sqlx::Error> {
+    let id = id.uuid();
     sqlx::query_scalar!("SELECT password_hash FROM users WHERE id = $1", id).fetch_optional(db).await
 }
 
@@ -79,9 +87,10 @@ pub async fn email_taken(db: impl PgExecutor<'_>, email: &str) -> Result<bool, s
 
 pub async fn record_login(
     db: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: crate::ids::UserId,
     session_id: &str,
 ) -> Result<(), sqlx::Error> {
+    let user_id = user_id.uuid();
     sqlx::query!(
         "WITH touched AS (UPDATE users SET last_login_at = now() WHERE id = $1)
          INSERT INTO user_sessions (session_id, user_id) VALUES ($2, $1)
@@ -106,9 +115,10 @@ pub async fn forget_session(db: impl PgExecutor<'_>, session_id: &str) -> Result
 /// belongs to the user, and the account is not disabled.
 pub async fn login_alive(
     db: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: crate::ids::UserId,
     session_id: &str,
 ) -> Result<bool, sqlx::Error> {
+    let user_id = user_id.uuid();
     sqlx::query_scalar(
         "SELECT EXISTS (
              SELECT 1 FROM user_sessions us
@@ -125,9 +135,10 @@ pub async fn login_alive(
 /// Deletes every stored log-in session of the user except `keep`.
 pub async fn end_other_sessions(
     db: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: crate::ids::UserId,
     keep: Option<&str>,
 ) -> Result<u64, sqlx::Error> {
+    let user_id = user_id.uuid();
     let done = sqlx::query(
         "WITH gone AS (
              DELETE FROM user_sessions WHERE user_id = $1 AND session_id IS DISTINCT FROM $2 RETURNING session_id
@@ -141,7 +152,12 @@ pub async fn end_other_sessions(
     Ok(done.rows_affected())
 }
 
-pub async fn update_name(db: impl PgExecutor<'_>, user_id: Uuid, name: &str) -> Result<(), sqlx::Error> {
+pub async fn update_name(
+    db: impl PgExecutor<'_>,
+    user_id: crate::ids::UserId,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    let user_id = user_id.uuid();
     sqlx::query!("UPDATE users SET name = $2, updated_at = now() WHERE id = $1", user_id, name)
         .execute(db)
         .await?;
@@ -151,9 +167,10 @@ pub async fn update_name(db: impl PgExecutor<'_>, user_id: Uuid, name: &str) -> 
 /// Stores a new password hash and bumps the version that invalidates old sessions.
 pub async fn update_password(
     db: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: crate::ids::UserId,
     password_hash: &str,
 ) -> Result<i32, sqlx::Error> {
+    let user_id = user_id.uuid();
     sqlx::query_scalar!(
         "UPDATE users SET password_hash = $2, auth_version = auth_version + 1, updated_at = now()
           WHERE id = $1 RETURNING auth_version",

@@ -59,8 +59,9 @@ pub async fn customer_orders(
 #[cfg(feature = "ssr")]
 async fn bookable_workshop(
     db: impl sqlx::PgExecutor<'_>,
-    id: Uuid,
+    id: crate::ids::WorkshopId,
 ) -> Result<Option<super::ChosenWorkshop>, AppError> {
+    let id = id.uuid();
     Ok(sqlx::query_as!(
         super::ChosenWorkshop,
         "SELECT o.id, o.name, o.city, s.mechanics_online
@@ -84,7 +85,7 @@ pub async fn get_booking_options(workshop: Option<String>) -> Result<BookingOpti
             let id = Uuid::parse_str(raw).map_err(|_| {
                 AppError::bad_request("That workshop link is not valid. Pick a workshop from the directory.")
             })?;
-            Some(bookable_workshop(&state.pool, id).await?.ok_or_else(|| {
+            Some(bookable_workshop(&state.pool, crate::ids::WorkshopId(id)).await?.ok_or_else(|| {
                 AppError::not_found(
                     "That workshop is not taking bookings. Pick another one from the directory.",
                 )
@@ -204,7 +205,7 @@ pub async fn start_checkout(
     let (preferred_fee_bps, workshop) = match input.workshop_id {
         None => (None, None),
         Some(id) => {
-            let w = bookable_workshop(&state.pool, id).await?.ok_or_else(|| {
+            let w = bookable_workshop(&state.pool, crate::ids::WorkshopId(id)).await?.ok_or_else(|| {
                 AppError::field("workshop_id", "That workshop is not taking bookings. Choose another one.")
             })?;
             let bps = sqlx::query_scalar!("SELECT platform_fee_bps FROM organizations WHERE id = $1", id)

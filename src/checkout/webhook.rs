@@ -236,7 +236,7 @@ async fn checkout_paid(
         }
         // Routing starts in the same transaction: offers go out when it commits.
         let settings = crate::offers::store::RoutingSettings::from_config(&state.config);
-        crate::offers::store::on_request_created(tx, id, &settings).await?;
+        crate::offers::store::on_request_created(tx, crate::ids::RequestId(id), &settings).await?;
         tracing::info!(request_id = %id, order_id = %order.id, "session request created");
     }
     // The ledger last: every transaction that touches both the workshops'

@@ -49,7 +49,7 @@ pub async fn get_mechanic_earnings() -> Result<MechanicEarnings, AppError> {
     use crate::ledger::AccountRef;
     let state = crate::state::app_state()?;
     let (user, profile) = crate::mechanics::api::require_mechanic(&state).await?;
-    let served = queries::served_sessions(&state.pool, user.id).await?;
+    let served = queries::served_sessions(&state.pool, crate::ids::UserId(user.id)).await?;
     let independent_account = AccountRef::Mechanic(crate::ids::UserId(user.id));
     let today = chrono::Utc::now().date_naive();
     let rows = queries::rows(

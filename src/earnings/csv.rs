@@ -25,7 +25,7 @@ pub async fn workshop_earnings_csv(
         return AppError::forbidden("Only workshop members can export their earnings.").into_response();
     }
     let result = async {
-        let membership = crate::workshops::queries::membership_of(&state.pool, user.id)
+        let membership = crate::workshops::queries::membership_of(&state.pool, crate::ids::UserId(user.id))
             .await?
             .ok_or_else(|| AppError::forbidden("Your account is not part of a workshop."))?;
         let today = chrono::Utc::now().date_naive();

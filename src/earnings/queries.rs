@@ -6,7 +6,6 @@
 use super::{DailyPoint, EarningRow, EarningsTotals, ServedSession, WorkshopRevenue};
 use crate::ledger::AccountRef;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 /// The ledger account of a payable or of the platform's revenue, if it exists
 /// yet (accounts are created with their first posting). Each shape is written so
@@ -135,7 +134,11 @@ pub async fn rows(
     .await
 }
 
-pub async fn served_sessions(pool: &PgPool, mechanic: Uuid) -> Result<Vec<ServedSession>, sqlx::Error> {
+pub async fn served_sessions(
+    pool: &PgPool,
+    mechanic: crate::ids::UserId,
+) -> Result<Vec<ServedSession>, sqlx::Error> {
+    let mechanic = mechanic.uuid();
     sqlx::query_as!(
         ServedSession,
         r#"SELECT s.id AS session_id, s.ended_at AS "ended_at: chrono::DateTime<chrono::Utc>", o.plan_name, cu.name AS customer_name, s.rating

@@ -263,8 +263,9 @@ mod server_side {
     /// the serving workshop's agreement as it stood when the order was made.
     pub async fn session_split(
         tx: &mut Transaction<'_, Postgres>,
-        session_id: Uuid,
+        session_id: crate::ids::SessionId,
     ) -> Result<(Uuid, Split), sqlx::Error> {
+        let session_id = session_id.uuid();
         let m = sqlx::query_as!(
             SessionMoney,
             r#"SELECT s.order_id, s.mechanic_id AS "mechanic_id: UserId", s.workshop_id AS "workshop_id: WorkshopId",
@@ -316,9 +317,10 @@ mod server_side {
     /// payees, in shares. Once per session: a second call writes nothing.
     pub async fn post_session_revenue(
         tx: &mut Transaction<'_, Postgres>,
-        session_id: Uuid,
+        session_id: crate::ids::SessionId,
     ) -> Result<Option<Split>, sqlx::Error> {
-        let (order_id, split) = session_split(tx, session_id).await?;
+        let session_id = session_id.uuid();
+        let (order_id, split) = session_split(tx, crate::ids::SessionId(session_id)).await?;
         let mut lines = vec![Line {
             account: AccountRef::PaymentClearing,
             amount_cents: split.gross_cents,

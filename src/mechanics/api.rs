@@ -20,7 +20,7 @@ mod access {
         state: &crate::state::AppState,
     ) -> Result<(AuthUser, MechanicProfile), AppError> {
         let user = require_role(Role::Mechanic)?;
-        let profile = queries::profile(&state.pool, user.id)
+        let profile = queries::profile(&state.pool, crate::ids::UserId(user.id))
             .await?
             .ok_or_else(|| AppError::forbidden("Your account has no mechanic profile."))?;
         Ok((user, profile))
@@ -88,7 +88,7 @@ pub async fn set_online(online: bool) -> Result<bool, AppError> {
     let state = crate::state::app_state()?;
     let (user, profile) = require_mechanic(&state).await?;
     let mut tx = state.pool.begin().await?;
-    let changed = super::queries::set_online(&mut *tx, user.id, online).await?;
+    let changed = super::queries::set_online(&mut *tx, crate::ids::UserId(user.id), online).await?;
     if changed.is_some() {
         crate::realtime::server::notify(&mut *tx, &crate::realtime::Signal::MechanicsChanged).await?;
     }
@@ -122,7 +122,7 @@ pub async fn set_capacity(capacity: String) -> Result<i32, AppError> {
         }
     };
     let mut tx = state.pool.begin().await?;
-    super::queries::set_capacity(&mut *tx, user.id, capacity).await?;
+    super::queries::set_capacity(&mut *tx, crate::ids::UserId(user.id), capacity).await?;
     crate::realtime::server::notify(&mut *tx, &crate::realtime::Signal::MechanicsChanged).await?;
     tx.commit().await?;
     Ok(capacity)

@@ -4,9 +4,12 @@ use super::{MechanicDetails, MechanicProfile};
 use crate::ids::{UserId, WorkshopId};
 use crate::status::{AccountType, ApplicationStatus};
 use sqlx::{PgExecutor, Postgres, Transaction};
-use uuid::Uuid;
 
-pub async fn profile(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Option<MechanicProfile>, sqlx::Error> {
+pub async fn profile(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+) -> Result<Option<MechanicProfile>, sqlx::Error> {
+    let user_id = user_id.uuid();
     sqlx::query_as!(
         MechanicProfile,
         r#"SELECT m.user_id, u.name, u.email, m.account_type AS "account_type: AccountType", m.workshop_id,
@@ -25,9 +28,10 @@ pub async fn profile(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Option<Me
 /// The mechanic row of an independent applicant, waiting for approval.
 pub async fn insert_independent(
     tx: &mut Transaction<'_, Postgres>,
-    user_id: Uuid,
+    user_id: UserId,
     d: &MechanicDetails,
 ) -> Result<(), sqlx::Error> {
+    let user_id = user_id.uuid();
     sqlx::query!(
         "INSERT INTO mechanics (user_id, account_type, application_status, specialties, years_experience, certifications)
          VALUES ($1, 'independent', 'pending', $2, $3, $4)",
@@ -93,9 +97,10 @@ pub async fn join_workshop(
 /// the new state, or `None` when an unapproved mechanic tried to go online.
 pub async fn set_online(
     db: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
     online: bool,
 ) -> Result<Option<bool>, sqlx::Error> {
+    let user_id = user_id.uuid();
     sqlx::query_scalar!(
         "UPDATE mechanics SET is_online = $2,
                 online_since = CASE WHEN $2 THEN coalesce(online_since, now()) ELSE NULL END,
@@ -111,9 +116,10 @@ pub async fn set_online(
 
 pub async fn set_capacity(
     db: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
     capacity: i32,
 ) -> Result<bool, sqlx::Error> {
+    let user_id = user_id.uuid();
     let done = sqlx::query!(
         "UPDATE mechanics SET capacity = $2, updated_at = now() WHERE user_id = $1",
         user_id,

@@ -38,7 +38,7 @@ pub async fn payment_receipt(
         link(public_url, &format!("/orders/{order}"))
     );
     let content = Content { subject: "Your receipt from autodoctor", text: &text, greet: true };
-    to_user(conn, public_url, Kind::PaymentReceipt, &order.to_string(), o.customer_id, &content).await
+    to_user(conn, public_url, Kind::PaymentReceipt, &order.to_string(), UserId(o.customer_id), &content).await
 }
 
 /// To the customer, when a mechanic has taken their request.
@@ -67,7 +67,15 @@ pub async fn request_accepted(
         link(public_url, &format!("/session/{session}"))
     );
     let content = Content { subject: "A mechanic has taken your request", text: &text, greet: true };
-    to_user(conn, public_url, Kind::RequestAccepted, &s.request_id.to_string(), s.customer_id, &content).await
+    to_user(
+        conn,
+        public_url,
+        Kind::RequestAccepted,
+        &s.request_id.to_string(),
+        UserId(s.customer_id),
+        &content,
+    )
+    .await
 }
 
 /// To the customer: the written diagnosis, when the session ends.
@@ -80,7 +88,8 @@ pub async fn session_report(
     body: &str,
 ) -> Result<bool, sqlx::Error> {
     let content = Content { subject, text: body, greet: false };
-    to_user(conn, public_url, Kind::SessionReport, &session.to_string(), customer.uuid(), &content).await
+    to_user(conn, public_url, Kind::SessionReport, &session.to_string(), UserId(customer.uuid()), &content)
+        .await
 }
 
 /// To the customer, when a refund has gone through.
@@ -105,7 +114,7 @@ pub async fn refund_issued(
         link(public_url, &format!("/orders/{}", r.order_id))
     );
     let content = Content { subject: "Your refund from autodoctor", text: &text, greet: true };
-    to_user(conn, public_url, Kind::RefundIssued, &refund.to_string(), r.customer_id, &content).await
+    to_user(conn, public_url, Kind::RefundIssued, &refund.to_string(), UserId(r.customer_id), &content).await
 }
 
 /// To the payee (the workshop's owners, or the independent mechanic), once a payout is transferred.
@@ -134,9 +143,11 @@ pub async fn payout_sent(
     );
     let content = Content { subject: "Your payout is on its way", text: &text, greet: true };
     match (p.organization_id, p.mechanic_id) {
-        (Some(w), _) => to_workshop_owners(conn, public_url, Kind::PayoutSent, &event, w, &content).await,
+        (Some(w), _) => {
+            to_workshop_owners(conn, public_url, Kind::PayoutSent, &event, WorkshopId(w), &content).await
+        }
         (None, Some(m)) => {
-            Ok(to_user(conn, public_url, Kind::PayoutSent, &event, m, &content).await? as usize)
+            Ok(to_user(conn, public_url, Kind::PayoutSent, &event, UserId(m), &content).await? as usize)
         }
         (None, None) => Ok(0),
     }
@@ -172,7 +183,7 @@ pub async fn workshop_decision(
         ),
     };
     let content = Content { subject: &subject, text: &text, greet: true };
-    to_workshop_owners(conn, public_url, kind, event, workshop.uuid(), &content).await
+    to_workshop_owners(conn, public_url, kind, event, WorkshopId(workshop.uuid()), &content).await
 }
 
 /// To an independent mechanic, when the admin decides on their application.
@@ -200,7 +211,7 @@ pub async fn application_decision(
         )
     };
     let content = Content { subject, text: &text, greet: true };
-    to_user(conn, public_url, kind, event, mechanic.uuid(), &content).await
+    to_user(conn, public_url, kind, event, UserId(mechanic.uuid()), &content).await
 }
 
 /// To the owners of the workshop a workshop-only request was for, when nobody
@@ -223,7 +234,7 @@ pub async fn workshop_request_waiting(
         public_url,
         Kind::WorkshopRequestWaiting,
         &request.to_string(),
-        workshop.uuid(),
+        WorkshopId(workshop.uuid()),
         &content,
     )
     .await

@@ -4,7 +4,6 @@ use super::Kind;
 use crate::mail::message::text_to_html;
 use crate::mail::outbox::{enqueue_notice, Notice};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// A notification's content; `greet` puts "Hello NAME," before the text.
 pub struct Content<'a> {
@@ -22,9 +21,10 @@ pub async fn to_user(
     public_url: &str,
     kind: Kind,
     event: &str,
-    user: Uuid,
+    user: crate::ids::UserId,
     content: &Content<'_>,
 ) -> Result<bool, sqlx::Error> {
+    let user = user.uuid();
     let who = sqlx::query!(
         "SELECT email, name, optional_mail FROM users WHERE id = $1 AND disabled_at IS NULL",
         user
@@ -78,9 +78,10 @@ pub async fn to_workshop_owners(
     public_url: &str,
     kind: Kind,
     event: &str,
-    workshop: Uuid,
+    workshop: crate::ids::WorkshopId,
     content: &Content<'_>,
 ) -> Result<usize, sqlx::Error> {
+    let workshop = workshop.uuid();
     let owners = sqlx::query_scalar!(
         "SELECT user_id FROM organization_members WHERE organization_id = $1 AND role = 'owner' ORDER BY user_id",
         workshop
@@ -89,7 +90,7 @@ pub async fn to_workshop_owners(
     .await?;
     let mut queued = 0;
     for owner in owners {
-        if to_user(conn, public_url, kind, event, owner, content).await? {
+        if to_user(conn, public_url, kind, event, crate::ids::UserId(owner), content).await? {
             queued += 1;
         }
     }

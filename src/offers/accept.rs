@@ -29,7 +29,7 @@ pub async fn accept(
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| AppError::forbidden("Your account has no mechanic profile."))?;
-    let me = candidate(&mut *tx, mechanic)
+    let me = candidate(&mut *tx, UserId(mechanic))
         .await?
         .ok_or_else(|| AppError::forbidden("Your account has no mechanic profile."))?;
     let me_candidate = Candidate::from(&me);
@@ -69,7 +69,7 @@ pub async fn accept(
     }
     let req = routing_request_at(
         r.routing_type,
-        r.preferred_workshop_id,
+        r.preferred_workshop_id.map(crate::ids::WorkshopId),
         r.created_at,
         r.escalated_at,
         now,

@@ -19,7 +19,7 @@ fn settings() -> Result<(crate::state::AppState, super::store::RoutingSettings),
 pub async fn my_offers() -> Result<Vec<OfferView>, AppError> {
     let (state, s) = settings()?;
     let (user, _) = crate::mechanics::api::require_mechanic(&state).await?;
-    super::store::offers_for(&state.pool, user.id, chrono::Utc::now(), &s.policy).await
+    super::store::offers_for(&state.pool, crate::ids::UserId(user.id), chrono::Utc::now(), &s.policy).await
 }
 
 /// Takes a request. Exactly one mechanic wins; everyone else is told it is taken.
@@ -42,8 +42,10 @@ pub async fn accept_request(request_id: Uuid) -> Result<Uuid, AppError> {
 pub async fn get_mechanic_dashboard() -> Result<super::MechanicDashboard, AppError> {
     let (state, s) = settings()?;
     let (user, profile) = crate::mechanics::api::require_mechanic(&state).await?;
-    let offers = super::store::offers_for(&state.pool, user.id, chrono::Utc::now(), &s.policy).await?;
-    let sessions = mechanic_sessions(&state.pool, user.id).await?;
+    let offers =
+        super::store::offers_for(&state.pool, crate::ids::UserId(user.id), chrono::Utc::now(), &s.policy)
+            .await?;
+    let sessions = mechanic_sessions(&state.pool, crate::ids::UserId(user.id)).await?;
     Ok(super::MechanicDashboard { profile, offers, sessions })
 }
 
@@ -51,8 +53,9 @@ pub async fn get_mechanic_dashboard() -> Result<super::MechanicDashboard, AppErr
 #[cfg(feature = "ssr")]
 async fn mechanic_sessions(
     pool: &sqlx::PgPool,
-    mechanic: Uuid,
+    mechanic: crate::ids::UserId,
 ) -> Result<Vec<crate::sessions::MechanicSession>, AppError> {
+    let mechanic = mechanic.uuid();
     Ok(sqlx::query_as!(
         crate::sessions::MechanicSession,
         r#"SELECT s.id AS session_id, cu.name AS customer_name, o.plan_name,

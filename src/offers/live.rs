@@ -61,7 +61,7 @@ pub async fn offers(State(state): State<AppState>, Extension(user): Extension<Re
     };
     // While this stream is open, the mechanic gets no mail about new offers
     // (`super::mail`): they see them here.
-    let presence = match super::presence::Presence::open(&state.pool, user.id).await {
+    let presence = match super::presence::Presence::open(&state.pool, UserId(user.id)).await {
         Ok(p) => std::sync::Arc::new(p),
         Err(e) => return AppError::from(e).into_response(),
     };
@@ -93,7 +93,9 @@ pub async fn offers(State(state): State<AppState>, Extension(user): Extension<Re
         move || {
             let pool = pool.clone();
             let policy = settings.policy;
-            async move { super::store::offers_for(&pool, mechanic.uuid(), chrono::Utc::now(), &policy).await }
+            async move {
+                super::store::offers_for(&pool, UserId(mechanic.uuid()), chrono::Utc::now(), &policy).await
+            }
         },
         StreamOwner { user: owner_id, slot, alive },
     )

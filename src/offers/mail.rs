@@ -61,14 +61,18 @@ pub async fn offer_mail_tick(
         if !m.watching && (!m.optional_mail || m.mailed_lately) {
             continue;
         }
-        let offers =
-            untold(pool, m.user_id, offers_for(pool, m.user_id, now, &settings.policy).await?).await?;
+        let offers = untold(
+            pool,
+            crate::ids::UserId(m.user_id),
+            offers_for(pool, crate::ids::UserId(m.user_id), now, &settings.policy).await?,
+        )
+        .await?;
         if offers.is_empty() {
             continue;
         }
         if m.watching {
-            told(pool, m.user_id, &offers, now, "live").await?;
-        } else if mail(pool, m.user_id, &offers, now, settings, interval).await? {
+            told(pool, crate::ids::UserId(m.user_id), &offers, now, "live").await?;
+        } else if mail(pool, crate::ids::UserId(m.user_id), &offers, now, settings, interval).await? {
             queued += 1;
         }
     }
@@ -78,9 +82,10 @@ pub async fn offer_mail_tick(
 /// `offers` without those told to `mechanic` before.
 async fn untold(
     pool: &PgPool,
-    mechanic: Uuid,
+    mechanic: crate::ids::UserId,
     offers: Vec<OfferView>,
 ) -> Result<Vec<OfferView>, sqlx::Error> {
+    let mechanic = mechanic.uuid();
     if offers.is_empty() {
         return Ok(offers);
     }
@@ -99,11 +104,12 @@ async fn untold(
 /// were before; returns the ids recorded now.
 async fn told<'e>(
     db: impl sqlx::PgExecutor<'e>,
-    mechanic: Uuid,
+    mechanic: crate::ids::UserId,
     offers: &[OfferView],
     now: DateTime<Utc>,
     how: &str,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
+    let mechanic = mechanic.uuid();
     let ids: Vec<Uuid> = offers.iter().map(|o| o.request_id).collect();
     sqlx::query_scalar!(
         "INSERT INTO offers_told (mechanic_id, request_id, told_at, how)
@@ -123,12 +129,13 @@ async fn told<'e>(
 /// mail; returns whether it queued one.
 async fn mail(
     pool: &PgPool,
-    mechanic: Uuid,
+    mechanic: crate::ids::UserId,
     offers: &[OfferView],
     now: DateTime<Utc>,
     settings: &RoutingSettings,
     interval: chrono::Duration,
 ) -> Result<bool, AppError> {
+    let mechanic = mechanic.uuid();
     let mut tx = pool.begin().await?;
     let won = sqlx::query_scalar!(
         "INSERT INTO offer_mail_state (mechanic_id, last_sent_at) VALUES ($1, $2)
@@ -144,7 +151,7 @@ async fn mail(
     if won.is_none() {
         return Ok(false);
     }
-    let new = told(&mut *tx, mechanic, offers, now, "mail").await?;
+    let new = told(&mut *tx, crate::ids::UserId(mechanic), offers, now, "mail").await?;
     let new: Vec<&OfferView> = offers.iter().filter(|o| new.contains(&o.request_id)).collect();
     let Some(first) = new.first() else {
         // Nothing new: the mail is not spent (the transaction is rolled back).
@@ -157,7 +164,7 @@ async fn mail(
         &settings.public_url,
         Kind::NewOffers,
         &first.request_id.to_string(),
-        mechanic,
+        crate::ids::UserId(mechanic),
         &content,
     )
     .await?;

@@ -19,7 +19,8 @@ pub struct Presence {
 
 impl Presence {
     /// Records that `mechanic` has an offers stream open from now on.
-    pub async fn open(pool: &PgPool, mechanic: Uuid) -> Result<Self, sqlx::Error> {
+    pub async fn open(pool: &PgPool, mechanic: crate::ids::UserId) -> Result<Self, sqlx::Error> {
+        let mechanic = mechanic.uuid();
         let stream = Uuid::new_v4();
         sqlx::query!(
             "INSERT INTO offer_stream_presence (stream_id, mechanic_id) VALUES ($1, $2)",

@@ -66,8 +66,9 @@ impl From<&CandidateRow> for Candidate {
 /// without a mechanic profile.
 pub(super) async fn candidate<'e>(
     db: impl sqlx::PgExecutor<'e>,
-    mechanic: Uuid,
+    mechanic: UserId,
 ) -> Result<Option<CandidateRow>, sqlx::Error> {
+    let mechanic = mechanic.uuid();
     sqlx::query_as!(
         CandidateRow,
         r#"SELECT user_id AS "user_id!", workshop_id, approved AS "approved!", is_online AS "is_online!",
@@ -81,22 +82,18 @@ pub(super) async fn candidate<'e>(
 
 fn routing_request(
     routing: RoutingType,
-    preferred: Option<Uuid>,
+    preferred: Option<WorkshopId>,
     created: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> RoutingRequest {
-    RoutingRequest {
-        routing,
-        preferred_workshop: preferred.map(WorkshopId),
-        age_secs: (now - created).num_seconds().max(0),
-    }
+    RoutingRequest { routing, preferred_workshop: preferred, age_secs: (now - created).num_seconds().max(0) }
 }
 
 /// A request already widened (by the worker, or by the customer) counts as past
 /// its window whatever its age, so every instance agrees with what was recorded.
 pub(super) fn routing_request_at(
     routing: RoutingType,
-    preferred: Option<Uuid>,
+    preferred: Option<WorkshopId>,
     created: DateTime<Utc>,
     escalated_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
@@ -135,13 +132,14 @@ pub(super) async fn audit(
 /// Records whom a request is offered to now (at most 100 named; the tier counts are complete).
 async fn audit_offers(
     tx: &mut Transaction<'_, Postgres>,
-    request: Uuid,
+    request: RequestId,
     req: &RoutingRequest,
     policy: &RoutingPolicy,
     kind: &str,
     extra: serde_json::Value,
     at: DateTime<Utc>,
 ) -> Result<usize, sqlx::Error> {
+    let request = request.uuid();
     let online = sqlx::query_as!(
         CandidateRow,
         r#"SELECT user_id AS "user_id!", workshop_id, approved AS "approved!", is_online AS "is_online!",
@@ -181,9 +179,10 @@ async fn audit_offers(
 /// workshop has nobody available, records the decision, and announces it.
 pub async fn on_request_created(
     tx: &mut Transaction<'_, Postgres>,
-    request_id: Uuid,
+    request_id: RequestId,
     settings: &RoutingSettings,
 ) -> Result<(), sqlx::Error> {
+    let request_id = request_id.uuid();
     let r = sqlx::query!(
         r#"SELECT r.routing_type AS "routing_type: RoutingType", r.preferred_workshop_id,
                   r.created_at AS "created_at: DateTime<Utc>", r.order_id,
@@ -195,7 +194,7 @@ pub async fn on_request_created(
     .fetch_one(&mut **tx)
     .await?;
     let now = r.created_at;
-    let req = routing_request(r.routing_type, r.preferred_workshop_id, r.created_at, now);
+    let req = routing_request(r.routing_type, r.preferred_workshop_id.map(WorkshopId), r.created_at, now);
     match r.routing_type {
         RoutingType::WorkshopOnly => {
             sqlx::query!(
@@ -216,7 +215,7 @@ pub async fn on_request_created(
     let escalated_at_once = r.routing_type == RoutingType::Hybrid && !r.preferred_has_eligible;
     audit_offers(
         tx,
-        request_id,
+        RequestId(request_id),
         &req,
         &settings.policy,
         "created",
@@ -244,7 +243,7 @@ struct PendingRow {
 /// The requests offered to this mechanic now, highest priority first, then oldest first.
 pub async fn offers_for(
     pool: &PgPool,
-    mechanic: Uuid,
+    mechanic: UserId,
     now: DateTime<Utc>,
     policy: &RoutingPolicy,
 ) -> Result<Vec<OfferView>, AppError> {
@@ -281,7 +280,7 @@ pub async fn offers_for(
         .filter_map(|r| {
             let req = routing_request_at(
                 r.routing_type,
-                r.preferred_workshop_id,
+                r.preferred_workshop_id.map(WorkshopId),
                 r.created_at,
                 r.escalated_at,
                 now,
@@ -341,10 +340,10 @@ pub async fn routing_tick(
         sqlx::query!("UPDATE session_requests SET escalated_at = $2 WHERE id = $1", r.id, now as _)
             .execute(&mut *tx)
             .await?;
-        let req = routing_request(r.routing_type, r.preferred_workshop_id, r.created_at, now);
+        let req = routing_request(r.routing_type, r.preferred_workshop_id.map(WorkshopId), r.created_at, now);
         audit_offers(
             &mut tx,
-            r.id,
+            RequestId(r.id),
             &req,
             &settings.policy,
             "escalated",
@@ -396,8 +395,8 @@ pub async fn routing_tick(
             crate::notifications::notices::workshop_request_waiting(
                 &mut tx,
                 &settings.public_url,
-                crate::ids::RequestId(r.id),
-                crate::ids::WorkshopId(workshop),
+                RequestId(r.id),
+                WorkshopId(workshop),
             )
             .await?;
         }

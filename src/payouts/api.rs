@@ -40,9 +40,10 @@ mod access {
         let user = crate::auth::guard::require_user()?;
         match user.role {
             Role::WorkshopMember => {
-                let membership = crate::workshops::queries::membership_of(&state.pool, user.id)
-                    .await?
-                    .ok_or_else(|| AppError::forbidden("Your account is not part of a workshop."))?;
+                let membership =
+                    crate::workshops::queries::membership_of(&state.pool, crate::ids::UserId(user.id))
+                        .await?
+                        .ok_or_else(|| AppError::forbidden("Your account is not part of a workshop."))?;
                 Ok((
                     Payee::Workshop(membership.organization_id),
                     membership.role == crate::status::MemberRole::Owner,
@@ -50,7 +51,7 @@ mod access {
                 ))
             }
             Role::Mechanic => {
-                let profile = crate::mechanics::queries::profile(&state.pool, user.id)
+                let profile = crate::mechanics::queries::profile(&state.pool, crate::ids::UserId(user.id))
                     .await?
                     .ok_or_else(|| AppError::forbidden("Your account has no mechanic profile."))?;
                 if let Some(w) = profile.workshop_name {
@@ -175,7 +176,7 @@ pub async fn get_payouts_overview() -> Result<PayoutsOverview, AppError> {
 pub async fn run_payouts_now() -> Result<String, AppError> {
     let admin = crate::auth::guard::require_admin()?;
     let state = crate::state::app_state()?;
-    let (_, processed) = super::run::run_now(&state, "manual", Some(admin.id)).await?;
+    let (_, processed) = super::run::run_now(&state, "manual", Some(crate::ids::UserId(admin.id))).await?;
     tracing::info!(admin = %admin.id, paid = processed.paid, failed = processed.failed, "manual payout run");
     Ok(format!("{} payout(s) made, {} failed (they are retried later).", processed.paid, processed.failed))
 }

@@ -32,8 +32,9 @@ struct PayeeDetails {
 pub async fn create_run(
     pool: &PgPool,
     trigger: &str,
-    requested_by: Option<Uuid>,
+    requested_by: Option<crate::ids::UserId>,
 ) -> Result<Uuid, sqlx::Error> {
+    let requested_by = requested_by.map(crate::ids::UserId::uuid);
     let mut tx = pool.begin().await?;
     let run: Uuid = sqlx::query_scalar!(
         "INSERT INTO payout_runs (trigger, requested_by) VALUES ($1, $2) RETURNING id",
@@ -320,9 +321,10 @@ pub async fn process_due(state: &AppState, now: DateTime<Utc>) -> Result<Process
 pub async fn run_now(
     state: &AppState,
     trigger: &str,
-    requested_by: Option<Uuid>,
+    requested_by: Option<crate::ids::UserId>,
 ) -> Result<(Uuid, Processed), sqlx::Error> {
-    let run = create_run(&state.pool, trigger, requested_by).await?;
+    let requested_by = requested_by.map(crate::ids::UserId::uuid);
+    let run = create_run(&state.pool, trigger, requested_by.map(crate::ids::UserId)).await?;
     let processed = process_due(state, Utc::now()).await?;
     sqlx::query!("UPDATE payout_runs SET finished_at = now() WHERE id = $1", run)
         .execute(&state.pool)

@@ -76,7 +76,8 @@ impl Realtime {
     }
 
     /// A slot for one more stream of `user`, or `None` at the cap.
-    pub fn open_stream(&self, user: Uuid) -> Option<StreamSlot> {
+    pub fn open_stream(&self, user: crate::ids::UserId) -> Option<StreamSlot> {
+        let user = user.uuid();
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let n = open.entry(user).or_insert(0);
         if *n >= MAX_STREAMS_PER_USER {

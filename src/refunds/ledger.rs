@@ -33,7 +33,11 @@ struct ShareHeld {
 
 /// What each party of a completed session still holds of it: its share minus
 /// what earlier refunds took back.
-async fn shares_held(tx: &mut Transaction<'_, Postgres>, session: Uuid) -> Result<Vec<Share>, sqlx::Error> {
+async fn shares_held(
+    tx: &mut Transaction<'_, Postgres>,
+    session: SessionId,
+) -> Result<Vec<Share>, sqlx::Error> {
+    let session = session.uuid();
     let rows = sqlx::query_as!(
         ShareHeld,
         r#"SELECT a.kind AS "kind: LedgerAccountKind", a.organization_id, a.mechanic_id, p.share_kind AS "share_kind!",
@@ -100,7 +104,7 @@ pub async fn record_refund(
     let mut payables = Vec::new();
     match session {
         Some(session) => {
-            let held = shares_held(&mut tx, session).await?;
+            let held = shares_held(&mut tx, SessionId(session)).await?;
             let taken =
                 revenue::refund_split(&held, amount).map_err(|e| AppError::internal("refund split", e))?;
             for share in taken.into_iter().filter(|s| s.cents > 0) {

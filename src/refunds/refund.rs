@@ -121,7 +121,7 @@ pub async fn refund_order(
     if amount_cents == refundable {
         match (order.session_id, order.revenue_posted) {
             // Nobody serves it yet: withdraw the request first.
-            (None, _) => withdraw_unserved_request(&mut tx, order_id).await?,
+            (None, _) => withdraw_unserved_request(&mut tx, OrderId(order_id)).await?,
             // Taken and under way: refunding it all now would have the mechanic work for nothing.
             (Some(_), false) => return Err(session_under_way()),
             (Some(_), true) => {}
@@ -225,8 +225,9 @@ fn session_under_way() -> AppError {
 /// it ends reverses every share.
 async fn withdraw_unserved_request(
     tx: &mut Transaction<'_, Postgres>,
-    order_id: Uuid,
+    order_id: OrderId,
 ) -> Result<(), AppError> {
+    let order_id = order_id.uuid();
     use crate::status::RequestStatus as S;
     let request: Option<(Uuid, S)> = sqlx::query!(
         r#"SELECT id, status AS "status: S" FROM session_requests WHERE order_id = $1 FOR UPDATE"#,

@@ -77,7 +77,7 @@ pub async fn load_room(pool: &PgPool, session: SessionId, viewer: UserId) -> Res
     .into_iter()
     .rev()
     .collect();
-    let report = super::report::store::load(&mut *pool.acquire().await?, session_id).await?;
+    let report = super::report::store::load(&mut *pool.acquire().await?, SessionId(session_id)).await?;
     Ok(SessionRoom {
         session_id: r.id,
         order_id: r.order_id,
@@ -200,7 +200,7 @@ pub async fn end_session(
         };
     };
     // No report, no ending: the transaction is dropped, nothing changes.
-    super::report::store::require_report(&mut tx, session_id).await?;
+    super::report::store::require_report(&mut tx, SessionId(session_id)).await?;
     sqlx::query!(
         "UPDATE mechanics SET active_sessions = greatest(active_sessions - 1, 0), sessions_completed = sessions_completed + 1
           WHERE user_id = $1",
@@ -224,8 +224,8 @@ pub async fn end_session(
             .await?;
     }
     // The money is split in the same transaction, once per session.
-    crate::ledger::post_session_revenue(&mut tx, session_id).await?;
-    super::report::store::mail_on_end(&mut tx, session_id, public_url).await?;
+    crate::ledger::post_session_revenue(&mut tx, SessionId(session_id)).await?;
+    super::report::store::mail_on_end(&mut tx, SessionId(session_id), public_url).await?;
     notify(&mut *tx, &Signal::SessionChanged { session_id, order_id: ended.order_id }).await?;
     // Capacity freed: offers may change for this mechanic and for hybrid requests.
     notify(&mut *tx, &Signal::MechanicsChanged).await?;

@@ -53,14 +53,15 @@ pub async fn create_from_link(pool: &PgPool, token: &str) -> Result<(Uuid, Role)
         Role::Mechanic => {
             let details: crate::mechanics::MechanicDetails = serde_json::from_value(row.details)
                 .map_err(|e| AppError::internal("pending application", e))?;
-            crate::mechanics::queries::insert_independent(&mut tx, user_id, &details).await?;
+            crate::mechanics::queries::insert_independent(&mut tx, crate::ids::UserId(user_id), &details)
+                .await?;
         }
         Role::WorkshopMember => {
             let w: crate::workshops::WorkshopApplication =
                 serde_json::from_value(row.details).map_err(|e| AppError::internal("pending workshop", e))?;
             let workshop_id = crate::workshops::queries::insert_workshop(
                 &mut tx,
-                user_id,
+                crate::ids::UserId(user_id),
                 &crate::workshops::queries::NewWorkshop {
                     name: &w.name,
                     contact_email: &w.contact_email,

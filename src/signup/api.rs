@@ -27,7 +27,7 @@ pub async fn confirm_sign_up(token: String) -> Result<String, AppError> {
     }
     let (user_id, role) = super::accounts::create_from_link(&state.pool, &token).await?;
     let session = crate::auth::guard::request_session()?;
-    crate::auth::login::log_in(&state.pool, &session, user_id, 1).await?;
+    crate::auth::login::log_in(&state.pool, &session, crate::ids::UserId(user_id), 1).await?;
     tracing::info!(%user_id, ?role, "sign-up confirmed");
     let next = role.home_path().to_string();
     crate::auth::guard::redirect_form_post(&next);

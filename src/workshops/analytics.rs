@@ -36,8 +36,15 @@ impl WorkshopAnalytics {
 
 /// Session analytics of one workshop (for its dashboard).
 #[cfg(feature = "ssr")]
-pub async fn workshop_analytics(pool: &sqlx::PgPool, workshop: Uuid) -> Result<WorkshopAnalytics, AppError> {
-    Ok(analytics_rows(pool, Some(workshop)).await?.pop().ok_or(sqlx::Error::RowNotFound)?)
+pub async fn workshop_analytics(
+    pool: &sqlx::PgPool,
+    workshop: crate::ids::WorkshopId,
+) -> Result<WorkshopAnalytics, AppError> {
+    let workshop = workshop.uuid();
+    Ok(analytics_rows(pool, Some(crate::ids::WorkshopId(workshop)))
+        .await?
+        .pop()
+        .ok_or(sqlx::Error::RowNotFound)?)
 }
 
 /// Session analytics of every workshop, for the admin.
@@ -53,8 +60,9 @@ pub async fn all_workshop_analytics() -> Result<Vec<WorkshopAnalytics>, AppError
 #[cfg(feature = "ssr")]
 async fn analytics_rows(
     pool: &sqlx::PgPool,
-    only: Option<Uuid>,
+    only: Option<crate::ids::WorkshopId>,
 ) -> Result<Vec<WorkshopAnalytics>, sqlx::Error> {
+    let only = only.map(crate::ids::WorkshopId::uuid);
     sqlx::query_as!(
         WorkshopAnalytics,
         r#"SELECT o.id AS workshop_id, o.name AS workshop_name, s.requests_preferred,

@@ -16,7 +16,6 @@ mod access {
     use crate::auth::Role;
     use crate::error::AppError;
     use crate::state::AppState;
-    use uuid::Uuid;
 
     /// The caller, who must belong to a workshop, and their membership.
     ///
@@ -25,7 +24,7 @@ mod access {
     /// not guaranteed after one).
     pub async fn require_workshop_member(state: &AppState) -> Result<(AuthUser, Membership), AppError> {
         let user = require_role(Role::WorkshopMember)?;
-        let membership = queries::membership_of(&state.pool, user.id)
+        let membership = queries::membership_of(&state.pool, crate::ids::UserId(user.id))
             .await?
             .ok_or_else(|| AppError::forbidden("Your account is not part of a workshop."))?;
         Ok((user, membership))
@@ -52,12 +51,16 @@ mod access {
     }
 
     /// The caller must be a member of this particular workshop (or an admin).
-    pub async fn require_member_of(state: &AppState, org: Uuid) -> Result<AuthUser, AppError> {
+    pub async fn require_member_of(
+        state: &AppState,
+        org: crate::ids::WorkshopId,
+    ) -> Result<AuthUser, AppError> {
+        let org = org.uuid();
         let user = crate::auth::guard::require_user()?;
         if user.role == Role::Admin {
             return Ok(user);
         }
-        match queries::membership_of(&state.pool, user.id).await? {
+        match queries::membership_of(&state.pool, crate::ids::UserId(user.id)).await? {
             Some(m) if m.organization_id == org => Ok(user),
             _ => Err(AppError::forbidden("You are not a member of this workshop.")),
         }
@@ -147,12 +150,13 @@ pub async fn get_workshop_dashboard() -> Result<WorkshopDashboard, AppError> {
     use super::queries;
     let state = crate::state::app_state()?;
     let (_, membership) = require_workshop_member(&state).await?;
-    let workshop = queries::workshop(&state.pool, membership.organization_id)
+    let workshop = queries::workshop(&state.pool, crate::ids::WorkshopId(membership.organization_id))
         .await?
         .ok_or_else(|| AppError::not_found("Your workshop no longer exists."))?;
-    let mechanics = queries::mechanics_of(&state.pool, workshop.id).await?;
-    let invites = queries::invites_of(&state.pool, workshop.id).await?;
-    let analytics = super::analytics::workshop_analytics(&state.pool, workshop.id).await?;
+    let mechanics = queries::mechanics_of(&state.pool, crate::ids::WorkshopId(workshop.id)).await?;
+    let invites = queries::invites_of(&state.pool, crate::ids::WorkshopId(workshop.id)).await?;
+    let analytics =
+        super::analytics::workshop_analytics(&state.pool, crate::ids::WorkshopId(workshop.id)).await?;
     Ok(WorkshopDashboard { workshop, my_role: membership.role, mechanics, invites, analytics })
 }
 

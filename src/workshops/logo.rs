@@ -28,7 +28,7 @@ async fn owned_workshop(state: &AppState, user: &RequestUser) -> Result<Uuid, Ap
     if user.role != crate::auth::Role::WorkshopMember {
         return Err(AppError::forbidden("Only a workshop's owner can change its logo."));
     }
-    let membership = super::queries::membership_of(&state.pool, user.id)
+    let membership = super::queries::membership_of(&state.pool, crate::ids::UserId(user.id))
         .await?
         .ok_or_else(|| AppError::forbidden("Your account is not part of a workshop."))?;
     if membership.role != super::MemberRole::Owner {
@@ -174,7 +174,11 @@ pub async fn logo(
 }
 
 /// The owner's current logo (for the dashboard's form).
-pub async fn current_version(pool: &sqlx::PgPool, workshop: Uuid) -> Result<Option<i64>, sqlx::Error> {
+pub async fn current_version(
+    pool: &sqlx::PgPool,
+    workshop: crate::ids::WorkshopId,
+) -> Result<Option<i64>, sqlx::Error> {
+    let workshop = workshop.uuid();
     sqlx::query_scalar!("SELECT version FROM workshop_logos WHERE workshop_id = $1", workshop)
         .fetch_optional(pool)
         .await

@@ -25,7 +25,8 @@ pub struct LogoSettings {
 pub async fn get_logo_settings() -> Result<LogoSettings, AppError> {
     let state = crate::state::app_state()?;
     let (_, membership) = super::api::require_workshop_owner(&state).await?;
-    let logo_version = super::logo::current_version(&state.pool, membership.organization_id).await?;
+    let logo_version =
+        super::logo::current_version(&state.pool, crate::ids::WorkshopId(membership.organization_id)).await?;
     Ok(LogoSettings { workshop_id: membership.organization_id, logo_version })
 }
 

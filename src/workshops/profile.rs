@@ -12,7 +12,7 @@ use leptos::prelude::*;
 pub async fn get_workshop_profile() -> Result<Workshop, AppError> {
     let state = crate::state::app_state()?;
     let (_, membership) = super::api::require_workshop_owner(&state).await?;
-    super::queries::workshop(&state.pool, membership.organization_id)
+    super::queries::workshop(&state.pool, crate::ids::WorkshopId(membership.organization_id))
         .await?
         .ok_or_else(|| AppError::not_found("Your workshop no longer exists."))
 }

@@ -121,7 +121,8 @@ pub async fn get_workshop_page(workshop_id: String, page: Option<String>) -> Res
     let id = Uuid::parse_str(workshop_id.trim()).map_err(|_| AppError::not_found(NO_SUCH_WORKSHOP))?;
     let page = parse_page(page.as_deref())?;
     let state = crate::state::app_state()?;
-    super::public_queries::load(&state.pool, id, page, state.config.public_origin()).await
+    super::public_queries::load(&state.pool, crate::ids::WorkshopId(id), page, state.config.public_origin())
+        .await
 }
 
 #[cfg(test)]

@@ -7,10 +7,13 @@ use super::public::{
 };
 use crate::error::AppError;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 /// An active workshop's public figures, or `None` (unknown, pending, rejected, suspended).
-pub async fn workshop(pool: &PgPool, id: Uuid) -> Result<Option<PublicWorkshop>, sqlx::Error> {
+pub async fn workshop(
+    pool: &PgPool,
+    id: crate::ids::WorkshopId,
+) -> Result<Option<PublicWorkshop>, sqlx::Error> {
+    let id = id.uuid();
     sqlx::query_as!(
         PublicWorkshop,
         r#"SELECT o.id, o.name, o.city, o.description, o.specialties,
@@ -28,7 +31,11 @@ pub async fn workshop(pool: &PgPool, id: Uuid) -> Result<Option<PublicWorkshop>,
 }
 
 /// The workshop's approved mechanics, those online first.
-pub async fn mechanics(pool: &PgPool, id: Uuid) -> Result<Vec<PublicMechanic>, sqlx::Error> {
+pub async fn mechanics(
+    pool: &PgPool,
+    id: crate::ids::WorkshopId,
+) -> Result<Vec<PublicMechanic>, sqlx::Error> {
+    let id = id.uuid();
     let rows = sqlx::query!(
         r#"SELECT u.name, m.specialties, m.years_experience, m.is_online
              FROM mechanics m JOIN users u ON u.id = m.user_id
@@ -51,7 +58,8 @@ pub async fn mechanics(pool: &PgPool, id: Uuid) -> Result<Vec<PublicMechanic>, s
 }
 
 /// Ratings per number of stars, 5 first.
-pub async fn distribution(pool: &PgPool, id: Uuid) -> Result<[i64; 5], sqlx::Error> {
+pub async fn distribution(pool: &PgPool, id: crate::ids::WorkshopId) -> Result<[i64; 5], sqlx::Error> {
+    let id = id.uuid();
     let rows = sqlx::query!(
         r#"SELECT rating AS "rating!", count(*) AS "n!"
              FROM sessions WHERE workshop_id = $1 AND rating IS NOT NULL
@@ -71,7 +79,12 @@ pub async fn distribution(pool: &PgPool, id: Uuid) -> Result<[i64; 5], sqlx::Err
 
 /// One page of reviews, newest first. The reviewer's name is cut to its first
 /// word here, so a whole name never reaches the page.
-pub async fn reviews(pool: &PgPool, id: Uuid, page: i64) -> Result<Vec<Review>, sqlx::Error> {
+pub async fn reviews(
+    pool: &PgPool,
+    id: crate::ids::WorkshopId,
+    page: i64,
+) -> Result<Vec<Review>, sqlx::Error> {
+    let id = id.uuid();
     let rows = sqlx::query!(
         r#"SELECT u.name, x.rating AS "rating!", x.rating_comment, x.rated_at AS "rated_at!: chrono::DateTime<chrono::Utc>"
              FROM sessions x JOIN users u ON u.id = x.customer_id
@@ -96,12 +109,21 @@ pub async fn reviews(pool: &PgPool, id: Uuid, page: i64) -> Result<Vec<Review>, 
 }
 
 /// Everything on the page; a 404 for a workshop the public may not see.
-pub async fn load(pool: &PgPool, id: Uuid, page: i64, public_url: &str) -> Result<WorkshopPage, AppError> {
-    let workshop = workshop(pool, id).await?.ok_or_else(|| AppError::not_found(NO_SUCH_WORKSHOP))?;
-    let mechanics = mechanics(pool, id).await?;
-    let distribution = distribution(pool, id).await?;
+pub async fn load(
+    pool: &PgPool,
+    id: crate::ids::WorkshopId,
+    page: i64,
+    public_url: &str,
+) -> Result<WorkshopPage, AppError> {
+    let id = id.uuid();
+    let workshop = workshop(pool, crate::ids::WorkshopId(id))
+        .await?
+        .ok_or_else(|| AppError::not_found(NO_SUCH_WORKSHOP))?;
+    let mechanics = mechanics(pool, crate::ids::WorkshopId(id)).await?;
+    let distribution = distribution(pool, crate::ids::WorkshopId(id)).await?;
     let pages = page_count(distribution.iter().sum());
-    let reviews = if page <= pages { reviews(pool, id, page).await? } else { Vec::new() };
+    let reviews =
+        if page <= pages { reviews(pool, crate::ids::WorkshopId(id), page).await? } else { Vec::new() };
     Ok(WorkshopPage {
         canonical_url: format!("{}{}", public_url.trim_end_matches('/'), crate::directory::workshop_path(id)),
         workshop,

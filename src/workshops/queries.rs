@@ -16,8 +16,9 @@ pub struct Membership {
 
 pub async fn membership_of(
     db: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<Option<Membership>, sqlx::Error> {
+    let user_id = user_id.uuid();
     sqlx::query_as!(
         Membership,
         r#"SELECT m.organization_id, m.role AS "role: MemberRole", o.status AS "status: WorkshopStatus",
@@ -30,7 +31,8 @@ pub async fn membership_of(
     .await
 }
 
-pub async fn workshop(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Workshop>, sqlx::Error> {
+pub async fn workshop(db: impl PgExecutor<'_>, id: WorkshopId) -> Result<Option<Workshop>, sqlx::Error> {
+    let id = id.uuid();
     sqlx::query_as!(
         Workshop,
         r#"SELECT id, name, contact_email, phone, city, address, description, specialties,
@@ -56,9 +58,10 @@ pub struct NewWorkshop<'a> {
 /// Creates a pending workshop owned by `owner`, with the default fee terms on record.
 pub async fn insert_workshop(
     tx: &mut Transaction<'_, Postgres>,
-    owner: Uuid,
+    owner: UserId,
     w: &NewWorkshop<'_>,
 ) -> Result<Uuid, sqlx::Error> {
+    let owner = owner.uuid();
     let id: Uuid = sqlx::query_scalar!(
         "INSERT INTO organizations (name, contact_email, phone, city, address, description, specialties)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -91,8 +94,9 @@ pub async fn insert_workshop(
 
 pub async fn mechanics_of(
     db: impl PgExecutor<'_>,
-    workshop_id: Uuid,
+    workshop_id: WorkshopId,
 ) -> Result<Vec<WorkshopMechanic>, sqlx::Error> {
+    let workshop_id = workshop_id.uuid();
     sqlx::query_as!(
         WorkshopMechanic,
         r#"SELECT m.user_id, u.name, u.email, m.is_online, m.capacity, m.active_sessions,
@@ -137,8 +141,9 @@ pub fn invite_state(
 
 pub async fn invites_of(
     db: impl PgExecutor<'_>,
-    workshop_id: Uuid,
+    workshop_id: WorkshopId,
 ) -> Result<Vec<InviteSummary>, sqlx::Error> {
+    let workshop_id = workshop_id.uuid();
     let rows = sqlx::query_as!(
         InviteRow,
         r#"SELECT id, email, created_at AS "created_at: chrono::DateTime<chrono::Utc>",

@@ -102,7 +102,7 @@ pub async fn get_workshop_trends() -> Result<WorkshopTrends, AppError> {
     let (_, membership) = super::api::require_workshop_owner(&state).await?;
     super::trends_queries::load(
         &state.pool,
-        membership.organization_id,
+        crate::ids::WorkshopId(membership.organization_id),
         &membership.organization_name,
         Utc::now(),
     )

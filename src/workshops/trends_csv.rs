@@ -67,7 +67,7 @@ pub async fn workshop_analytics_csv(
         return AppError::forbidden("Only a workshop's owner can export its analytics.").into_response();
     }
     let result = async {
-        let membership = super::queries::membership_of(&state.pool, user.id)
+        let membership = super::queries::membership_of(&state.pool, crate::ids::UserId(user.id))
             .await?
             .ok_or_else(|| AppError::forbidden("Your account is not part of a workshop."))?;
         if membership.role != super::MemberRole::Owner {
@@ -75,7 +75,7 @@ pub async fn workshop_analytics_csv(
         }
         let t = super::trends_queries::load(
             &state.pool,
-            membership.organization_id,
+            crate::ids::WorkshopId(membership.organization_id),
             &membership.organization_name,
             chrono::Utc::now(),
         )

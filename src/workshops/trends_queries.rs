@@ -7,13 +7,13 @@ use super::trends::{window, MechanicFigures, WeekFigures, WorkshopTrends};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 pub async fn weeks(
     pool: &PgPool,
-    workshop: Uuid,
+    workshop: crate::ids::WorkshopId,
     first: DateTime<Utc>,
 ) -> Result<Vec<WeekFigures>, sqlx::Error> {
+    let workshop = workshop.uuid();
     let rows = sqlx::query!(
         r#"WITH payable AS (
                SELECT a.id FROM ledger_accounts a
@@ -68,9 +68,10 @@ pub async fn weeks(
 
 pub async fn mechanics(
     pool: &PgPool,
-    workshop: Uuid,
+    workshop: crate::ids::WorkshopId,
     first: DateTime<Utc>,
 ) -> Result<Vec<MechanicFigures>, sqlx::Error> {
+    let workshop = workshop.uuid();
     let rows = sqlx::query!(
         r#"WITH payable AS (
                SELECT a.id FROM ledger_accounts a
@@ -117,15 +118,16 @@ pub async fn mechanics(
 /// The 12 weeks ending with the week of `now`, and the mechanics over them.
 pub async fn load(
     pool: &PgPool,
-    workshop: Uuid,
+    workshop: crate::ids::WorkshopId,
     workshop_name: &str,
     now: DateTime<Utc>,
 ) -> Result<WorkshopTrends, AppError> {
+    let workshop = workshop.uuid();
     let (first, _) = window(now);
     Ok(WorkshopTrends {
         workshop_name: workshop_name.to_string(),
         currency: "usd".into(),
-        weeks: weeks(pool, workshop, first).await?,
-        mechanics: mechanics(pool, workshop, first).await?,
+        weeks: weeks(pool, crate::ids::WorkshopId(workshop), first).await?,
+        mechanics: mechanics(pool, crate::ids::WorkshopId(workshop), first).await?,
     })
 }

@@ -695,7 +695,13 @@ pub mod fixtures {
         .await
         .unwrap();
         autodoctor::ledger::post_payment(&mut tx, autodoctor::ids::OrderId(order), amount).await.unwrap();
-        autodoctor::offers::store::on_request_created(&mut tx, request, &settings()).await.unwrap();
+        autodoctor::offers::store::on_request_created(
+            &mut tx,
+            autodoctor::ids::RequestId(request),
+            &settings(),
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
         (order, request)
     }

@@ -82,7 +82,14 @@ pub async fn ice(
         return problem.into_response();
     }
     let not_after = access.clock.map(|c| c.call_closes_at);
-    Json(turn::ice_config(&state.config.call, session_id, access.is_mechanic, now, not_after)).into_response()
+    Json(turn::ice_config(
+        &state.config.call,
+        crate::ids::SessionId(session_id),
+        access.is_mechanic,
+        now,
+        not_after,
+    ))
+    .into_response()
 }
 
 /// What the call's page is told about the session.
@@ -157,7 +164,7 @@ pub async fn stream(
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let mut last = match resume {
         Some(n) if n >= 0 => n,
-        _ => match signals::latest(&pool, session_id).await {
+        _ => match signals::latest(&pool, crate::ids::SessionId(session_id)).await {
             Ok(n) => n,
             Err(e) => return e.into_response(),
         },

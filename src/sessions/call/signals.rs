@@ -177,7 +177,8 @@ pub async fn after(
 }
 
 /// The number of the session's latest message (a new page starts after it).
-pub async fn latest(pool: &PgPool, session_id: Uuid) -> Result<i64, AppError> {
+pub async fn latest(pool: &PgPool, session_id: SessionId) -> Result<i64, AppError> {
+    let session_id = session_id.uuid();
     Ok(sqlx::query_scalar!("SELECT signal_seq FROM sessions WHERE id = $1", session_id)
         .fetch_optional(pool)
         .await?

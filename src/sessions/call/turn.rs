@@ -9,7 +9,6 @@ use crate::config::CallConfig;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use uuid::Uuid;
 
 /// A TURN credential.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,12 +31,13 @@ pub fn turn_password(secret: &str, username: &str) -> String {
 /// reconnect) when the clock has started.
 pub fn credential(
     secret: &str,
-    session: Uuid,
+    session: crate::ids::SessionId,
     is_mechanic: bool,
     now: DateTime<Utc>,
     ttl_secs: i64,
     not_after: Option<DateTime<Utc>>,
 ) -> TurnCredential {
+    let session = session.uuid();
     let mut expires_at = now.timestamp() + ttl_secs;
     if let Some(limit) = not_after {
         expires_at = expires_at.min(limit.timestamp() + 60).max(now.timestamp() + 60);
@@ -57,18 +57,26 @@ pub fn credential_valid(secret: &str, username: &str, password: &str, now: DateT
 /// The ICE configuration for one participant.
 pub fn ice_config(
     config: &CallConfig,
-    session: Uuid,
+    session: crate::ids::SessionId,
     is_mechanic: bool,
     now: DateTime<Utc>,
     not_after: Option<DateTime<Utc>>,
 ) -> IceConfig {
+    let session = session.uuid();
     let mut ice_servers = Vec::new();
     if !config.stun_urls.is_empty() {
         ice_servers.push(IceServer { urls: config.stun_urls.clone(), username: None, credential: None });
     }
     let mut expires_at = None;
     if let (false, Some(secret)) = (config.turn_urls.is_empty(), &config.turn_secret) {
-        let c = credential(secret, session, is_mechanic, now, config.turn_ttl_secs, not_after);
+        let c = credential(
+            secret,
+            crate::ids::SessionId(session),
+            is_mechanic,
+            now,
+            config.turn_ttl_secs,
+            not_after,
+        );
         expires_at = Some(c.expires_at);
         ice_servers.push(IceServer {
             urls: config.turn_urls.clone(),
@@ -87,6 +95,7 @@ pub fn ice_config(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use uuid::Uuid;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap()
@@ -101,7 +110,7 @@ mod tests {
     #[test]
     fn credentials_expire_and_are_bound_to_the_session_and_side() {
         let session = Uuid::from_u128(0x1234);
-        let c = credential("s3cret-s3cret-s3cret", session, false, now(), 600, None);
+        let c = credential("s3cret-s3cret-s3cret", crate::ids::SessionId(session), false, now(), 600, None);
         assert_eq!(c.expires_at, now().timestamp() + 600);
         assert_eq!(c.username, format!("{}:{}-c", now().timestamp() + 600, session.simple()));
         assert!(credential_valid("s3cret-s3cret-s3cret", &c.username, &c.credential, now()));
@@ -113,23 +122,38 @@ mod tests {
         ));
         assert!(!credential_valid("another-secret-xx", &c.username, &c.credential, now()));
         // Another session or the other side gets another credential, and one cannot be moved to the other.
-        let other = credential("s3cret-s3cret-s3cret", Uuid::from_u128(0x5678), false, now(), 600, None);
+        let other = credential(
+            "s3cret-s3cret-s3cret",
+            crate::ids::SessionId(Uuid::from_u128(0x5678)),
+            false,
+            now(),
+            600,
+            None,
+        );
         assert_ne!(other.credential, c.credential);
         let forged = format!("{}:{}-c", now().timestamp() + 600, Uuid::from_u128(0x5678).simple());
         assert!(!credential_valid("s3cret-s3cret-s3cret", &forged, &c.credential, now()));
-        let mechanic = credential("s3cret-s3cret-s3cret", session, true, now(), 600, None);
+        let mechanic =
+            credential("s3cret-s3cret-s3cret", crate::ids::SessionId(session), true, now(), 600, None);
         assert!(mechanic.username.ends_with("-m"));
     }
 
     #[test]
     fn a_started_clock_caps_the_expiry() {
         let closes = now() + chrono::Duration::seconds(300);
-        let c = credential("s3cret-s3cret-s3cret", Uuid::nil(), true, now(), 3600, Some(closes));
+        let c = credential(
+            "s3cret-s3cret-s3cret",
+            crate::ids::SessionId(Uuid::nil()),
+            true,
+            now(),
+            3600,
+            Some(closes),
+        );
         assert_eq!(c.expires_at, closes.timestamp() + 60);
         // Past the close, a credential still lives a minute (the server refuses the call by then anyway).
         let late = credential(
             "s3cret-s3cret-s3cret",
-            Uuid::nil(),
+            crate::ids::SessionId(Uuid::nil()),
             true,
             now(),
             3600,
@@ -141,7 +165,7 @@ mod tests {
     #[test]
     fn ice_config_lists_stun_and_turn_and_the_policy() {
         let mut config = CallConfig::default();
-        let none = ice_config(&config, Uuid::nil(), false, now(), None);
+        let none = ice_config(&config, crate::ids::SessionId(Uuid::nil()), false, now(), None);
         assert!(none.ice_servers.is_empty());
         assert_eq!(none.ice_transport_policy, "all");
         assert_eq!(none.expires_at, None);
@@ -149,7 +173,7 @@ mod tests {
         config.turn_urls = vec!["turn:turn.example.org:3478?transport=udp".into()];
         config.turn_secret = Some("s3cret-s3cret-s3cret".into());
         config.relay_only = true;
-        let both = ice_config(&config, Uuid::nil(), false, now(), None);
+        let both = ice_config(&config, crate::ids::SessionId(Uuid::nil()), false, now(), None);
         assert_eq!(both.ice_servers.len(), 2);
         assert_eq!(both.ice_servers[0].username, None);
         let turn = &both.ice_servers[1];

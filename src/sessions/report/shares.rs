@@ -78,7 +78,8 @@ pub async fn revoke(pool: &PgPool, share_id: Uuid, customer: UserId) -> Result<U
 }
 
 /// The links of a session's report, newest first.
-pub async fn list(conn: &mut PgConnection, session_id: Uuid) -> Result<Vec<ShareLink>, AppError> {
+pub async fn list(conn: &mut PgConnection, session_id: SessionId) -> Result<Vec<ShareLink>, AppError> {
+    let session_id = session_id.uuid();
     Ok(sqlx::query_as!(
         ShareLink,
         r#"SELECT id, created_at AS "created_at: chrono::DateTime<chrono::Utc>",
@@ -109,7 +110,8 @@ pub async fn shared_report(pool: &PgPool, token: &str) -> Result<SharedReport, A
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| AppError::not_found(NOT_VALID))?;
-    let report =
-        super::store::load(&mut conn, s.session_id).await?.ok_or_else(|| AppError::not_found(NOT_VALID))?;
+    let report = super::store::load(&mut conn, SessionId(s.session_id))
+        .await?
+        .ok_or_else(|| AppError::not_found(NOT_VALID))?;
     Ok(SharedReport { plan_name: s.plan_name, vehicle: s.vehicle, session_date: s.session_date, report })
 }

@@ -9,7 +9,6 @@ use crate::realtime::server::notify;
 use crate::realtime::Signal;
 use crate::status::SessionStatus;
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
 /// Saves (or replaces) the report of `session_id`, written by its mechanic.
 /// Anyone else: not found; a session that ended: a conflict. Tells the room.
@@ -71,7 +70,8 @@ pub async fn save(
 }
 
 /// The report of a session, if written (whoever asks: callers check access first).
-pub async fn load(conn: &mut PgConnection, session_id: Uuid) -> Result<Option<Report>, AppError> {
+pub async fn load(conn: &mut PgConnection, session_id: SessionId) -> Result<Option<Report>, AppError> {
+    let session_id = session_id.uuid();
     let Some(r) = sqlx::query!(
         r#"SELECT r.summary, r.likely_causes, r.safe_to_drive AS "safe_to_drive: SafeToDrive", r.follow_ups,
                   o.currency, r.updated_at AS "updated_at: chrono::DateTime<chrono::Utc>"
@@ -135,9 +135,12 @@ pub async fn load_page(
     .await?
     .ok_or_else(|| AppError::not_found("There is no session of yours with that reference."))?;
     let viewer_is_customer = s.customer_id == viewer;
-    let report = load(&mut conn, session_id).await?;
-    let shares =
-        if viewer_is_customer { super::shares::list(&mut conn, session_id).await? } else { Vec::new() };
+    let report = load(&mut conn, SessionId(session_id)).await?;
+    let shares = if viewer_is_customer {
+        super::shares::list(&mut conn, SessionId(session_id)).await?
+    } else {
+        Vec::new()
+    };
     Ok(ReportPage {
         session_id,
         status: s.status,
@@ -155,7 +158,8 @@ pub async fn load_page(
 
 /// Ending a session needs its report: without one, a conflict (and the caller's
 /// transaction, dropped, changes nothing).
-pub async fn require_report(conn: &mut PgConnection, session_id: Uuid) -> Result<(), AppError> {
+pub async fn require_report(conn: &mut PgConnection, session_id: SessionId) -> Result<(), AppError> {
+    let session_id = session_id.uuid();
     let written = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM session_reports WHERE session_id = $1) AS "written!""#,
         session_id
@@ -173,9 +177,10 @@ pub async fn require_report(conn: &mut PgConnection, session_id: Uuid) -> Result
 /// session; once per session, whatever happens (the report remembers it was mailed).
 pub async fn mail_on_end(
     conn: &mut PgConnection,
-    session_id: Uuid,
+    session_id: SessionId,
     public_url: &str,
 ) -> Result<(), AppError> {
+    let session_id = session_id.uuid();
     let first = sqlx::query_scalar!(
         "UPDATE session_reports SET emailed_at = now() WHERE session_id = $1 AND emailed_at IS NULL
          RETURNING session_id",
@@ -198,7 +203,7 @@ pub async fn mail_on_end(
     )
     .fetch_one(&mut *conn)
     .await?;
-    let report = load(conn, session_id)
+    let report = load(conn, SessionId(session_id))
         .await?
         .ok_or_else(|| AppError::conflict("Write the diagnosis report before ending the session."))?;
     let url = format!("{}{}", public_url.trim_end_matches('/'), super::report_path(session_id));
@@ -207,8 +212,8 @@ pub async fn mail_on_end(
     crate::notifications::notices::session_report(
         conn,
         public_url,
-        crate::ids::SessionId(session_id),
-        crate::ids::UserId(who.customer_id),
+        SessionId(session_id),
+        UserId(who.customer_id),
         &subject,
         &body,
     )

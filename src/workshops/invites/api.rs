@@ -277,7 +277,7 @@ pub async fn accept_invite(
     tx.commit().await?;
 
     let session = guard::request_session()?;
-    crate::auth::login::log_in(&state.pool, &session, user_id, 1).await?;
+    crate::auth::login::log_in(&state.pool, &session, crate::ids::UserId(user_id), 1).await?;
     tracing::info!(%user_id, workshop = %invite.organization_id, "mechanic joined through an invite");
     let next = Role::Mechanic.home_path().to_string();
     guard::redirect_form_post(&next);

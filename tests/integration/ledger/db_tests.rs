@@ -147,7 +147,10 @@ async fn completing_twice_or_concurrently_still_writes_one_entry(pool: PgPool) {
     assert_eq!(entries_for(&pool, session).await, 1);
     // Posting again directly (a retry after a crash) writes nothing either.
     let mut tx = pool.begin().await.unwrap();
-    assert!(autodoctor::ledger::post_session_revenue(&mut tx, session).await.unwrap().is_none());
+    assert!(autodoctor::ledger::post_session_revenue(&mut tx, autodoctor::ids::SessionId(session))
+        .await
+        .unwrap()
+        .is_none());
     tx.commit().await.unwrap();
     assert_eq!(entries_for(&pool, session).await, 1);
     assert_eq!(

@@ -301,7 +301,16 @@ async fn an_opted_out_person_gets_receipts_but_no_optional_mail(pool: PgPool) {
         .unwrap();
     let mut conn = pool.acquire().await.unwrap();
     let content = Content { subject: "Update", text: "Something happened.", greet: true };
-    assert!(to_user(&mut conn, ORIGIN, Kind::RequestAccepted, "other", customer_id, &content).await.unwrap());
+    assert!(to_user(
+        &mut conn,
+        ORIGIN,
+        Kind::RequestAccepted,
+        "other",
+        autodoctor::ids::UserId(customer_id),
+        &content
+    )
+    .await
+    .unwrap());
     // A value that is neither on nor off is a clear 400 and changes nothing.
     let bad = customer.call("/api/account/mail/save", &[("optional_mail", "maybe")]).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
@@ -326,9 +335,13 @@ async fn the_unsubscribe_link_works_once_without_login_and_cannot_be_forged(pool
     let user = create_user(&pool, "reader@example.com", Role::Customer).await;
     let mut conn = pool.acquire().await.unwrap();
     let content = Content { subject: "Update", text: "A mechanic has taken your request.", greet: true };
-    assert!(to_user(&mut conn, ORIGIN, Kind::RequestAccepted, "r1", user, &content).await.unwrap());
+    assert!(to_user(&mut conn, ORIGIN, Kind::RequestAccepted, "r1", autodoctor::ids::UserId(user), &content)
+        .await
+        .unwrap());
     assert!(
-        !to_user(&mut conn, ORIGIN, Kind::RequestAccepted, "r1", user, &content).await.unwrap(),
+        !to_user(&mut conn, ORIGIN, Kind::RequestAccepted, "r1", autodoctor::ids::UserId(user), &content)
+            .await
+            .unwrap(),
         "once per event"
     );
     drop(conn);

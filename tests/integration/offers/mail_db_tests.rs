@@ -214,7 +214,7 @@ async fn an_open_dashboard_on_any_instance_means_no_mail_and_a_closed_or_dead_on
     assert_eq!(told(&pool, m2).await, sorted(vec![(seen, "mail".into()), (next, "mail".into())]));
 
     // A stream touches its row while it is open.
-    let p = autodoctor::offers::presence::Presence::open(&pool, m2).await.unwrap();
+    let p = autodoctor::offers::presence::Presence::open(&pool, autodoctor::ids::UserId(m2)).await.unwrap();
     sqlx::query(
         "UPDATE offer_stream_presence SET seen_at = now() - interval '1 hour' WHERE mechanic_id = $1",
     )

@@ -524,7 +524,7 @@ async fn a_full_refund_withdraws_the_unserved_request_and_a_partial_one_does_not
     let customer = create_user(&pool, "cust@example.com", Role::Customer).await;
     let policy = autodoctor::offers::store::RoutingSettings::from_config(&app.state.config).policy;
     let offered = |pool: PgPool| async move {
-        autodoctor::offers::store::offers_for(&pool, m, Utc::now(), &policy)
+        autodoctor::offers::store::offers_for(&pool, autodoctor::ids::UserId(m), Utc::now(), &policy)
             .await
             .unwrap()
             .into_iter()

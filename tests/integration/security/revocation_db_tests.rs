@@ -364,7 +364,7 @@ async fn removal_from_the_workshop_ends_the_mechanics_offers_stream(pool: PgPool
     // Nor is a1 offered it any more.
     let offers = autodoctor::offers::store::offers_for(
         &pool,
-        w.a1,
+        autodoctor::ids::UserId(w.a1),
         chrono::Utc::now(),
         &autodoctor::offers::store::RoutingSettings::from_config(&w.one.state.config).policy,
     )

@@ -36,7 +36,9 @@ async fn offered(
 ) -> Vec<(Uuid, u8)> {
     let mut out = Vec::new();
     for &m in mechanics {
-        let offers = autodoctor::offers::store::offers_for(pool, m, now, &policy()).await.unwrap();
+        let offers = autodoctor::offers::store::offers_for(pool, autodoctor::ids::UserId(m), now, &policy())
+            .await
+            .unwrap();
         if let Some(o) = offers.iter().find(|o| o.request_id == request) {
             out.push((m, o.priority));
         }

@@ -131,7 +131,14 @@ async fn weekly_figures_equal_what_they_count(pool: PgPool) {
         earnings_cents: 16000,
         ..empty(weeks[11])
     };
-    let t = autodoctor::workshops::trends_queries::load(&pool, w, "Harbor Garage", now).await.unwrap();
+    let t = autodoctor::workshops::trends_queries::load(
+        &pool,
+        autodoctor::ids::WorkshopId(w),
+        "Harbor Garage",
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!(t.weeks, expected);
     assert_eq!(t.weeks[11].acceptance_rate_percent(), Some(50));
     assert_eq!(t.weeks[9], empty(weeks[9]), "a week with no sessions is there, at zero");

@@ -126,7 +126,11 @@ async fn only_the_two_participants_signal_and_only_while_the_call_may_run(pool: 
     let big = format!(r#"{{"kind":"offer","payload":{{"sdp":"{}"}}}}"#, "a".repeat(70 * 1024));
     assert_eq!(post_signal(&mut cust, r.session, &big).await.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(stored(&pool, r.session).await, 2);
-    assert_eq!(signals::latest(&pool, r.session).await.unwrap(), 2, "refusals take no number");
+    assert_eq!(
+        signals::latest(&pool, autodoctor::ids::SessionId(r.session)).await.unwrap(),
+        2,
+        "refusals take no number"
+    );
 
     // Time up (the clock's close has passed): refused, with the reason.
     sqlx::query(
@@ -577,6 +581,9 @@ async fn start_end_and_actual_length_reach_the_admin_and_the_workshop_analytics(
         page.body.contains("ran 14 min 5 s") && page.body.contains("ran 10 min 15 s"),
         "shown to the admin"
     );
-    let analytics = autodoctor::workshops::analytics::workshop_analytics(&pool, w).await.unwrap();
+    let analytics =
+        autodoctor::workshops::analytics::workshop_analytics(&pool, autodoctor::ids::WorkshopId(w))
+            .await
+            .unwrap();
     assert_eq!(analytics.avg_session_seconds, Some(730), "the mean of 845 and 615");
 }

@@ -169,9 +169,13 @@ async fn ending_needs_the_report_and_mails_it_exactly_once(pool: PgPool) {
     assert_eq!(report_mails(&pool).await.len(), 1);
     // Mailing again directly (a retry) queues nothing either.
     let mut tx = pool.begin().await.unwrap();
-    autodoctor::sessions::report::store::mail_on_end(&mut tx, w.session, crate::testing::ORIGIN)
-        .await
-        .unwrap();
+    autodoctor::sessions::report::store::mail_on_end(
+        &mut tx,
+        autodoctor::ids::SessionId(w.session),
+        crate::testing::ORIGIN,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(report_mails(&pool).await.len(), 1);
 }
