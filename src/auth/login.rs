@@ -24,15 +24,14 @@ pub async fn log_in(
     user_id: crate::ids::UserId,
     auth_version: i32,
 ) -> Result<(), AppError> {
-    let user_id = user_id.uuid();
     session.cycle_id().await.map_err(session_error)?;
     session.clear().await;
-    session.insert(KEY_USER_ID, user_id).await.map_err(session_error)?;
+    session.insert(KEY_USER_ID, user_id.uuid()).await.map_err(session_error)?;
     session.insert(KEY_AUTH_VERSION, auth_version).await.map_err(session_error)?;
     session.insert(KEY_AUTHENTICATED_AT, chrono::Utc::now().timestamp()).await.map_err(session_error)?;
     session.save().await.map_err(session_error)?;
     if let Some(id) = session.id() {
-        queries::record_login(pool, crate::ids::UserId(user_id), &id.to_string()).await?;
+        queries::record_login(pool, user_id, &id.to_string()).await?;
     }
     Ok(())
 }

@@ -88,8 +88,7 @@ pub async fn session_report(
     body: &str,
 ) -> Result<bool, sqlx::Error> {
     let content = Content { subject, text: body, greet: false };
-    to_user(conn, public_url, Kind::SessionReport, &session.to_string(), UserId(customer.uuid()), &content)
-        .await
+    to_user(conn, public_url, Kind::SessionReport, &session.to_string(), customer, &content).await
 }
 
 /// To the customer, when a refund has gone through.
@@ -183,7 +182,7 @@ pub async fn workshop_decision(
         ),
     };
     let content = Content { subject: &subject, text: &text, greet: true };
-    to_workshop_owners(conn, public_url, kind, event, WorkshopId(workshop.uuid()), &content).await
+    to_workshop_owners(conn, public_url, kind, event, workshop, &content).await
 }
 
 /// To an independent mechanic, when the admin decides on their application.
@@ -211,7 +210,7 @@ pub async fn application_decision(
         )
     };
     let content = Content { subject, text: &text, greet: true };
-    to_user(conn, public_url, kind, event, UserId(mechanic.uuid()), &content).await
+    to_user(conn, public_url, kind, event, mechanic, &content).await
 }
 
 /// To the owners of the workshop a workshop-only request was for, when nobody
@@ -234,7 +233,7 @@ pub async fn workshop_request_waiting(
         public_url,
         Kind::WorkshopRequestWaiting,
         &request.to_string(),
-        WorkshopId(workshop.uuid()),
+        workshop,
         &content,
     )
     .await

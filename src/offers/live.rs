@@ -93,9 +93,7 @@ pub async fn offers(State(state): State<AppState>, Extension(user): Extension<Re
         move || {
             let pool = pool.clone();
             let policy = settings.policy;
-            async move {
-                super::store::offers_for(&pool, UserId(mechanic.uuid()), chrono::Utc::now(), &policy).await
-            }
+            async move { super::store::offers_for(&pool, mechanic, chrono::Utc::now(), &policy).await }
         },
         StreamOwner { user: owner_id, slot, alive },
     )

@@ -40,11 +40,7 @@ pub async fn workshop_analytics(
     pool: &sqlx::PgPool,
     workshop: crate::ids::WorkshopId,
 ) -> Result<WorkshopAnalytics, AppError> {
-    let workshop = workshop.uuid();
-    Ok(analytics_rows(pool, Some(crate::ids::WorkshopId(workshop)))
-        .await?
-        .pop()
-        .ok_or(sqlx::Error::RowNotFound)?)
+    Ok(analytics_rows(pool, Some(workshop)).await?.pop().ok_or(sqlx::Error::RowNotFound)?)
 }
 
 /// Session analytics of every workshop, for the admin.

@@ -115,17 +115,17 @@ pub async fn load(
     page: i64,
     public_url: &str,
 ) -> Result<WorkshopPage, AppError> {
-    let id = id.uuid();
-    let workshop = workshop(pool, crate::ids::WorkshopId(id))
-        .await?
-        .ok_or_else(|| AppError::not_found(NO_SUCH_WORKSHOP))?;
-    let mechanics = mechanics(pool, crate::ids::WorkshopId(id)).await?;
-    let distribution = distribution(pool, crate::ids::WorkshopId(id)).await?;
+    let workshop = workshop(pool, id).await?.ok_or_else(|| AppError::not_found(NO_SUCH_WORKSHOP))?;
+    let mechanics = mechanics(pool, id).await?;
+    let distribution = distribution(pool, id).await?;
     let pages = page_count(distribution.iter().sum());
-    let reviews =
-        if page <= pages { reviews(pool, crate::ids::WorkshopId(id), page).await? } else { Vec::new() };
+    let reviews = if page <= pages { reviews(pool, id, page).await? } else { Vec::new() };
     Ok(WorkshopPage {
-        canonical_url: format!("{}{}", public_url.trim_end_matches('/'), crate::directory::workshop_path(id)),
+        canonical_url: format!(
+            "{}{}",
+            public_url.trim_end_matches('/'),
+            crate::directory::workshop_path(id.uuid())
+        ),
         workshop,
         mechanics,
         distribution,

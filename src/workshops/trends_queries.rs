@@ -122,12 +122,11 @@ pub async fn load(
     workshop_name: &str,
     now: DateTime<Utc>,
 ) -> Result<WorkshopTrends, AppError> {
-    let workshop = workshop.uuid();
     let (first, _) = window(now);
     Ok(WorkshopTrends {
         workshop_name: workshop_name.to_string(),
         currency: "usd".into(),
-        weeks: weeks(pool, crate::ids::WorkshopId(workshop), first).await?,
-        mechanics: mechanics(pool, crate::ids::WorkshopId(workshop), first).await?,
+        weeks: weeks(pool, workshop, first).await?,
+        mechanics: mechanics(pool, workshop, first).await?,
     })
 }
