@@ -86,6 +86,28 @@ checks! {
         runtime
     ),
     (
+        // Every open stream confirms its log-in at least every 10 s (migration 27),
+        // and ends when the log-in does; a row not confirmed for 45 s is a dead
+        // instance's. So a live row with its log-in gone must not have been
+        // confirmed after the log-in ended (2 s allows for a confirmation racing
+        // the end), nor be left 20 s after its last confirmation: by then the
+        // stream should have re-checked and closed. The log-in is judged here
+        // from the tables, not by the code the streams ask.
+        "live stream whose log-in has ended",
+        "SELECT ls.stream_id::text FROM live_streams ls
+           JOIN users u ON u.id = ls.user_id
+           LEFT JOIN user_sessions us ON us.session_id = ls.login_id AND us.user_id = ls.user_id
+           LEFT JOIN tower_sessions.session ts ON ts.id = ls.login_id
+          CROSS JOIN LATERAL (SELECT least(ls.login_ended_at, u.disabled_at,
+                                           CASE WHEN ts.expiry_date <= now() THEN ts.expiry_date END) AS at) ended
+          WHERE (us.session_id IS NULL OR ts.id IS NULL OR ts.expiry_date <= now() OR u.disabled_at IS NOT NULL)
+            AND ls.confirmed_at > now() - interval '45 seconds'
+            AND (ls.confirmed_at > ended.at + interval '2 seconds' OR ls.confirmed_at < now() - interval '20 seconds')",
+        // Runtime SQL: `tower_sessions.session` is made by the session store at
+        // start-up, not by migrations/, so the offline data cannot see it.
+        runtime
+    ),
+    (
         // The earnings panels' rows (payable_lines, migration 20) add up to the
         // totals above them: pending to the balance, paid to what was paid out.
         "payee whose earnings rows do not add up to their pending or paid-out total",

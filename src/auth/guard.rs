@@ -175,6 +175,7 @@ pub fn login_probe(state: &AppState, user: &AuthUser) -> impl Fn() -> LoginCheck
 pub fn stream_owner(
     state: &AppState,
     user: &AuthUser,
+    kind: crate::realtime::registry::StreamKind,
 ) -> Result<crate::realtime::server::StreamOwner<impl Fn() -> LoginCheck + Send + Sync + 'static>, AppError> {
     let slot =
         state.realtime.open_stream(crate::ids::UserId(user.id)).ok_or_else(|| AppError::TooManyRequests {
@@ -184,7 +185,13 @@ pub fn stream_owner(
             ),
             retry_after_secs: 30,
         })?;
-    Ok(crate::realtime::server::StreamOwner { user: user.id, slot, alive: login_probe(state, user) })
+    let login = crate::realtime::registry::StreamLogin {
+        pool: state.pool.clone(),
+        user: crate::ids::UserId(user.id),
+        login: user.login_id.clone(),
+        kind,
+    };
+    Ok(crate::realtime::server::StreamOwner { user: user.id, slot, alive: login_probe(state, user), login })
 }
 
 /// The client's address from an `X-Forwarded-For` value: the right-most entry,

@@ -19,10 +19,11 @@ pub async fn order(
     Path(order_id): Path<Uuid>,
 ) -> Response {
     let Some(user) = user.0 else { return AppError::Unauthenticated.into_response() };
-    let owner = match crate::auth::guard::stream_owner(&state, &user) {
-        Ok(owner) => owner,
-        Err(e) => return e.into_response(),
-    };
+    let owner =
+        match crate::auth::guard::stream_owner(&state, &user, crate::realtime::registry::StreamKind::Order) {
+            Ok(owner) => owner,
+            Err(e) => return e.into_response(),
+        };
     if user.role != Role::Customer {
         return AppError::forbidden("Only the customer who booked follows a booking.").into_response();
     }

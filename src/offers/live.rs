@@ -48,7 +48,11 @@ async fn standing(pool: &PgPool, mechanic: UserId) -> Result<Standing, sqlx::Err
 /// `GET /api/live/offers`: the calling mechanic's offers, event `offers`.
 pub async fn offers(State(state): State<AppState>, Extension(user): Extension<RequestUser>) -> Response {
     let Some(user) = user.0 else { return AppError::Unauthenticated.into_response() };
-    let owner = match crate::auth::guard::stream_owner(&state, &user) {
+    let owner = match crate::auth::guard::stream_owner(
+        &state,
+        &user,
+        crate::realtime::registry::StreamKind::Offers,
+    ) {
         Ok(owner) => owner,
         Err(e) => return e.into_response(),
     };
@@ -65,7 +69,7 @@ pub async fn offers(State(state): State<AppState>, Extension(user): Extension<Re
         Ok(p) => std::sync::Arc::new(p),
         Err(e) => return AppError::from(e).into_response(),
     };
-    let StreamOwner { user: owner_id, slot, alive: login_alive } = owner;
+    let StreamOwner { user: owner_id, slot, alive: login_alive, login } = owner;
     let pool = state.pool.clone();
     let mechanic = UserId(user.id);
     let alive = move || {
@@ -95,7 +99,7 @@ pub async fn offers(State(state): State<AppState>, Extension(user): Extension<Re
             let policy = settings.policy;
             async move { super::store::offers_for(&pool, mechanic, chrono::Utc::now(), &policy).await }
         },
-        StreamOwner { user: owner_id, slot, alive },
+        StreamOwner { user: owner_id, slot, alive, login },
     )
     .into_response()
 }

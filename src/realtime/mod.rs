@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
+pub mod registry;
+#[cfg(feature = "ssr")]
 pub mod server;
 
 /// What changed. Small on purpose: streams reload the state they show.

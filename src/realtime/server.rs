@@ -1,5 +1,6 @@
 //! LISTEN/NOTIFY plumbing and the Server-Sent Events helper.
 
+use super::registry::{Registered, StreamLogin};
 use super::{Signal, CHANNEL};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
@@ -145,7 +146,51 @@ pub struct StreamOwner<A> {
     pub user: Uuid,
     pub slot: StreamSlot,
     pub alive: A,
+    /// The log-in the stream is recorded under in the registry.
+    pub login: StreamLogin,
 }
+
+/// A started stream's hold on its log-in: its slot under the cap, its row in
+/// the registry (both released when this is dropped), and the check.
+pub struct LoginWatch<A> {
+    _slot: StreamSlot,
+    _registered: Option<Registered>,
+    alive: A,
+}
+
+impl<A, AFut> StreamOwner<A>
+where
+    A: Fn() -> AFut,
+    AFut: Future<Output = bool>,
+{
+    /// Called as the stream starts sending: records it in the registry.
+    pub async fn start(self) -> Result<LoginWatch<A>, sqlx::Error> {
+        let registered = self.login.register().await?;
+        Ok(LoginWatch { _slot: self.slot, _registered: registered, alive: self.alive })
+    }
+}
+
+impl<A, AFut> LoginWatch<A>
+where
+    A: Fn() -> AFut,
+    AFut: Future<Output = bool>,
+{
+    /// Whether the log-in (and the access the stream was opened under) still
+    /// holds; when it does, the registry row is confirmed.
+    pub async fn holds(&self) -> bool {
+        if !(self.alive)().await {
+            return false;
+        }
+        if let Some(registered) = &self._registered {
+            registered.confirm().await;
+        }
+        true
+    }
+}
+
+/// What a stream says when it cannot record itself as open (the database is
+/// unreachable), before it ends.
+pub const NOT_STARTED: &str = "Live updates could not start. Reload the page to try again.";
 
 /// A Server-Sent Events stream that sends `load()` as event `name` on connect
 /// and again whenever a signal `relevant` to it arrives (only when it changed).
@@ -162,12 +207,19 @@ where
     T: serde::Serialize + Send + 'static,
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = Result<T, crate::error::AppError>> + Send,
-    A: Fn() -> AFut + Send + 'static,
+    A: Fn() -> AFut + Send + Sync + 'static,
     AFut: Future<Output = bool> + Send,
 {
-    let StreamOwner { user, slot, alive } = owner;
+    let user = owner.user;
     let stream = async_stream::stream! {
-        let _slot = slot;
+        let watch = match owner.start().await {
+            Ok(watch) => watch,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record a live stream as open");
+                yield Ok(Event::default().event("ended").data(NOT_STARTED));
+                return;
+            }
+        };
         let mut last = String::new();
         let mut first = true;
         let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + LOGIN_RECHECK, LOGIN_RECHECK);
@@ -186,7 +238,7 @@ where
                     _ = recheck.tick() => true,
                 };
                 if check_login {
-                    if !alive().await {
+                    if !watch.holds().await {
                         yield Ok(Event::default().event("ended").data("Your log-in has ended, or what you may do has changed. Reload the page to go on."));
                         break;
                     }

@@ -18,10 +18,12 @@ pub async fn session(
     Path(session_id): Path<Uuid>,
 ) -> Response {
     let Some(user) = user.0 else { return AppError::Unauthenticated.into_response() };
-    let owner = match crate::auth::guard::stream_owner(&state, &user) {
-        Ok(owner) => owner,
-        Err(e) => return e.into_response(),
-    };
+    let owner =
+        match crate::auth::guard::stream_owner(&state, &user, crate::realtime::registry::StreamKind::Session)
+        {
+            Ok(owner) => owner,
+            Err(e) => return e.into_response(),
+        };
     let pool = state.pool.clone();
     let load = move || {
         let pool = pool.clone();

@@ -79,6 +79,23 @@ impl TestApp {
     pub fn client(&self) -> TestClient {
         TestClient { app: self.clone(), cookie: None }
     }
+
+    /// Waits (up to 5 s) until no live stream is recorded as open.
+    pub async fn streams_closed(&self) {
+        for _ in 0..100 {
+            let open: i64 = sqlx::query_scalar(
+                "SELECT (SELECT count(*) FROM live_streams) + (SELECT count(*) FROM offer_stream_presence)",
+            )
+            .fetch_one(&self.state.pool)
+            .await
+            .unwrap();
+            if open == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("a closed live stream is still recorded as open after 5 s");
+    }
 }
 
 #[derive(Debug)]
@@ -174,6 +191,11 @@ impl TestClient {
                 _ => break,
             }
         }
+        drop(body);
+        // The closed stream's rows (the stream registry, an offers stream's
+        // presence) go in a spawned delete: wait for it, so that what the next
+        // call changes is only the next call's.
+        self.app.streams_closed().await;
         TestResponse { status, headers, body: text }
     }
 

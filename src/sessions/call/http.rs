@@ -144,10 +144,11 @@ pub async fn stream(
     if !first.includes_call {
         return AppError::conflict("This plan is chat and photos; it has no video call.").into_response();
     }
-    let owner = match crate::auth::guard::stream_owner(&state, &user) {
-        Ok(owner) => owner,
-        Err(e) => return e.into_response(),
-    };
+    let owner =
+        match crate::auth::guard::stream_owner(&state, &user, crate::realtime::registry::StreamKind::Call) {
+            Ok(owner) => owner,
+            Err(e) => return e.into_response(),
+        };
     // Being here is being in the room: the clock may start now.
     if let Err(e) = signals::join(
         &pool,
@@ -170,10 +171,17 @@ pub async fn stream(
         },
     };
     let mut receiver = state.realtime.subscribe();
-    let crate::realtime::server::StreamOwner { user: owner_id, slot, alive } = owner;
+    let owner_id = owner.user;
     let viewer = user.id;
     let events = async_stream::stream! {
-        let _slot = slot;
+        let watch = match owner.start().await {
+            Ok(watch) => watch,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record the call's stream as open");
+                yield Ok::<_, std::convert::Infallible>(Event::default().event("ended").data(crate::realtime::server::NOT_STARTED));
+                return;
+            }
+        };
         let mut recheck = tokio::time::interval(Duration::from_secs(10));
         recheck.tick().await;
         let mut access = first;
@@ -226,7 +234,7 @@ pub async fn stream(
                     Ok(Signal::SessionChanged { session_id: id, .. }) if id == session_id => send_state = true,
                     Ok(Signal::Resync) | Err(RecvError::Lagged(_)) => { deliver = true; send_state = true; }
                     Ok(Signal::AccessChanged { user_id }) if user_id == owner_id => {
-                        if !alive().await {
+                        if !watch.holds().await {
                             yield Ok(Event::default().event("ended").data("Your log-in has ended. Log in again to rejoin the call."));
                             break;
                         }
@@ -234,7 +242,7 @@ pub async fn stream(
                     Ok(_) => {}
                 },
                 _ = recheck.tick() => {
-                    if !alive().await {
+                    if !watch.holds().await {
                         yield Ok(Event::default().event("ended").data("Your log-in has ended. Log in again to rejoin the call."));
                         break;
                     }

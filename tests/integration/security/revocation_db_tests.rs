@@ -64,6 +64,44 @@ async fn post(http: &reqwest::Client, addr: SocketAddr, path: &str, form: &[(&st
     assert_eq!(status, 200, "{path}: {}", res.text().await.unwrap_or_default());
 }
 
+/// The open streams in the registry (`live_streams`): (email, kind, log-in).
+async fn registered(pool: &PgPool) -> Vec<(String, String, String)> {
+    sqlx::query_as(
+        "SELECT u.email, ls.kind, ls.login_id FROM live_streams ls JOIN users u ON u.id = ls.user_id
+          ORDER BY u.email, ls.kind, ls.login_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// The log-ins of `email`, oldest first.
+async fn logins(pool: &PgPool, email: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT us.session_id FROM user_sessions us JOIN users u ON u.id = us.user_id
+          WHERE u.email = $1 ORDER BY us.created_at, us.session_id",
+    )
+    .bind(email)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// Waits (up to [`PROMPT`]) until no stream of `login` is recorded as open.
+async fn unregistered(pool: &PgPool, login: &str) {
+    let deadline = tokio::time::Instant::now() + PROMPT;
+    while registered(pool).await.iter().any(|(_, _, l)| l == login) {
+        assert!(tokio::time::Instant::now() < deadline, "the ended streams of {login} are still registered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What `autodoctor check` says about the live streams.
+async fn stream_problems(pool: &PgPool) -> Vec<String> {
+    let problems = autodoctor::consistency::check(pool).await.unwrap();
+    problems.into_iter().filter(|p| p.starts_with("live stream")).collect()
+}
+
 /// One open Server-Sent Events stream.
 struct Live {
     what: &'static str,
@@ -221,11 +259,34 @@ async fn log_out_and_a_password_change_end_open_streams_on_every_instance(pool: 
     let mut a1_laptop_offers = Live::open("a1's laptop: offers", &a1_laptop, one, "/api/live/offers").await;
     let mut a1_laptop_room = Live::open("a1's laptop: room", &a1_laptop, one, &w.room()).await;
 
+    // Every open stream is in the registry under the log-in that opened it.
+    let (cust_logins, a1_logins) =
+        (logins(&pool, "cust@example.com").await, logins(&pool, "a1@example.com").await);
+    assert_eq!((cust_logins.len(), a1_logins.len()), (2, 2));
+    let mut expected = Vec::new();
+    for (email, logins, kinds) in [
+        ("a1@example.com", &a1_logins, ["offers", "session"]),
+        ("cust@example.com", &cust_logins, ["order", "session"]),
+    ] {
+        for kind in kinds {
+            for login in logins.iter() {
+                expected.push((email.to_string(), kind.to_string(), login.clone()));
+            }
+        }
+    }
+    expected.sort();
+    assert_eq!(registered(&pool).await, expected);
+    assert_eq!(stream_problems(&pool).await, Vec::<String>::new());
+
     // The customer logs out on the phone (through instance one): the phone's
     // streams on instance two end; the laptop's log-in goes on receiving.
     post(&cust_phone, one, "/api/public/auth/log-out", &[]).await;
     phone_order.ends_promptly().await;
     phone_room.ends_promptly().await;
+    let phone_login = &cust_logins[0];
+    assert!(!logins(&pool, "cust@example.com").await.contains(phone_login), "the phone's log-in has ended");
+    unregistered(&pool, phone_login).await;
+    assert_eq!(stream_problems(&pool).await, Vec::<String>::new());
     w.chat(&a1_laptop, "Is the noise there at idle?").await;
     laptop_room.receives("room", "Is the noise there at idle?").await;
     a1_phone_room.receives("room", "Is the noise there at idle?").await;
@@ -246,6 +307,7 @@ async fn log_out_and_a_password_change_end_open_streams_on_every_instance(pool: 
     .await;
     a1_phone_offers.ends_promptly().await;
     a1_phone_room.ends_promptly().await;
+    unregistered(&pool, &a1_logins[0]).await;
     let (_, request) = paid_request(&pool, w.cust2, RoutingType::WorkshopOnly, Some(w.a)).await;
     a1_laptop_offers.receives("offers", &request.to_string()).await;
     w.chat(&cust_laptop, "Only when it is cold").await;
@@ -256,6 +318,171 @@ async fn log_out_and_a_password_change_end_open_streams_on_every_instance(pool: 
     write_report(&pool, w.session, w.a1).await;
     post(&a1_laptop, one, "/api/session/end", &[("session_id", &w.session.to_string())]).await;
     laptop_order.receives("order", r#""session_status":"completed""#).await;
+    let left: Vec<String> = registered(&pool).await.into_iter().map(|(_, _, login)| login).collect();
+    assert!(left.iter().all(|l| *l == cust_logins[1] || *l == a1_logins[1]), "{left:?}");
+    assert_eq!(stream_problems(&pool).await, Vec::<String>::new());
+}
+
+/// `autodoctor check`'s "every live stream belongs to a live log-in", on the
+/// rows a stream that failed to end would leave: such a row is added beside a
+/// real stream, under the same log-in (no stream owns it, so nothing deletes
+/// it), and the check must name it once it outlives the log-in, and only then.
+#[sqlx::test(migrator = "autodoctor::db::MIGRATOR")]
+async fn the_check_names_a_stream_that_outlives_its_log_in(pool: PgPool) {
+    let w = world(&pool).await;
+    let (one, two) = (w.addr_one, w.addr_two);
+
+    // A real stream, logged out: past its next re-check (10 s), the check finds
+    // nothing and its row is gone. (A stream that took the dead log-in for a
+    // live one would have confirmed it by then, and be named.)
+    let phone = log_in(two, "cust@example.com").await;
+    let mut phone_order = Live::open("customer's phone: order", &phone, two, &w.order_stream()).await;
+    let phone_login = logins(&pool, "cust@example.com").await.remove(0);
+    assert_eq!(
+        registered(&pool).await,
+        vec![("cust@example.com".into(), "order".into(), phone_login.clone())]
+    );
+    post(&phone, one, "/api/public/auth/log-out", &[]).await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(stream_problems(&pool).await, Vec::<String>::new(), "a logged-out stream past its re-check");
+    assert_eq!(registered(&pool).await, Vec::new(), "the logged-out stream's row");
+    phone_order.ends_promptly().await;
+
+    // Now a stuck row beside a real stream of a new log-in.
+    let cust = log_in(two, "cust@example.com").await;
+    let mut order = Live::open("customer: order", &cust, two, &w.order_stream()).await;
+    let login = logins(&pool, "cust@example.com").await.remove(0);
+    assert_eq!(registered(&pool).await, vec![("cust@example.com".into(), "order".into(), login.clone())]);
+    let cust_id: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = 'cust@example.com'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let stuck = Uuid::new_v4();
+    sqlx::query("INSERT INTO live_streams (stream_id, user_id, login_id, kind) VALUES ($1, $2, $3, 'order')")
+        .bind(stuck)
+        .bind(cust_id)
+        .bind(&login)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stream_problems(&pool).await, Vec::<String>::new(), "the log-in holds");
+
+    // Log-out: the real stream ends and its row goes; the stuck row's log-in is
+    // stamped as ended.
+    post(&cust, one, "/api/public/auth/log-out", &[]).await;
+    order.ends_promptly().await;
+    let deadline = tokio::time::Instant::now() + PROMPT;
+    while registered(&pool).await.len() > 1 {
+        assert!(tokio::time::Instant::now() < deadline, "the real stream's row is still there");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ended: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT login_ended_at FROM live_streams WHERE stream_id = $1")
+            .bind(stuck)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let ended = ended.expect("the log-out stamps the end of the log-in");
+    assert!((chrono::Utc::now() - ended).num_seconds().abs() < 5, "{ended}");
+
+    let named = vec![format!("live stream whose log-in has ended: {stuck}")];
+    let set = |confirmed: &'static str, ended: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "UPDATE live_streams SET confirmed_at = now() - $2::text::interval,
+                        login_ended_at = now() - $3::text::interval WHERE stream_id = $1",
+            )
+            .bind(stuck)
+            .bind(confirmed)
+            .bind(ended)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    // Confirmed just before the end: it has until its next re-check to go.
+    set("1 second", "0 seconds").await;
+    assert_eq!(stream_problems(&pool).await, Vec::<String>::new(), "within the re-check");
+    set("8 seconds", "5 seconds").await;
+    assert_eq!(stream_problems(&pool).await, Vec::<String>::new(), "within the re-check");
+    // Confirmed after the end: its stream took a dead log-in for a live one.
+    set("0 seconds", "5 seconds").await;
+    assert_eq!(stream_problems(&pool).await, named, "confirmed after the end");
+    // Confirmed before the end, and still there well past its next re-check.
+    set("25 seconds", "26 seconds").await;
+    assert_eq!(stream_problems(&pool).await, named, "left after the re-check");
+    // Not confirmed for minutes: a dead instance's row, not an open stream.
+    set("2 minutes", "3 minutes").await;
+    assert_eq!(stream_problems(&pool).await, Vec::<String>::new(), "a dead instance's row");
+
+    // A suspended account: its real stream ends; a row confirmed after the
+    // suspension is named.
+    let a1 = log_in(two, "a1@example.com").await;
+    let mut offers = Live::open("a1: offers", &a1, two, "/api/live/offers").await;
+    let a1_login = logins(&pool, "a1@example.com").await.remove(0);
+    let stuck_a1 = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO live_streams (stream_id, user_id, login_id, kind) VALUES ($1, $2, $3, 'offers')",
+    )
+    .bind(stuck_a1)
+    .bind(w.a1)
+    .bind(&a1_login)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE users SET disabled_at = now() - interval '10 seconds' WHERE id = $1")
+        .bind(w.a1)
+        .execute(&pool)
+        .await
+        .unwrap();
+    offers.ends_promptly().await;
+    // (The real stream, confirmed when it opened, after the suspension's stamp,
+    // must be gone first: it is, once it has ended.)
+    let deadline = tokio::time::Instant::now() + PROMPT;
+    while registered(&pool).await.iter().filter(|(_, _, l)| *l == a1_login).count() > 1 {
+        assert!(tokio::time::Instant::now() < deadline, "a1's real stream's row is still there");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        stream_problems(&pool).await,
+        vec![format!("live stream whose log-in has ended: {stuck_a1}")],
+        "confirmed after the suspension"
+    );
+    sqlx::query("DELETE FROM live_streams WHERE stream_id = $1").bind(stuck_a1).execute(&pool).await.unwrap();
+
+    // An expired log-in (the idle or absolute timeout), its session row still
+    // stored: a row confirmed before the expiry is within its re-check, one
+    // confirmed after it is named.
+    let _a2 = log_in(two, "a2@example.com").await;
+    let a2_login = logins(&pool, "a2@example.com").await.remove(0);
+    let stuck_a2 = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO live_streams (stream_id, user_id, login_id, kind, confirmed_at)
+         VALUES ($1, $2, $3, 'offers', now() - interval '5 seconds')",
+    )
+    .bind(stuck_a2)
+    .bind(w.a2)
+    .bind(&a2_login)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE tower_sessions.session SET expiry_date = now() - interval '3 seconds' WHERE id = $1")
+        .bind(&a2_login)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stream_problems(&pool).await, Vec::<String>::new(), "confirmed before the expiry");
+    sqlx::query("UPDATE live_streams SET confirmed_at = now() WHERE stream_id = $1")
+        .bind(stuck_a2)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        stream_problems(&pool).await,
+        vec![format!("live stream whose log-in has ended: {stuck_a2}")],
+        "confirmed after the expiry"
+    );
 }
 
 #[sqlx::test(migrator = "autodoctor::db::MIGRATOR")]
