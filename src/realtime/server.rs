@@ -154,7 +154,7 @@ pub struct StreamOwner<A> {
 /// the registry (both released when this is dropped), and the check.
 pub struct LoginWatch<A> {
     _slot: StreamSlot,
-    _registered: Option<Registered>,
+    registered: Option<Registered>,
     alive: A,
 }
 
@@ -166,7 +166,7 @@ where
     /// Called as the stream starts sending: records it in the registry.
     pub async fn start(self) -> Result<LoginWatch<A>, sqlx::Error> {
         let registered = self.login.register().await?;
-        Ok(LoginWatch { _slot: self.slot, _registered: registered, alive: self.alive })
+        Ok(LoginWatch { _slot: self.slot, registered, alive: self.alive })
     }
 }
 
@@ -181,7 +181,7 @@ where
         if !(self.alive)().await {
             return false;
         }
-        if let Some(registered) = &self._registered {
+        if let Some(registered) = &self.registered {
             registered.confirm().await;
         }
         true
