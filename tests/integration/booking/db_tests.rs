@@ -151,6 +151,10 @@ async fn directory_json_validates_its_parameters(pool: PgPool) {
 #[sqlx::test(migrator = "autodoctor::db::MIGRATOR")]
 async fn directory_orders_by_online_then_rating_and_searches(pool: PgPool) {
     let app = TestApp::new(pool.clone());
+    app.leaves_invariants_broken(
+        &["workshop whose session or rating statistics are wrong"],
+        "it writes the directory's ratings and counts directly, without the sessions behind them",
+    );
     let quiet = workshop(&pool, "Quiet Garage", "Denver", "active", 2, 0).await;
     let busy = workshop(&pool, "Busy Motors", "Austin", "active", 3, 2).await;
     let rated = workshop(&pool, "Rated Repairs", "Austin", "active", 2, 2).await;

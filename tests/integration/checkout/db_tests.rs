@@ -22,7 +22,7 @@ async fn each_sandbox_install_signs_with_a_secret_of_its_own(pool: PgPool) {
     let other_instance = AppState::start(config, pool.clone()).await.unwrap();
     assert_eq!(other_instance.config.stripe_webhook_secret, secret, "kept, and shared by every instance");
 
-    let app = TestApp { router: autodoctor::server::router(state.clone()), state };
+    let app = TestApp::from_state(state);
     let w = workshop(&pool, "Alpha").await;
     let account = connect(&pool, Some(w), None, false).await;
     let (_, payload) = autodoctor::payments::sandbox::account_event(&account, true, true, true);

@@ -42,6 +42,10 @@ async fn a_fully_refunded_order_has_no_live_request_or_open_session(pool: PgPool
     assert_eq!((status.as_str(), request_status.as_str()), ("refunded", "cancelled"));
 
     let live = "fully refunded order with a live request or an open session";
+    app.leaves_invariants_broken(
+        &["fully refunded order with a live request or an open session"],
+        "it plants live requests and a session on refunded orders, to see them named",
+    );
     for bad in ["pending", "expired"] {
         sqlx::query("UPDATE session_requests SET status = $2::request_status WHERE id = $1")
             .bind(request)
@@ -81,6 +85,10 @@ async fn every_completed_session_has_its_report(pool: PgPool) {
     let m = mechanic(&pool, "m@example.com", None, true).await;
     let (_, session) = completed_session(&app, m, RoutingType::Broadcast, None).await;
     assert_eq!(problems(&pool).await, Vec::<String>::new());
+    app.leaves_invariants_broken(
+        &["completed session without its diagnosis report"],
+        "it deletes a completed session's report, to see it named",
+    );
     sqlx::query("DELETE FROM session_reports WHERE session_id = $1")
         .bind(session)
         .execute(&pool)

@@ -61,6 +61,10 @@ fn names(json: &serde_json::Value) -> Vec<String> {
 #[sqlx::test]
 async fn the_directory_filters_online_and_sorts_by_rating_or_time_to_accept(pool: PgPool) {
     let app = TestApp::new(pool.clone());
+    app.leaves_invariants_broken(
+        &["workshop whose session or rating statistics are wrong"],
+        "it writes the directory's ratings and counts directly, without the sessions behind them",
+    );
     known(&pool).await;
     let mut c = app.client();
     for (query, expected, total) in [
@@ -109,6 +113,10 @@ async fn the_directory_filters_online_and_sorts_by_rating_or_time_to_accept(pool
 #[sqlx::test]
 async fn the_live_directory_sends_counts_only(pool: PgPool) {
     let app = TestApp::new(pool.clone());
+    app.leaves_invariants_broken(
+        &["workshop whose session or rating statistics are wrong"],
+        "it writes the directory's ratings and counts directly, without the sessions behind them",
+    );
     let [alpha, bravo, charl, _] = known(&pool).await;
     let stream = |ids: String| {
         Request::builder().uri(format!("/api/live/directory?ids={ids}")).body(Body::empty()).unwrap()

@@ -20,10 +20,7 @@ use uuid::Uuid;
 async fn two_instances(pool: &PgPool) -> (TestApp, TestApp) {
     let a = AppState::start(test_config(), pool.clone()).await.unwrap();
     let b = AppState::start(test_config(), pool.clone()).await.unwrap();
-    (
-        TestApp { router: autodoctor::server::router(a.clone()), state: a },
-        TestApp { router: autodoctor::server::router(b.clone()), state: b },
-    )
+    (TestApp::from_state(a), TestApp::from_state(b))
 }
 
 async fn mails(pool: &PgPool, kind: &str, to: &str) -> Vec<(String, String, Option<String>, Option<String>)> {

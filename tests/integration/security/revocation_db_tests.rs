@@ -357,6 +357,10 @@ async fn the_check_names_a_stream_that_outlives_its_log_in(pool: PgPool) {
         .fetch_one(&pool)
         .await
         .unwrap();
+    w.one.leaves_invariants_broken(
+        &["live stream whose log-in has ended"],
+        "it plants stream rows that outlive their log-ins, to see them named",
+    );
     let stuck = Uuid::new_v4();
     sqlx::query("INSERT INTO live_streams (stream_id, user_id, login_id, kind) VALUES ($1, $2, $3, 'order')")
         .bind(stuck)

@@ -117,17 +117,22 @@ async fn reviews_paginate_newest_first_and_name_reviewers_by_first_name(pool: Pg
             .await
             .unwrap();
         let (_, session) = completed_session_for(&app, customer, m, RoutingType::WorkshopOnly, Some(w)).await;
-        sqlx::query(
-            "UPDATE sessions SET rating = $2, rating_comment = $3, rated_at = now() - make_interval(hours => $4)
-              WHERE id = $1",
+        // Rated as the room rates (the statistics follow), then moved back in time.
+        autodoctor::sessions::room::rate_session(
+            &pool,
+            autodoctor::ids::SessionId(session),
+            autodoctor::ids::UserId(customer),
+            *rating,
+            *comment,
         )
-        .bind(session)
-        .bind(rating)
-        .bind(comment)
-        .bind(i as i32)
-        .execute(&pool)
         .await
         .unwrap();
+        sqlx::query("UPDATE sessions SET rated_at = now() - make_interval(hours => $2) WHERE id = $1")
+            .bind(session)
+            .bind(i as i32)
+            .execute(&pool)
+            .await
+            .unwrap();
     }
     let unrated = create_user(&pool, "quiet@example.com", Role::Customer).await;
     completed_session_for(&app, unrated, m, RoutingType::WorkshopOnly, Some(w)).await;

@@ -26,10 +26,28 @@ async fn place(pool: &PgPool, session: Uuid, at: DateTime<Utc>, accept_secs: i64
     .execute(pool)
     .await
     .unwrap();
-    sqlx::query("UPDATE sessions SET created_at = $2, rating = $3, rating_comment = NULL, rated_at = CASE WHEN $3::smallint IS NULL THEN NULL ELSE $2 END WHERE id = $1")
+    if let Some(rating) = rating {
+        // Rated as the room rates (the statistics follow), then moved in time below.
+        let customer: Uuid = sqlx::query_scalar(
+            "SELECT o.customer_id FROM sessions s JOIN orders o ON o.id = s.order_id WHERE s.id = $1",
+        )
+        .bind(session)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        autodoctor::sessions::room::rate_session(
+            pool,
+            autodoctor::ids::SessionId(session),
+            autodoctor::ids::UserId(customer),
+            rating,
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    sqlx::query("UPDATE sessions SET created_at = $2, rated_at = CASE WHEN rating IS NULL THEN NULL ELSE $2 END WHERE id = $1")
         .bind(session)
         .bind(at)
-        .bind(rating)
         .execute(pool)
         .await
         .unwrap();

@@ -157,11 +157,14 @@ async fn only_the_two_participants_signal_and_only_while_the_call_may_run(pool: 
     assert_eq!(post_signal(&mut mech, r.session, HELLO).await.status, StatusCode::CREATED);
     // Ended as the room ends it: the report first.
     crate::testing::fixtures::write_report(&pool, r.session, r.mechanic).await;
-    sqlx::query("UPDATE sessions SET status = 'completed', ended_at = now() WHERE id = $1")
-        .bind(r.session)
-        .execute(&pool)
-        .await
-        .unwrap();
+    autodoctor::sessions::room::end_session(
+        &pool,
+        autodoctor::ids::SessionId(r.session),
+        autodoctor::ids::UserId(r.mechanic),
+        crate::testing::ORIGIN,
+    )
+    .await
+    .unwrap();
     let res = post_signal(&mut mech, r.session, HELLO).await;
     assert_eq!(res.status, StatusCode::CONFLICT);
     assert!(message(&res).contains("ended"), "{}", res.body);
@@ -356,11 +359,14 @@ async fn two_instances_relay_signals_to_each_other(pool: PgPool) {
     // The session ends (the mechanic ends it): the stream says so and closes.
     // Ended as the room ends it: the report first.
     crate::testing::fixtures::write_report(&pool, r.session, r.mechanic).await;
-    sqlx::query("UPDATE sessions SET status = 'completed', ended_at = now() WHERE id = $1")
-        .bind(r.session)
-        .execute(&pool)
-        .await
-        .unwrap();
+    autodoctor::sessions::room::end_session(
+        &pool,
+        autodoctor::ids::SessionId(r.session),
+        autodoctor::ids::UserId(r.mechanic),
+        crate::testing::ORIGIN,
+    )
+    .await
+    .unwrap();
     autodoctor::realtime::server::notify(
         &pool,
         &autodoctor::realtime::Signal::SessionChanged { session_id: r.session, order_id: Uuid::nil() },
@@ -559,8 +565,24 @@ async fn start_end_and_actual_length_reach_the_admin_and_the_workshop_analytics(
         crate::testing::fixtures::write_report(&pool, session, m).await;
         sqlx::query(
             "UPDATE sessions SET clock_started_at = now() - make_interval(secs => $2), clock_warns_at = now(),
-                    clock_ends_at = now(), call_closes_at = now(), started_at = now() - interval '1 hour',
-                    status = 'completed', ended_at = now() WHERE id = $1",
+                    clock_ends_at = now(), call_closes_at = now(), started_at = now() - interval '1 hour' WHERE id = $1",
+        )
+        .bind(session)
+        .bind(secs as f64)
+        .execute(&pool)
+        .await
+        .unwrap();
+        autodoctor::sessions::room::end_session(
+            &pool,
+            autodoctor::ids::SessionId(session),
+            autodoctor::ids::UserId(m),
+            crate::testing::ORIGIN,
+        )
+        .await
+        .unwrap();
+        // Ended `secs` after the clock started, to the second.
+        sqlx::query(
+            "UPDATE sessions SET ended_at = clock_started_at + make_interval(secs => $2) WHERE id = $1",
         )
         .bind(session)
         .bind(secs as f64)

@@ -452,6 +452,16 @@ async fn a_closed_session_refuses_photos(pool: PgPool) {
         assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
         assert_eq!(res.json()["error"], "This session has ended; photos can no longer be sent.");
     }
+    // The app never cancels a session that ended; this test makes one, to see
+    // that a cancelled room refuses photos too.
+    r.app.leaves_invariants_broken(
+        &[
+            "revenue split of a session that is not completed",
+            "workshop whose session or rating statistics are wrong",
+            "mechanic whose session or rating statistics are wrong",
+        ],
+        "it cancels an ended session, a state the app never makes",
+    );
     sqlx::query!("UPDATE sessions SET status = 'cancelled' WHERE id = $1", r.session)
         .execute(&pool)
         .await
